@@ -1,0 +1,294 @@
+//! Text → raw runbook, with every structural error placed at its line and column.
+
+use std::path::Path;
+
+use super::diagnostic::{Diagnostic, suggestion};
+use super::position_index::{PositionIndex, child_path};
+use super::raw::{Lenient, RawRunbook};
+use super::source::{Source, Span};
+
+/// Runbooks are small; anything larger is a mistake, not a runbook.
+pub const MAX_RUNBOOK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A runbook that parsed, with the index that places its nodes.
+#[derive(Debug)]
+pub struct Parsed {
+    pub raw: RawRunbook,
+    pub index: PositionIndex,
+}
+
+/// Why a file could not even be read as text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {size} bytes; a runbook may be at most {MAX_RUNBOOK_BYTES} bytes")]
+    TooLarge { path: String, size: u64 },
+    #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); is it a runbook?")]
+    NotText { path: String, offset: usize },
+}
+
+/// Reads a runbook file, refusing huge or binary files before parsing them.
+pub fn read_source(path: &Path) -> Result<Source, ReadError> {
+    let name = path.display().to_string();
+    let io = |source| ReadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_RUNBOOK_BYTES {
+        return Err(ReadError::TooLarge { path: name, size });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|e| ReadError::NotText {
+        path: name.clone(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    Ok(Source::new(name, text))
+}
+
+/// Parses a runbook. Syntax errors stop at the first; structural errors are
+/// collected per param, target and step.
+pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
+    if source.text.contains('\0') {
+        return Err(vec![
+            Diagnostic::new("the file contains NUL bytes; a runbook is YAML text")
+                .at(Some(Span::new(1, 0, 1))),
+        ]);
+    }
+    // serde_yaml guards against alias bombs and deep nesting, so it goes first.
+    let mut value: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
+        Ok(v) => v,
+        Err(e) => return Err(vec![syntax_error(&e, source)]),
+    };
+    if value.is_null() {
+        return Err(vec![Diagnostic::new("the runbook is empty").hint(
+            "a runbook is a mapping with at least `runbook:` and `steps:`",
+        )]);
+    }
+    if !value.is_mapping() {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "expected a mapping with `runbook:` and `steps:`, found {}",
+                super::raw::describe(&value)
+            ))
+            .at(Some(Span::new(1, 0, 1))),
+        ]);
+    }
+    if let Err(e) = value.apply_merge() {
+        return Err(vec![syntax_error(&e, source)]);
+    }
+    let index = PositionIndex::build(&source.text);
+    let raw: RawRunbook = match serde_path_to_error::deserialize(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let path = e.path().to_string();
+            return Err(vec![structural_error(
+                &path,
+                &e.into_inner().to_string(),
+                &index,
+            )]);
+        }
+    };
+    let mut errors = Vec::new();
+    let mut collect = |base: String, path: &str, message: &str| {
+        let path = if path == "." {
+            base
+        } else if path.starts_with('[') {
+            format!("{base}{path}")
+        } else {
+            child_path(&base, path)
+        };
+        errors.push(structural_error(&path, message, &index));
+    };
+    for (name, param) in &raw.params {
+        if let Lenient::Err { path, message } = param {
+            collect(child_path("params", name), path, message);
+        }
+    }
+    for (name, target) in &raw.targets {
+        if let Lenient::Err { path, message } = target {
+            collect(child_path("targets", name), path, message);
+        }
+    }
+    for (i, step) in raw.steps.iter().enumerate() {
+        if let Lenient::Err { path, message } = step {
+            collect(format!("steps[{i}]"), path, message);
+        }
+    }
+    if errors.is_empty() {
+        Ok(Parsed { raw, index })
+    } else {
+        Err(errors)
+    }
+}
+
+fn syntax_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
+    let message = e.to_string();
+    // serde_yaml appends " at line L column C"; the caret says that better.
+    let message = match message.find(" at line ") {
+        Some(cut) => message[..cut].to_string(),
+        None => message,
+    };
+    let span = e.location().map(|l| {
+        let col = l.column().saturating_sub(1);
+        let len = source
+            .line(l.line())
+            .map(|line| token_len(line, col))
+            .unwrap_or(1);
+        Span::new(l.line(), col, len)
+    });
+    let hint = if message.contains("recursion limit") {
+        Some("the document nests too deeply; a runbook needs only a few levels".to_string())
+    } else if message.contains("repetition limit") {
+        Some("the document expands aliases too many times (an alias bomb?)".to_string())
+    } else if message.contains("more than one document") {
+        Some("keep one runbook per file; remove the `---` separator".to_string())
+    } else if message.contains("tab") {
+        Some("YAML indentation must use spaces, not tabs".to_string())
+    } else {
+        None
+    };
+    Diagnostic::new(format!("invalid YAML: {message}"))
+        .at(span)
+        .maybe_hint(hint)
+}
+
+/// The length of the word starting at `col`, for the caret.
+fn token_len(line: &str, col: usize) -> usize {
+    line.chars()
+        .skip(col)
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ':' | ',' | ']' | '}'))
+        .count()
+        .max(1)
+}
+
+/// Turns serde's message about the node at `path` into a diagnostic.
+fn structural_error(path: &str, message: &str, index: &PositionIndex) -> Diagnostic {
+    let path = if path == "." { "" } else { path };
+    let where_ = |path: &str| {
+        if path.is_empty() {
+            "the runbook".to_string()
+        } else {
+            format!("`{path}`")
+        }
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = split_expected(rest);
+        // serde_path_to_error's path already ends with the unknown field.
+        let parent = path
+            .strip_suffix(field)
+            .map(|p| p.strip_suffix('.').unwrap_or(p))
+            .unwrap_or(path);
+        let candidates = backticked(expected);
+        let hint = suggestion(field, candidates.iter().copied())
+            .unwrap_or_else(|| format!("expected one of: {}", candidates.join(", ")));
+        return Diagnostic::new(format!("unknown field `{field}` in {}", where_(parent)))
+            .at(index.key(&child_path(parent, field)))
+            .hint(hint);
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (variant, expected) = split_expected(rest);
+        let candidates = backticked(expected);
+        let hint = suggestion(variant, candidates.iter().copied())
+            .unwrap_or_else(|| format!("expected one of: {}", candidates.join(", ")));
+        return Diagnostic::new(format!("unknown value `{variant}` for {}", where_(path)))
+            .at(index.value(path))
+            .hint(hint);
+    }
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        return Diagnostic::new(format!("missing field `{field}` in {}", where_(path)))
+            .at(index.key(path))
+            .hint(format!("add `{field}:`"));
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return Diagnostic::new(format!(
+            "wrong type for {}: expected {expected}, found {found}",
+            where_(path)
+        ))
+        .at(index.value(path));
+    }
+    Diagnostic::new(format!("{}: {message}", where_(path))).at(index.value(path))
+}
+
+/// "x`, expected one of `a`, `b`" → ("x", "expected one of `a`, `b`").
+fn split_expected(rest: &str) -> (&str, &str) {
+    rest.split_once('`').unwrap_or((rest, ""))
+}
+
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<Diagnostic> {
+        parse(&Source::new("t.yaml", text)).unwrap_err()
+    }
+
+    #[test]
+    fn reports_every_bad_step_with_its_position() {
+        let errs = errors(
+            "runbook: x\nsteps:\n  - id: a\n    usess: container.stop\n  - id: b\n    uses: container.stop\n    needs: oops\n",
+        );
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_eq!(errs[0].message, "unknown field `usess` in `steps[0]`");
+        assert_eq!(errs[0].span, Some(Span::new(4, 4, 5)));
+        assert_eq!(errs[0].hint.as_deref(), Some("did you mean `uses`?"));
+        assert_eq!(
+            errs[1].message,
+            "wrong type for `steps[1].needs`: expected a sequence, found string \"oops\""
+        );
+        assert_eq!(errs[1].span, Some(Span::new(7, 11, 4)));
+    }
+
+    #[test]
+    fn rejects_alias_bombs_and_deep_nesting_without_hanging() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            bomb.push_str(&format!(
+                "{}: &{} [*{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}]\n",
+                (b'a' + i) as char,
+                (b'a' + i) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char,
+                (b'a' + i - 1) as char
+            ));
+        }
+        assert!(errors(&bomb)[0].message.starts_with("invalid YAML"));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(errors(&deep)[0].message.contains("recursion limit"));
+    }
+
+    #[test]
+    fn empty_and_non_mapping_documents_are_errors() {
+        assert_eq!(errors("")[0].message, "the runbook is empty");
+        assert_eq!(
+            errors("# only a comment\n")[0].message,
+            "the runbook is empty"
+        );
+        assert!(
+            errors("- a\n- b\n")[0]
+                .message
+                .starts_with("expected a mapping")
+        );
+    }
+}
