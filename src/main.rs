@@ -1,3 +1,19 @@
-fn main() {
-    println!("Hello, world!");
+//! lifeboat's entry point: arguments → logging → command → exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use lifeboat::cli::{Cli, run};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .init();
+    ExitCode::from(run(cli))
 }

@@ -5,4 +5,5 @@ pub mod duration;
 pub mod parse;
 pub mod position_index;
 pub mod raw;
+pub mod schema;
 pub mod source;

@@ -28,7 +28,7 @@ impl Source {
 }
 
 /// A position in a source: 1-based line, 0-based column and length in characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
     pub line: usize,
     pub col: usize,
@@ -42,5 +42,17 @@ impl Span {
             col,
             len: len.max(1),
         }
+    }
+}
+
+/// Programs read `line` and a 1-based `column`, as editors show them.
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Span", 3)?;
+        st.serialize_field("line", &self.line)?;
+        st.serialize_field("column", &(self.col + 1))?;
+        st.serialize_field("length", &self.len)?;
+        st.end()
     }
 }

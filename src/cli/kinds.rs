@@ -1,0 +1,70 @@
+//! `lifeboat kinds`: every step kind, its effect and its arguments.
+
+use super::{EXIT_OK, Format};
+use crate::compile::kinds::{Effect, KINDS};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Show only this kind.
+    pub kind: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(args: Args) -> u8 {
+    let kinds = KINDS
+        .iter()
+        .filter(|k| args.kind.as_deref().is_none_or(|n| n == k.name));
+    if args.format == Format::Json {
+        let list: Vec<serde_json::Value> = kinds
+            .map(|k| {
+                serde_json::json!({
+                    "name": k.name,
+                    "summary": k.summary,
+                    "effect": k.effect,
+                    "outputs": k.outputs,
+                    "args": k.args.iter().map(|a| serde_json::json!({
+                        "name": a.name, "type": a.ty.describe(), "required": a.required, "default": a.default, "help": a.help,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+        return EXIT_OK;
+    }
+    for k in kinds {
+        let effect = match k.effect {
+            Some(Effect::Read) => "reads",
+            Some(Effect::Mutate) => "changes",
+            Some(Effect::Destroy) => "DESTRUCTIVE: needs a safety backup first",
+            None => "changes, unless `readonly: true`",
+        };
+        println!(
+            "{} {}  ({effect})\n    {}",
+            k.category.symbol(),
+            k.name,
+            k.summary
+        );
+        for a in k.args {
+            let req = if a.required { "required" } else { "optional" };
+            let default = a
+                .default
+                .map(|d| format!(", default {d}"))
+                .unwrap_or_default();
+            println!(
+                "    {:<16} {} ({req}{default}): {}",
+                a.name,
+                a.ty.describe(),
+                a.help
+            );
+        }
+        if !k.outputs.is_empty() {
+            println!("    outputs: {}", k.outputs.join(", "));
+        }
+        println!();
+    }
+    EXIT_OK
+}

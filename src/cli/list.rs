@@ -1,0 +1,98 @@
+//! `lifeboat list`: the runbooks, what they are for, and their objectives.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{EXIT_INVALID, EXIT_OK, Format, locate, usage_error};
+use crate::runbook::parse::{parse, read_source};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    name: String,
+    path: String,
+    description: Option<String>,
+    rto: Option<String>,
+    rpo: Option<String>,
+    steps: usize,
+}
+
+pub fn run(runbooks: &Path, args: Args) -> u8 {
+    let files = match locate::runbook_files(runbooks) {
+        Ok(f) => f,
+        Err(e) => {
+            return usage_error(&format!(
+                "cannot read runbooks directory {}: {e}",
+                runbooks.display()
+            ));
+        }
+    };
+    let mut entries = Vec::new();
+    let mut broken = Vec::new();
+    for file in files {
+        let parsed = read_source(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|s| parse(&s).map_err(|d| d[0].message.clone()));
+        match parsed {
+            Ok(p) => {
+                let objective = |f: fn(
+                    &crate::runbook::raw::RawObjectives,
+                ) -> Option<&crate::runbook::raw::Text>| {
+                    p.raw.objectives.as_ref().and_then(f).map(|t| t.0.clone())
+                };
+                entries.push(Entry {
+                    name: p.raw.runbook.clone(),
+                    path: file.display().to_string(),
+                    description: p.raw.description.clone(),
+                    rto: objective(|o| o.rto.as_ref()),
+                    rpo: objective(|o| o.rpo.as_ref()),
+                    steps: p.raw.steps.len(),
+                })
+            }
+            Err(e) => broken.push(format!("{}: {e} (run `lifeboat validate`)", file.display())),
+        }
+    }
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        ),
+        Format::Text => {
+            let width = entries
+                .iter()
+                .map(|e| e.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            println!(
+                "{:width$}  {:>5}  {:>5}  {:>5}  DESCRIPTION",
+                "NAME", "STEPS", "RTO", "RPO"
+            );
+            for e in &entries {
+                let dash = || "-".to_string();
+                println!(
+                    "{:width$}  {:>5}  {:>5}  {:>5}  {}",
+                    e.name,
+                    e.steps,
+                    e.rto.clone().unwrap_or_else(dash),
+                    e.rpo.clone().unwrap_or_else(dash),
+                    e.description.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    for b in &broken {
+        eprintln!("warning: {b}");
+    }
+    if broken.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    }
+}

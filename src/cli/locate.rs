@@ -1,0 +1,45 @@
+//! Finds runbooks: by path, or by name in the runbooks directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::runbook::diagnostic::suggestion;
+
+/// Every `.yaml`/`.yml` file directly in `dir`, sorted.
+pub fn runbook_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `full-data-loss` → `runbooks/full-data-loss.yaml`; a path is taken as is.
+pub fn find(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let as_path = Path::new(name);
+    if as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    for ext in ["yaml", "yml"] {
+        let candidate = dir.join(format!("{name}.{ext}"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let names: Vec<String> = runbook_files(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+        .collect();
+    if names.is_empty() {
+        return Err(format!(
+            "no runbook `{name}`: `{}` has no runbooks (set --runbooks DIR or LIFEBOAT_RUNBOOKS)",
+            dir.display()
+        ));
+    }
+    let hint = suggestion(name, names.iter().map(String::as_str))
+        .unwrap_or_else(|| format!("runbooks: {}", names.join(", ")));
+    Err(format!("no runbook `{name}` in {}; {hint}", dir.display()))
+}

@@ -1,0 +1,140 @@
+//! `lifeboat validate`: compile runbooks and report every error.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use crate::compile::{Failure, Options, compile};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::parse::read_source;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Runbook files or directories (default: the runbooks directory).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct Report {
+    path: String,
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runbook: Option<String>,
+    errors: Vec<Diagnostic>,
+}
+
+pub fn run(runbooks: &Path, args: Args) -> u8 {
+    let paths = if args.paths.is_empty() {
+        vec![runbooks.to_path_buf()]
+    } else {
+        args.paths
+    };
+    let mut files = Vec::new();
+    for path in &paths {
+        if path.is_dir() {
+            match locate::runbook_files(path) {
+                Ok(found) => files.extend(found),
+                Err(e) => return usage_error(&format!("cannot read {}: {e}", path.display())),
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        return usage_error(&format!(
+            "no runbooks found in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut unreadable = false;
+    for file in &files {
+        let source = match read_source(file) {
+            Ok(s) => s,
+            Err(e) => {
+                unreadable = true;
+                if args.format == Format::Text {
+                    usage_error(&e.to_string());
+                }
+                reports.push(Report {
+                    path: file.display().to_string(),
+                    valid: false,
+                    runbook: None,
+                    errors: vec![Diagnostic::new(e.to_string())],
+                });
+                continue;
+            }
+        };
+        let report = match compile(&source, &Options::default()) {
+            Ok(plan) => {
+                if args.format == Format::Text {
+                    println!(
+                        "ok  {} ({}, {} steps)",
+                        source.name,
+                        plan.runbook,
+                        plan.steps.len()
+                    );
+                }
+                Report {
+                    path: source.name.clone(),
+                    valid: true,
+                    runbook: Some(plan.runbook),
+                    errors: vec![],
+                }
+            }
+            Err(Failure::Invalid(diagnostics)) => {
+                if args.format == Format::Text {
+                    print_diagnostics(&diagnostics, &source);
+                }
+                Report {
+                    path: source.name.clone(),
+                    valid: false,
+                    runbook: None,
+                    errors: diagnostics,
+                }
+            }
+            Err(Failure::Usage(problems)) => {
+                let errors: Vec<Diagnostic> = problems.into_iter().map(Diagnostic::new).collect();
+                Report {
+                    path: source.name.clone(),
+                    valid: false,
+                    runbook: None,
+                    errors,
+                }
+            }
+        };
+        reports.push(report);
+    }
+    let invalid = reports.iter().filter(|r| !r.valid).count();
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).unwrap_or_default()
+        ),
+        Format::Text => {
+            let total = reports.len();
+            if invalid == 0 {
+                println!("{total} runbook{} valid", if total == 1 { "" } else { "s" });
+            } else {
+                eprintln!(
+                    "{invalid} of {total} runbook{} invalid",
+                    if total == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+    if unreadable {
+        EXIT_USAGE
+    } else if invalid > 0 {
+        EXIT_INVALID
+    } else {
+        EXIT_OK
+    }
+}

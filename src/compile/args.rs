@@ -1,0 +1,472 @@
+//! Checks a step's `with:` against its kind's arguments, renders templates,
+//! and converts the values to the plan's JSON form.
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde_json::Value as Json;
+use serde_yaml::Value as Yaml;
+
+use super::kinds::{ArgType, KindSpec};
+use super::params::first_line;
+use super::targets::{TargetKind, Targets};
+use super::template::Scope;
+use crate::runbook::diagnostic::{Diagnostic, suggestion};
+use crate::runbook::duration::parse_duration;
+use crate::runbook::position_index::{PositionIndex, child_path};
+use crate::runbook::raw::{Args, describe};
+
+/// Checked arguments, ready for the plan.
+#[derive(Debug, Default)]
+pub struct CheckedArgs {
+    pub values: IndexMap<String, Json>,
+    pub defaulted: Vec<String>,
+    /// Argument path (`command[2]`) → template, for values rendered again at run time.
+    pub templates: IndexMap<String, String>,
+    /// Steps whose outputs the templates use, with the YAML path that uses them.
+    pub steps_used: Vec<(String, String)>,
+    /// Argument name → target name, for arguments that name targets.
+    pub targets: Vec<(String, String)>,
+}
+
+pub struct ArgChecker<'a> {
+    pub scope: &'a Scope,
+    pub index: &'a PositionIndex,
+    pub targets: &'a Targets,
+}
+
+impl ArgChecker<'_> {
+    /// `path` is the YAML path of the `with` mapping, `at` the node to point
+    /// at for a missing argument (usually the `uses` value).
+    pub fn check(
+        &self,
+        kind: &KindSpec,
+        with: Option<&Args>,
+        path: &str,
+        at: &str,
+        errors: &mut Vec<Diagnostic>,
+    ) -> CheckedArgs {
+        let mut out = CheckedArgs::default();
+        let empty = Args::new();
+        let with = with.unwrap_or(&empty);
+        let shell = matches!(with.get("shell"), Some(Yaml::Bool(true)));
+        for (key, value) in with {
+            let Some(name) = key.as_str() else {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "argument names are strings, found {}",
+                        describe(key)
+                    ))
+                    .at(self.index.value(path)),
+                );
+                continue;
+            };
+            let arg_path = child_path(path, name);
+            let Some(spec) = kind.arg(name) else {
+                let names: Vec<&str> = kind.args.iter().map(|a| a.name).collect();
+                let hint = suggestion(name, names.iter().copied())
+                    .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, names.join(", ")));
+                errors.push(
+                    Diagnostic::new(format!("`{}` has no argument `{name}`", kind.name))
+                        .at(self.index.key(&arg_path))
+                        .hint(hint),
+                );
+                continue;
+            };
+            let mut cx = ValueCx {
+                checker: self,
+                out: &mut out,
+                errors,
+                shell,
+                arg: name,
+            };
+            if let Some(json) = cx.value(spec.ty, value, &arg_path, name) {
+                out.values.insert(name.to_string(), json);
+            }
+        }
+        for spec in kind.args {
+            if out.values.contains_key(spec.name) || with.contains_key(spec.name) {
+                continue;
+            }
+            if spec.required {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "`{}` needs the argument `{}` ({})",
+                        kind.name,
+                        spec.name,
+                        spec.ty.describe()
+                    ))
+                    .at(self.index.value(at))
+                    .hint(format!("add `{}:` under `with:`: {}", spec.name, spec.help)),
+                );
+            } else if let Some(default) = spec.default {
+                let json = match spec.ty {
+                    ArgType::Bool => Json::Bool(default == "true"),
+                    _ => Json::String(default.to_string()),
+                };
+                out.values.insert(spec.name.to_string(), json);
+                out.defaulted.push(spec.name.to_string());
+            }
+        }
+        // Keep the kind's argument order: plans read the same way every time.
+        out.values.sort_by_cached_key(|k, _| {
+            kind.args
+                .iter()
+                .position(|a| a.name == k)
+                .unwrap_or(usize::MAX)
+        });
+        out
+    }
+}
+
+struct ValueCx<'a, 'b> {
+    checker: &'a ArgChecker<'a>,
+    out: &'b mut CheckedArgs,
+    errors: &'b mut Vec<Diagnostic>,
+    shell: bool,
+    arg: &'a str,
+}
+
+impl ValueCx<'_, '_> {
+    fn error(&mut self, path: &str, message: String, hint: Option<String>) -> Option<Json> {
+        self.errors.push(
+            Diagnostic::new(message)
+                .at(self.checker.index.value(path))
+                .maybe_hint(hint),
+        );
+        None
+    }
+
+    fn wrong_type(&mut self, path: &str, ty: ArgType, found: &Yaml) -> Option<Json> {
+        let hint = match (ty, found) {
+            (ArgType::Command, Yaml::String(_)) => Some(
+                "write the command as a list, e.g. [redis-cli, DBSIZE], or set `shell: true`"
+                    .into(),
+            ),
+            (ArgType::Duration, Yaml::Number(n)) => {
+                Some(format!("a duration needs a unit: `{n}s`"))
+            }
+            _ => None,
+        };
+        self.error(
+            path,
+            format!(
+                "`{}` expects {}, found {}",
+                self.arg,
+                ty.describe(),
+                describe(found)
+            ),
+            hint,
+        )
+    }
+
+    /// Renders a string, recording templates and step references.
+    fn text(&mut self, value: &Yaml, path: &str, rel: &str) -> Option<String> {
+        let text = match value {
+            Yaml::String(s) => s.clone(),
+            Yaml::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        match self.checker.scope.render(&text) {
+            Ok(rendered) => {
+                if rendered.deferred {
+                    self.out.templates.insert(rel.to_string(), text);
+                }
+                for step in rendered.steps {
+                    self.out.steps_used.push((step, path.to_string()));
+                }
+                Some(rendered.text)
+            }
+            Err(e) => {
+                self.errors.push(
+                    Diagnostic::new(e.message)
+                        .at(self.checker.index.value(path))
+                        .maybe_hint(e.hint),
+                );
+                None
+            }
+        }
+    }
+
+    fn value(&mut self, ty: ArgType, value: &Yaml, path: &str, rel: &str) -> Option<Json> {
+        match ty {
+            ArgType::Container | ArgType::Volume => self.target(ty, value, path),
+            ArgType::Volumes => match value {
+                Yaml::Sequence(items) => {
+                    let mut list = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        list.extend(self.target(ArgType::Volume, item, &format!("{path}[{i}]")));
+                    }
+                    Some(Json::Array(list))
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::Str | ArgType::Url | ArgType::BackupRef => {
+                if !matches!(value, Yaml::String(_) | Yaml::Number(_)) {
+                    return self.wrong_type(path, ty, value);
+                }
+                let text = self.text(value, path, rel)?;
+                if ty == ArgType::Url
+                    && !self.out.templates.contains_key(rel)
+                    && !(text.starts_with("http://") || text.starts_with("https://"))
+                {
+                    return self.error(
+                        path,
+                        format!("`{text}` is not an http(s) URL"),
+                        Some("URLs start with http:// or https://".into()),
+                    );
+                }
+                if text.trim().is_empty() {
+                    return self.error(path, format!("`{}` is empty", self.arg), None);
+                }
+                Some(Json::String(text))
+            }
+            ArgType::Int => match value {
+                Yaml::Number(n) if n.is_i64() || n.is_u64() => {
+                    Some(Json::from(n.as_i64().unwrap_or(i64::MAX)))
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::Bool => match value {
+                Yaml::Bool(b) => Some(Json::Bool(*b)),
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::Duration => match value {
+                Yaml::String(_) => {
+                    let text = self.text(value, path, rel)?;
+                    if self.out.templates.contains_key(rel) {
+                        return Some(Json::String(text));
+                    }
+                    match parse_duration(&text) {
+                        Ok(_) => Some(Json::String(text.trim().to_string())),
+                        Err(e) => self.error(
+                            path,
+                            format!("bad duration `{text}` for `{}`", self.arg),
+                            Some(e.to_string()),
+                        ),
+                    }
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::Command => match value {
+                Yaml::String(_) if self.shell => self.text(value, path, rel).map(Json::String),
+                Yaml::Sequence(items) if !items.is_empty() => {
+                    let mut argv = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let item_path = format!("{path}[{i}]");
+                        match item {
+                            Yaml::String(_) | Yaml::Number(_) => argv.extend(
+                                self.text(item, &item_path, &format!("{rel}[{i}]"))
+                                    .map(Json::String),
+                            ),
+                            other => {
+                                self.error(
+                                    &item_path,
+                                    format!("command items are strings, found {}", describe(other)),
+                                    Some("quote it".into()),
+                                );
+                            }
+                        }
+                    }
+                    Some(Json::Array(argv))
+                }
+                Yaml::Sequence(_) => self.error(
+                    path,
+                    "the command is empty".into(),
+                    Some("give the program and its arguments, e.g. [redis-cli, PING]".into()),
+                ),
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::StrList => match value {
+                Yaml::Sequence(items) => {
+                    let mut list = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let item_path = format!("{path}[{i}]");
+                        match item {
+                            Yaml::String(_) | Yaml::Number(_) => list.extend(
+                                self.text(item, &item_path, &format!("{rel}[{i}]"))
+                                    .map(Json::String),
+                            ),
+                            other => {
+                                self.wrong_type(&item_path, ArgType::Str, other);
+                            }
+                        }
+                    }
+                    Some(Json::Array(list))
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::StrMap => match value {
+                Yaml::Mapping(map) => {
+                    let mut out = serde_json::Map::new();
+                    for (k, v) in map {
+                        let (Some(k), true) = (
+                            k.as_str(),
+                            matches!(v, Yaml::String(_) | Yaml::Number(_) | Yaml::Bool(_)),
+                        ) else {
+                            self.wrong_type(path, ty, value);
+                            continue;
+                        };
+                        let v = match v {
+                            Yaml::Bool(b) => Some(b.to_string()),
+                            _ => self.text(v, &child_path(path, k), &child_path(rel, k)),
+                        };
+                        out.extend(v.map(|v| (k.to_string(), Json::String(v))));
+                    }
+                    Some(Json::Object(out))
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::OneOf(choices) => match value.as_str() {
+                Some(s) if choices.contains(&s) => Some(Json::String(s.to_string())),
+                Some(s) => {
+                    let hint = suggestion(s, choices.iter().copied())
+                        .unwrap_or_else(|| format!("expected one of {}", choices.join(", ")));
+                    self.error(
+                        path,
+                        format!("`{s}` is not a valid `{}`", self.arg),
+                        Some(hint),
+                    )
+                }
+                None => self.wrong_type(path, ty, value),
+            },
+            ArgType::Expect(keys) => self.expect(keys, value, path),
+            ArgType::Any => self.any(value, path, rel),
+        }
+    }
+
+    fn target(&mut self, ty: ArgType, value: &Yaml, path: &str) -> Option<Json> {
+        let Some(name) = value.as_str() else {
+            return self.wrong_type(path, ty, value);
+        };
+        let want = if ty == ArgType::Volume {
+            "volume"
+        } else {
+            "container"
+        };
+        match self.checker.targets.get(name) {
+            Some(t) if (t.kind == TargetKind::Volume) == (ty == ArgType::Volume) => {
+                self.out
+                    .targets
+                    .push((self.arg.to_string(), name.to_string()));
+                Some(Json::String(name.to_string()))
+            }
+            Some(t) => self.error(
+                path,
+                format!(
+                    "target `{name}` is a {} target; `{}` needs a {want} target",
+                    t.kind.word(),
+                    self.arg
+                ),
+                None,
+            ),
+            None => {
+                let same_kind = self
+                    .checker
+                    .targets
+                    .iter()
+                    .filter(|(_, t)| (t.kind == TargetKind::Volume) == (ty == ArgType::Volume))
+                    .map(|(n, _)| n.as_str());
+                let hint = suggestion(name, same_kind).unwrap_or_else(|| {
+                    format!("declare it under `targets:`, e.g. `{name}: {{ {want}: ... }}`")
+                });
+                self.error(path, format!("unknown target `{name}`"), Some(hint))
+            }
+        }
+    }
+
+    fn expect(&mut self, keys: &'static [&'static str], value: &Yaml, path: &str) -> Option<Json> {
+        let Yaml::Mapping(map) = value else {
+            return self.wrong_type(path, ArgType::Expect(keys), value);
+        };
+        let mut out = serde_json::Map::new();
+        for (k, v) in map {
+            let key = k.as_str().unwrap_or_default();
+            let key_path = child_path(path, key);
+            if !keys.contains(&key) {
+                let hint = suggestion(key, keys.iter().copied())
+                    .unwrap_or_else(|| format!("expected one of {}", keys.join(", ")));
+                self.errors.push(
+                    Diagnostic::new(format!("unknown expectation `{key}`"))
+                        .at(self.checker.index.key(&key_path))
+                        .maybe_hint(Some(hint)),
+                );
+                continue;
+            }
+            let json = match (key, v) {
+                ("exit_code", Yaml::Number(n)) if n.is_i64() => Some(Json::from(n.as_i64())),
+                ("status", Yaml::Number(n))
+                    if n.as_u64().is_some_and(|s| (100..600).contains(&s)) =>
+                {
+                    Some(Json::from(n.as_u64()))
+                }
+                ("status", Yaml::Sequence(items))
+                    if items
+                        .iter()
+                        .all(|i| i.as_u64().is_some_and(|s| (100..600).contains(&s))) =>
+                {
+                    Some(Json::Array(
+                        items
+                            .iter()
+                            .filter_map(Yaml::as_u64)
+                            .map(Json::from)
+                            .collect(),
+                    ))
+                }
+                (k, Yaml::String(s)) if k.ends_with("_matches") => match Regex::new(s) {
+                    Ok(_) => Some(Json::String(s.clone())),
+                    Err(e) => {
+                        self.error(
+                            &key_path,
+                            format!("invalid regular expression in `{key}`"),
+                            Some(first_line(&e.to_string())),
+                        );
+                        continue;
+                    }
+                },
+                (k, Yaml::String(_)) if k.ends_with("_contains") => {
+                    self.text(v, &key_path, key).map(Json::String)
+                }
+                _ => {
+                    let want = match key {
+                        "exit_code" => "an integer",
+                        "status" => "an HTTP status or a list of them",
+                        _ => "a string",
+                    };
+                    self.error(
+                        &key_path,
+                        format!("`{key}` expects {want}, found {}", describe(v)),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            out.extend(json.map(|j| (key.to_string(), j)));
+        }
+        Some(Json::Object(out))
+    }
+
+    fn any(&mut self, value: &Yaml, path: &str, rel: &str) -> Option<Json> {
+        Some(match value {
+            Yaml::String(_) => Json::String(self.text(value, path, rel)?),
+            Yaml::Sequence(items) => Json::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        self.any(v, &format!("{path}[{i}]"), &format!("{rel}[{i}]"))
+                    })
+                    .collect(),
+            ),
+            Yaml::Mapping(map) => Json::Object(
+                map.iter()
+                    .filter_map(|(k, v)| {
+                        let k = k.as_str()?.to_string();
+                        let v = self.any(v, &child_path(path, &k), &child_path(rel, &k))?;
+                        Some((k, v))
+                    })
+                    .collect(),
+            ),
+            other => serde_json::to_value(other).unwrap_or(Json::Null),
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! Analysis and compilation: runbook → checked DAG → plan.
+
+pub mod args;
+pub mod compiler;
+pub mod graph;
+pub mod kinds;
+pub mod params;
+pub mod probe;
+pub mod targets;
+pub mod template;
+
+pub use compiler::{Failure, Options, compile};

@@ -1,0 +1,234 @@
+//! What the world says about a plan's targets and backups: the read-only
+//! probe results a reviewer sees, the warnings, and the fingerprint that
+//! `apply` compares.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::targets::{Target as RunbookTarget, TargetKind, Targets};
+use super::template::is_template;
+use crate::plan::plan::{BackupChoice, Observation, Step, Target, Touch, WorldInfo};
+use crate::plan::world::{Backup, World};
+
+pub struct Prober<'a> {
+    world: &'a World,
+    targets: &'a Targets,
+    observed: BTreeSet<Observation>,
+}
+
+impl<'a> Prober<'a> {
+    pub fn new(world: &'a World, targets: &'a Targets) -> Self {
+        Self {
+            world,
+            targets,
+            observed: BTreeSet::new(),
+        }
+    }
+
+    pub fn annotate(
+        &mut self,
+        plan_targets: &mut [Target],
+        steps: &mut [Step],
+        warnings: &mut Vec<String>,
+    ) {
+        for t in plan_targets.iter_mut() {
+            let Some(target) = self.targets.get(&t.name) else {
+                continue;
+            };
+            let (resolved, probe) = self.probe(target);
+            t.resolved = resolved;
+            t.probe = Some(probe);
+        }
+        for step in steps.iter_mut() {
+            let target_args: Vec<(String, String)> = step
+                .args
+                .iter()
+                .filter_map(|(arg, v)| {
+                    let name = v.as_str()?;
+                    let is_target_arg = matches!(arg.as_str(), "container" | "volume" | "from");
+                    (is_target_arg && self.targets.contains_key(name))
+                        .then(|| (arg.clone(), name.to_string()))
+                })
+                .collect();
+            for (arg, name) in target_args {
+                let target = &self.targets[&name];
+                let (resolved, probe) = self.probe(target);
+                if resolved.is_none() && target.kind != TargetKind::Volume {
+                    warnings.push(format!(
+                        "step `{}`: target `{name}` ({}) was not found",
+                        step.id,
+                        target.selector()
+                    ));
+                }
+                step.touches.push(Touch {
+                    arg,
+                    target: name,
+                    resolved: resolved.unwrap_or_else(|| target.selector()),
+                    probe: Some(probe),
+                });
+            }
+            step.backup = self.backup_choice(step, warnings);
+        }
+    }
+
+    /// The resolved name and what the world says about a target.
+    fn probe(&mut self, target: &RunbookTarget) -> (Option<String>, String) {
+        match target.kind {
+            TargetKind::Volume => match self.world.volume(&target.name) {
+                Some(v) => {
+                    self.observe(format!("volume {}", v.name), "present".into());
+                    let mut probe = match v.size_bytes {
+                        Some(size) => format!("exists, {}", bytes(size)),
+                        None => "exists".into(),
+                    };
+                    let users = self.world.mounted_by(&v.name);
+                    if !users.is_empty() {
+                        probe.push_str(&format!(", mounted by {}", users.join(", ")));
+                    }
+                    (Some(v.name.clone()), probe)
+                }
+                None => {
+                    self.observe(format!("volume {}", target.name), "absent".into());
+                    (None, "does not exist".into())
+                }
+            },
+            TargetKind::Container | TargetKind::Service => {
+                let found = match (&target.kind, &target.project) {
+                    (TargetKind::Service, Some(project)) => {
+                        self.world.service(project, &target.name)
+                    }
+                    _ => self.world.container(&target.name),
+                };
+                match found {
+                    Some(c) => {
+                        let state = match &c.health {
+                            Some(h) => format!("{}, {h}", c.state),
+                            None => c.state.clone(),
+                        };
+                        self.observe(
+                            format!("container {}", c.name),
+                            format!("{state}, image {}", c.image),
+                        );
+                        (Some(c.name.clone()), format!("{state}, image {}", c.image))
+                    }
+                    None => {
+                        self.observe(format!("container {}", target.selector()), "absent".into());
+                        (None, "not found".into())
+                    }
+                }
+            }
+        }
+    }
+
+    fn backup_choice(&mut self, step: &Step, warnings: &mut Vec<String>) -> Option<BackupChoice> {
+        let reference = step.args.get("backup")?.as_str()?.to_string();
+        let source = self.backup_source(step)?;
+        if step.templates.contains_key("backup") || is_template(&reference) {
+            return Some(BackupChoice {
+                reference,
+                source,
+                resolved: None,
+                probe: Some("decided at run time".into()),
+            });
+        }
+        let found = self.world.resolve_backup(&source, &reference).cloned();
+        self.observe(
+            format!("backup {reference} of {source}"),
+            found
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |b| b.id.clone()),
+        );
+        match found {
+            Some(b) => Some(BackupChoice {
+                reference,
+                source,
+                resolved: Some(b.id.clone()),
+                probe: Some(describe_backup(&b, self.world.taken_at)),
+            }),
+            None => {
+                warnings.push(format!("step `{}`: the repository has no `{reference}` backup of `{source}`; this step will fail", step.id));
+                Some(BackupChoice {
+                    reference,
+                    source,
+                    resolved: None,
+                    probe: Some("no such backup in the repository".into()),
+                })
+            }
+        }
+    }
+
+    /// Whose backups a step's `backup:` refers to.
+    fn backup_source(&self, step: &Step) -> Option<String> {
+        let target_name = |arg: &str| {
+            let name = step.args.get(arg)?.as_str()?;
+            Some(self.targets.get(name)?.name.clone())
+        };
+        let name = || {
+            step.args
+                .get("name")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+        };
+        target_name("from")
+            .or_else(|| target_name("volume"))
+            .or_else(name)
+    }
+
+    fn observe(&mut self, subject: String, state: String) {
+        self.observed.insert(Observation { subject, state });
+    }
+
+    pub fn info(self, source: &str) -> WorldInfo {
+        let observed: Vec<Observation> = self.observed.into_iter().collect();
+        let canonical = serde_json::to_vec(&observed).unwrap_or_default();
+        WorldInfo {
+            source: source.to_string(),
+            taken_at: self.world.taken_at.to_string(),
+            fingerprint: hex::encode(Sha256::digest(&canonical)),
+            observed,
+        }
+    }
+}
+
+/// `2026-11-21 02:00 UTC (7h ago), 11.8 MiB, verified`.
+fn describe_backup(b: &Backup, now: Timestamp) -> String {
+    let when = b.created_at.strftime("%Y-%m-%d %H:%M UTC");
+    let verified = if b.verified_at.is_some() {
+        "verified"
+    } else {
+        "NOT verified"
+    };
+    format!(
+        "{when} ({} ago), {}, {verified}",
+        age(now, b.created_at),
+        bytes(b.stored_bytes)
+    )
+}
+
+pub fn age(now: Timestamp, then: Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(then.as_second()).max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 * 2 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

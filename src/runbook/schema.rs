@@ -1,0 +1,104 @@
+//! The JSON Schema of the runbook format, for editors (yaml-language-server)
+//! and for anyone checking runbooks with other tools.
+
+use serde_json::{Value as Json, json};
+
+use super::raw::RawRunbook;
+use crate::compile::kinds::{ArgType, KINDS};
+
+/// The schema: the serde model's, with `uses` restricted to the known kinds
+/// and `with` checked per kind.
+pub fn runbook_schema() -> Json {
+    let mut schema = serde_json::to_value(schemars::schema_for!(RawRunbook)).unwrap_or(Json::Null);
+    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    let per_kind: Vec<Json> = KINDS
+        .iter()
+        .map(|k| {
+            let properties: serde_json::Map<String, Json> = k
+                .args
+                .iter()
+                .map(|a| {
+                    let mut s = arg_schema(a.ty);
+                    s["description"] = json!(a.help);
+                    if let Some(d) = a.default {
+                        s["default"] = if a.ty == ArgType::Bool {
+                            json!(d == "true")
+                        } else {
+                            json!(d)
+                        };
+                    }
+                    (a.name.to_string(), s)
+                })
+                .collect();
+            let required: Vec<&str> = k
+                .args
+                .iter()
+                .filter(|a| a.required)
+                .map(|a| a.name)
+                .collect();
+            json!({
+                "if": { "properties": { "uses": { "const": k.name } }, "required": ["uses"] },
+                "then": { "properties": { "with": {
+                    "type": "object",
+                    "description": k.summary,
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false
+                } } }
+            })
+        })
+        .collect();
+    for def in ["RawStep", "RawUndo"] {
+        if let Some(step) = schema.pointer_mut(&format!("/$defs/{def}")) {
+            step["properties"]["uses"]["enum"] = json!(kinds);
+            step["allOf"] = json!(per_kind);
+        }
+    }
+    schema
+}
+
+fn arg_schema(ty: ArgType) -> Json {
+    match ty {
+        ArgType::Container | ArgType::Volume | ArgType::Str | ArgType::BackupRef => {
+            json!({ "type": "string" })
+        }
+        ArgType::Url => json!({ "type": "string", "pattern": "^(https?://|\\{\\{)" }),
+        ArgType::Volumes | ArgType::StrList => {
+            json!({ "type": "array", "items": { "type": ["string", "number"] } })
+        }
+        ArgType::Int => json!({ "type": "integer" }),
+        ArgType::Bool => json!({ "type": "boolean" }),
+        ArgType::Duration => json!({ "$ref": "#/$defs/Duration" }),
+        ArgType::Command => {
+            json!({ "type": ["array", "string"], "items": { "type": ["string", "number"] }, "minItems": 1 })
+        }
+        ArgType::StrMap => {
+            json!({ "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } })
+        }
+        ArgType::OneOf(values) => json!({ "enum": values }),
+        ArgType::Expect(keys) => {
+            let props: serde_json::Map<String, Json> = keys
+                .iter()
+                .map(|k| {
+                    let s = match *k {
+                        "exit_code" => json!({ "type": "integer" }),
+                        "status" => {
+                            json!({ "type": ["integer", "array"], "items": { "type": "integer" } })
+                        }
+                        _ => json!({ "type": "string" }),
+                    };
+                    (k.to_string(), s)
+                })
+                .collect();
+            json!({ "type": "object", "properties": props, "additionalProperties": false })
+        }
+        ArgType::Any => json!({}),
+    }
+}
+
+/// The schema as committed in `schema/runbook.schema.json`.
+pub fn runbook_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&runbook_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
