@@ -15,9 +15,15 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(out, "    class s{i} destructive");
         }
     }
+    let position: std::collections::HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     for (i, step) in plan.steps.iter().enumerate() {
         for need in &step.needs {
-            if let Some(j) = plan.steps.iter().position(|s| &s.id == need) {
+            if let Some(j) = position.get(need.as_str()) {
                 let _ = writeln!(out, "    s{j} --> s{i}");
             }
         }

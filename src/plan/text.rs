@@ -72,11 +72,15 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+    let mut per_wave = std::collections::HashMap::new();
+    for step in &plan.steps {
+        *per_wave.entry(step.wave).or_insert(0usize) += 1;
+    }
     let mut wave = 0;
     for step in &plan.steps {
         if step.wave != wave {
             wave = step.wave;
-            let count = plan.steps.iter().filter(|s| s.wave == wave).count();
+            let count = per_wave[&wave];
             let parallel = if count > 1 {
                 format!(" — {count} steps in parallel")
             } else {

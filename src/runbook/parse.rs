@@ -60,7 +60,16 @@ pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
                 .at(Some(Span::new(1, 0, 1))),
         ]);
     }
-    // serde_yaml guards against alias bombs and deep nesting, so it goes first.
+    if let Some(span) = too_deep(&source.text) {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "the document nests deeper than {MAX_FLOW_DEPTH} levels"
+            ))
+            .at(Some(span))
+            .hint("a runbook needs only a few levels; is a bracket left open?"),
+        ]);
+    }
+    // serde_yaml guards against alias bombs and deep block nesting, so it goes first.
     let mut value: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
         Ok(v) => v,
         Err(e) => return Err(vec![syntax_error(&e, source)]),
@@ -125,6 +134,40 @@ pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
+}
+
+/// Deeper flow nesting than any runbook needs; libyaml slows down
+/// quadratically on thousands of unclosed `{`, so it is refused up front.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow collections (`[`, `{`) first nest too deep, skipping quoted text and comments.
+fn too_deep(text: &str) -> Option<Span> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some('"'), '\\') if prev != '\\' => {}
+                (Some(q), c) if c == q && !(q == '"' && prev == '\\') => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') if prev.is_whitespace() || "[{,:".contains(prev) => {
+                    quote = Some(c)
+                }
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(Span::new(n + 1, col, 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+        }
+    }
+    None
 }
 
 fn syntax_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
