@@ -25,21 +25,40 @@ fn stderr(o: &Output) -> String {
 fn validate_accepts_the_shipped_runbooks() {
     let o = lifeboat(&["validate"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let count = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks")).unwrap().count();
-    assert!(stdout(&o).ends_with(&format!("{count} runbooks valid\n")), "{}", stdout(&o));
+    let count = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks"))
+        .unwrap()
+        .count();
+    assert!(
+        stdout(&o).ends_with(&format!("{count} runbooks valid\n")),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
 fn validate_reports_errors_with_position_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yaml");
-    std::fs::write(&file, "runbook: bad\nsteps:\n  - id: a\n    uses: volume.restor\n").unwrap();
+    std::fs::write(
+        &file,
+        "runbook: bad\nsteps:\n  - id: a\n    uses: volume.restor\n",
+    )
+    .unwrap();
     let o = lifeboat(&["validate", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("error: unknown step kind `volume.restor`"), "{err}");
-    assert!(err.contains(&format!("--> {}:4:11", file.display())), "{err}");
-    assert!(err.contains("hint: did you mean `volume.restore`?"), "{err}");
+    assert!(
+        err.contains("error: unknown step kind `volume.restor`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("--> {}:4:11", file.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: did you mean `volume.restore`?"),
+        "{err}"
+    );
     assert!(err.ends_with("1 of 1 runbook invalid\n"), "{err}");
 }
 
@@ -53,54 +72,95 @@ fn validate_json_gives_programs_exact_positions() {
     let reports: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(reports[0]["valid"], false);
     assert_eq!(reports[0]["errors"][0]["message"], "unknown target `nope`");
-    assert_eq!(reports[0]["errors"][0]["span"], serde_json::json!({ "line": 5, "column": 24, "length": 4 }));
+    assert_eq!(
+        reports[0]["errors"][0]["span"],
+        serde_json::json!({ "line": 5, "column": 24, "length": 4 })
+    );
 }
 
 #[test]
 fn validate_missing_path_is_a_usage_error() {
     let o = lifeboat(&["validate", "no/such/file.yaml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read no/such/file.yaml"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read no/such/file.yaml"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn plan_finds_runbooks_by_name_and_suggests_on_typos() {
     let o = lifeboat(&["plan", "full-data-los"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no runbook `full-data-los` in runbooks; did you mean `full-data-loss`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("no runbook `full-data-los` in runbooks; did you mean `full-data-loss`?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn plan_rejects_unknown_params_as_usage_errors() {
     let o = lifeboat(&["plan", "full-data-loss", "--set", "projet=shop"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--set projet: no such param: did you mean `project`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--set projet: no such param: did you mean `project`?"),
+        "{}",
+        stderr(&o)
+    );
     let o = lifeboat(&["plan", "full-data-loss", "--set", "oops"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
 fn plan_text_ends_with_the_summary() {
-    let o = lifeboat(&["plan", "full-data-loss", "--set", "project=demo", "--world", "fixtures/worlds/demo.json"]);
+    let o = lifeboat(&[
+        "plan",
+        "full-data-loss",
+        "--set",
+        "project=demo",
+        "--world",
+        "fixtures/worlds/demo.json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("Wave 1 — 2 steps in parallel"), "{out}");
-    assert!(out.ends_with("Plan: 2 stops, 2 backups, 2 DESTRUCTIVE restores (guarded), 2 starts, 2 checks.\n"), "{out}");
+    assert!(
+        out.ends_with(
+            "Plan: 2 stops, 2 backups, 2 DESTRUCTIVE restores (guarded), 2 starts, 2 checks.\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
 fn plan_json_and_saved_plan_agree() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.json");
-    let o = lifeboat(&["plan", "full-data-loss", "--format", "json", "--world", "fixtures/worlds/demo.json", "--out", out.to_str().unwrap()]);
+    let o = lifeboat(&[
+        "plan",
+        "full-data-loss",
+        "--format",
+        "json",
+        "--world",
+        "fixtures/worlds/demo.json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let printed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(printed, saved);
     assert_eq!(printed["runbook"], "full-data-loss");
     assert_eq!(printed["steps"][4]["id"], "restore-redis");
     assert_eq!(printed["steps"][4]["effect"], "destroy");
-    assert_eq!(printed["world"]["fingerprint"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        printed["world"]["fingerprint"].as_str().map(str::len),
+        Some(64)
+    );
 }
 
 #[test]
@@ -117,11 +177,23 @@ fn plan_renders_mermaid_and_dot() {
 fn plan_reports_a_bad_world_file_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let world = dir.path().join("w.json");
-    std::fs::write(&world, "{\"taken_at\": \"2026-11-21T09:00:00Z\",\n \"containerz\": []}").unwrap();
+    std::fs::write(
+        &world,
+        "{\"taken_at\": \"2026-11-21T09:00:00Z\",\n \"containerz\": []}",
+    )
+    .unwrap();
     let o = lifeboat(&["plan", "full-data-loss", "--world", world.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains(&format!("{}:2:", world.display())), "{}", stderr(&o));
-    assert!(stderr(&o).contains("unknown field `containerz`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{}:2:", world.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("unknown field `containerz`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -129,7 +201,12 @@ fn list_shows_runbooks_with_objectives() {
     let o = lifeboat(&["list", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0));
     let list: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let fdl = list.as_array().unwrap().iter().find(|e| e["name"] == "full-data-loss").unwrap();
+    let fdl = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "full-data-loss")
+        .unwrap();
     assert_eq!(fdl["rto"], "10m");
     assert_eq!(fdl["rpo"], "24h");
     assert_eq!(fdl["steps"], 10);
@@ -152,13 +229,21 @@ fn runbooks_dir_comes_from_the_environment() {
 #[test]
 fn schema_command_prints_the_committed_schema() {
     let o = lifeboat(&["schema"]);
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/runbook.schema.json")).unwrap();
-    assert_eq!(stdout(&o), committed, "schema/runbook.schema.json is stale: run `cargo run -- schema > schema/runbook.schema.json`");
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/runbook.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "schema/runbook.schema.json is stale: run `cargo run -- schema > schema/runbook.schema.json`"
+    );
 }
 
 #[test]
 fn shipped_runbooks_reference_the_schema() {
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks")).unwrap() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks")).unwrap()
+    {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -173,7 +258,11 @@ fn shipped_runbooks_reference_the_schema() {
 fn help_teaches_by_example_and_usage_errors_exit_2() {
     let o = lifeboat(&["plan", "--help"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).contains("lifeboat plan full-data-loss --set project=shop --world"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("lifeboat plan full-data-loss --set project=shop --world"),
+        "{}",
+        stdout(&o)
+    );
     let o = lifeboat(&[]);
     assert_eq!(o.status.code(), Some(2));
     let o = lifeboat(&["plan", "full-data-loss", "--format", "yaml"]);
@@ -184,8 +273,24 @@ fn help_teaches_by_example_and_usage_errors_exit_2() {
 fn kinds_lists_every_kind() {
     let o = lifeboat(&["kinds", "--format", "json"]);
     let kinds: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let names: Vec<&str> = kinds.as_array().unwrap().iter().filter_map(|k| k["name"].as_str()).collect();
-    for expected in ["container.stop", "volume.restore", "exec.backup", "http.restore", "backup.prune", "gate.confirm", "notify.webhook"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    let names: Vec<&str> = kinds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    for expected in [
+        "container.stop",
+        "volume.restore",
+        "exec.backup",
+        "http.restore",
+        "backup.prune",
+        "gate.confirm",
+        "notify.webhook",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }

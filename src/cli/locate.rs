@@ -28,6 +28,19 @@ pub fn find(dir: &Path, name: &str) -> Result<PathBuf, String> {
             return Ok(candidate);
         }
     }
+    // A file may be named differently from its `runbook:` name.
+    for file in runbook_files(dir).unwrap_or_default() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let declared = text
+            .lines()
+            .find_map(|l| l.strip_prefix("runbook:"))
+            .map(|n| n.trim().trim_matches(['"', '\'']));
+        if declared == Some(name) {
+            return Ok(file);
+        }
+    }
     let names: Vec<String> = runbook_files(dir)
         .unwrap_or_default()
         .iter()

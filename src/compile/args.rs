@@ -32,6 +32,8 @@ pub struct ArgChecker<'a> {
     pub scope: &'a Scope,
     pub index: &'a PositionIndex,
     pub targets: &'a Targets,
+    /// Declared targets that failed their own checks: already reported.
+    pub broken_targets: &'a [String],
 }
 
 impl ArgChecker<'_> {
@@ -63,8 +65,24 @@ impl ArgChecker<'_> {
             let arg_path = child_path(path, name);
             let Some(spec) = kind.arg(name) else {
                 let names: Vec<&str> = kind.args.iter().map(|a| a.name).collect();
-                let hint = suggestion(name, names.iter().copied())
-                    .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, names.join(", ")));
+                let step_field = [
+                    "timeout",
+                    "deadline",
+                    "retry",
+                    "needs",
+                    "when",
+                    "undo",
+                    "readonly",
+                    "unsafe",
+                    "description",
+                ]
+                .contains(&name);
+                let hint = if step_field {
+                    format!("`{name}` is a step field: move it out of `with:`, next to `uses:`")
+                } else {
+                    suggestion(name, names.iter().copied())
+                        .unwrap_or_else(|| format!("`{}` takes: {}", kind.name, names.join(", ")))
+                };
                 errors.push(
                     Diagnostic::new(format!("`{}` has no argument `{name}`", kind.name))
                         .at(self.index.key(&arg_path))
@@ -350,15 +368,24 @@ impl ValueCx<'_, '_> {
                     .push((self.arg.to_string(), name.to_string()));
                 Some(Json::String(name.to_string()))
             }
-            Some(t) => self.error(
-                path,
-                format!(
+            Some(t) => {
+                let right_kind: Vec<&str> = self
+                    .checker
+                    .targets
+                    .iter()
+                    .filter(|(_, t)| (t.kind == TargetKind::Volume) == (ty == ArgType::Volume))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let hint = (!right_kind.is_empty())
+                    .then(|| format!("{want} targets: {}", right_kind.join(", ")));
+                let message = format!(
                     "target `{name}` is a {} target; `{}` needs a {want} target",
                     t.kind.word(),
                     self.arg
-                ),
-                None,
-            ),
+                );
+                self.error(path, message, hint)
+            }
+            None if self.checker.broken_targets.iter().any(|b| b == name) => None,
             None => {
                 let same_kind = self
                     .checker
@@ -394,6 +421,17 @@ impl ValueCx<'_, '_> {
             }
             let json = match (key, v) {
                 ("exit_code", Yaml::Number(n)) if n.is_i64() => Some(Json::from(n.as_i64())),
+                ("exit_code", Yaml::Sequence(items))
+                    if !items.is_empty() && items.iter().all(Yaml::is_i64) =>
+                {
+                    Some(Json::Array(
+                        items
+                            .iter()
+                            .filter_map(Yaml::as_i64)
+                            .map(Json::from)
+                            .collect(),
+                    ))
+                }
                 ("status", Yaml::Number(n))
                     if n.as_u64().is_some_and(|s| (100..600).contains(&s)) =>
                 {
@@ -418,7 +456,11 @@ impl ValueCx<'_, '_> {
                         self.error(
                             &key_path,
                             format!("invalid regular expression in `{key}`"),
-                            Some(first_line(&e.to_string())),
+                            Some(
+                                first_line(&e.to_string())
+                                    .trim_start_matches("error: ")
+                                    .to_string(),
+                            ),
                         );
                         continue;
                     }
@@ -428,7 +470,7 @@ impl ValueCx<'_, '_> {
                 }
                 _ => {
                     let want = match key {
-                        "exit_code" => "an integer",
+                        "exit_code" => "an exit code or a list of them",
                         "status" => "an HTTP status or a list of them",
                         _ => "a string",
                     };

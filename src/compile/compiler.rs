@@ -92,11 +92,18 @@ impl<'a> Compiler<'a> {
 
     fn run(mut self, options: &Options) -> Result<Plan, Failure> {
         let raw = &self.parsed.raw;
-        if !is_slug(&raw.runbook) {
+        if !is_slug(&raw.runbook) || raw.runbook.chars().any(|c| c.is_ascii_uppercase()) {
             self.error(
                 format!("`{}` is not a valid runbook name", raw.runbook),
                 self.index.value("runbook"),
                 Some("use lowercase letters, digits and `-`, e.g. `full-data-loss`".into()),
+            );
+        }
+        if raw.steps.is_empty() {
+            self.error(
+                "the runbook has no steps",
+                self.index.key("steps"),
+                Some("add at least one step under `steps:`".into()),
             );
         }
         let objectives = Objectives {
@@ -134,24 +141,24 @@ impl<'a> Compiler<'a> {
                 });
             }
         }
+        // Plans render secrets as `(secret)`; the engine renders the real value at run time.
         let template_params: Vec<_> = values
             .iter()
-            .map(|v| (v.name.clone(), v.value.clone()))
+            .map(|v| {
+                let value = if v.secret {
+                    minijinja::Value::from("(secret)")
+                } else {
+                    v.value.clone()
+                };
+                (v.name.clone(), value)
+            })
             .collect();
-        let secrets: Vec<String> = values
+        // Secrets and stand-ins for missing params are rendered again at run time.
+        let deferred: Vec<String> = values
             .iter()
-            .filter(|v| v.secret)
+            .filter(|v| v.secret || v.origin == "missing")
             .map(|v| v.name.clone())
             .collect();
-
-        let params_only = Scope::new(
-            template_params.clone(),
-            secrets.clone(),
-            minijinja::Value::from(()),
-            HashMap::new(),
-        );
-        let targets = targets::resolve(raw, &params_only, self.index, &mut self.errors);
-
         let nodes = self.nodes();
         let ids: HashMap<&str, usize> = nodes
             .iter()
@@ -159,30 +166,46 @@ impl<'a> Compiler<'a> {
             .map(|(i, n)| (n.raw.id.as_str(), i))
             .collect();
         let needs = self.needs(&nodes, &ids);
+        let outputs: HashMap<String, &'static [&'static str]> = nodes
+            .iter()
+            .map(|n| (n.raw.id.clone(), n.kind.outputs))
+            .collect();
+        let params_only = Scope::new(
+            template_params.clone(),
+            deferred.clone(),
+            minijinja::Value::from(()),
+            outputs.clone(),
+        );
+        let targets = targets::resolve(raw, &params_only, self.index, &mut self.errors);
+        // Targets that failed their own checks are not reported again where they are used.
+        let broken_targets: Vec<String> = raw
+            .targets
+            .keys()
+            .filter(|k| !targets.contains_key(*k))
+            .cloned()
+            .collect();
         let dag = Dag::new(&needs);
         let cycles = dag.cycles();
         for cycle in &cycles {
-            let names: Vec<&str> = cycle
+            // The cycle runs along "runs before"; read backwards it says who needs whom.
+            let names: Vec<String> = cycle
                 .iter()
-                .chain(cycle.first())
-                .map(|&i| nodes[i].raw.id.as_str())
+                .rev()
+                .chain(cycle.last())
+                .map(|&i| format!("`{}`", nodes[i].raw.id))
                 .collect();
-            let first = &nodes[cycle[0]];
+            let first = &nodes[*cycle.last().unwrap_or(&0)];
             self.error(
-                format!("dependency cycle: {}", names.join(" -> ")),
+                format!("dependency cycle: {}", names.join(" needs ")),
                 self.index.value(&child_path(&first.path, "needs")),
                 Some("a step cannot wait, directly or through others, for itself; remove one of these `needs`".into()),
             );
         }
         let acyclic = cycles.is_empty();
 
-        let outputs: HashMap<String, &'static [&'static str]> = nodes
-            .iter()
-            .map(|n| (n.raw.id.clone(), n.kind.outputs))
-            .collect();
         let scope = Scope::new(
             template_params,
-            secrets,
+            deferred,
             targets::template_values(&targets),
             outputs,
         );
@@ -190,6 +213,7 @@ impl<'a> Compiler<'a> {
             scope: &scope,
             index: self.index,
             targets: &targets,
+            broken_targets: &broken_targets,
         };
 
         let mut steps = Vec::with_capacity(nodes.len());
@@ -226,6 +250,9 @@ impl<'a> Compiler<'a> {
         }
 
         if !self.errors.is_empty() {
+            // In file order, as a reader fixes them; errors without a place last.
+            self.errors
+                .sort_by_key(|d| d.span.map_or((usize::MAX, 0), |s| (s.line, s.col)));
             return Err(Failure::Invalid(self.errors));
         }
 
@@ -365,8 +392,15 @@ impl<'a> Compiler<'a> {
                         // A step that failed its own checks is already reported.
                         None if all_ids.contains(&need.as_str()) => {}
                         None => {
-                            let hint = suggestion(need, ids.keys().copied())
-                                .unwrap_or_else(|| "`needs` lists the ids of other steps".into());
+                            let hint = suggestion(need, ids.keys().copied()).unwrap_or_else(|| {
+                                let mut known: Vec<&str> = ids
+                                    .keys()
+                                    .copied()
+                                    .filter(|id| *id != node.raw.id)
+                                    .collect();
+                                known.sort_unstable();
+                                format!("`needs` lists ids of other steps: {}", known.join(", "))
+                            });
                             self.error(
                                 format!("`needs` names unknown step `{need}`"),
                                 at,
@@ -604,7 +638,23 @@ impl<'a> Compiler<'a> {
             Key::Target(_) => "exec.backup",
             Key::Source(_) => "http.backup",
         };
-        let hint = if node.kind.name == "container.recreate" && needed.iter().all(|k| matches!(k, Key::Target(t) if targets.get(*t).is_some_and(|t| t.kind != TargetKind::Volume))) {
+        let existing = (0..nodes.len()).find(|&b| {
+            nodes[b].kind.is_backup()
+                && protected_keys(nodes[b].kind, &checked[b], targets)
+                    .is_some_and(|k| k.contains(missing[0]))
+        });
+        let wrong_target = dag.nearest_ancestor(i, |a| nodes[a].kind.is_backup());
+        let hint = if let Some(b) = existing {
+            format!(
+                "`{}` backs it up but does not run before `{}`: add `{}` to its `needs` chain",
+                nodes[b].raw.id, node.raw.id, nodes[b].raw.id
+            )
+        } else if let Some(b) = wrong_target {
+            let what = protected_keys(nodes[b].kind, &checked[b], targets)
+                .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            format!("`{}` backs up {what}, not {}; back up what this step destroys, or say why it is safe with `unsafe: \"<reason>\"`", nodes[b].raw.id, what_first(&missing))
+        } else if node.kind.name == "container.recreate" && needed.iter().all(|k| matches!(k, Key::Target(t) if targets.get(*t).is_some_and(|t| t.kind != TargetKind::Volume))) {
             "list the container's data volumes in its target (`volumes: [..]`) and back them up first, or say why it is safe with `unsafe: \"<reason>\"`".to_string()
         } else {
             format!("add a `{backup_kind}` step for it to the `needs` chain of `{}`, or say why it is safe with `unsafe: \"<reason>\"`", node.raw.id)
@@ -759,4 +809,8 @@ fn is_slug(text: &str) -> bool {
     let mut chars = text.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn what_first(missing: &[&Key]) -> String {
+    missing.first().map(|k| k.describe()).unwrap_or_default()
 }

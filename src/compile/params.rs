@@ -118,7 +118,11 @@ fn check_def(
         values,
         secret: p.secret,
     };
-    if let Some(default) = &p.default {
+    if let Some(default) = p
+        .default
+        .as_ref()
+        .filter(|_| !(p.ty == ParamType::Enum && def.values.is_empty()))
+    {
         let text = match default {
             serde_yaml::Value::String(s) => Some(s.clone()),
             serde_yaml::Value::Number(n) => Some(n.to_string()),

@@ -66,7 +66,10 @@ impl<'a> Prober<'a> {
                 step.touches.push(Touch {
                     arg,
                     target: name,
-                    resolved: resolved.unwrap_or_else(|| target.selector()),
+                    resolved: resolved.unwrap_or_else(|| match target.kind {
+                        TargetKind::Volume => target.name.clone(),
+                        _ => target.selector(),
+                    }),
                     probe: Some(probe),
                 });
             }

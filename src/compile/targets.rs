@@ -204,7 +204,8 @@ fn render_field(
 ) -> Option<String> {
     let at = index.value(&child_path(path, field));
     match scope.render(text) {
-        Ok(r) if r.deferred => {
+        // Stand-ins for broken or missing params are fine here; step outputs and run facts are not.
+        Ok(r) if !r.steps.is_empty() || r.text.contains("(known at run time)") => {
             errors.push(
                 Diagnostic::new(format!(
                     "target `{name}` uses a value known only at run time"

@@ -118,8 +118,9 @@ fn render_step(out: &mut String, step: &Step) {
         }
     }
     let _ = writeln!(out, "{head}");
+    let width = step.args.keys().map(String::len).max().unwrap_or(0).max(10);
     let mut field = |name: &str, value: String| {
-        let _ = writeln!(out, "      {name:<10} {value}");
+        let _ = writeln!(out, "      {name:<width$} {value}");
     };
     if let Some(d) = &step.description {
         field("about", d.clone());

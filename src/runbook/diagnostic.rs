@@ -91,9 +91,9 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source, color: bool) -> Strin
             Some((span, line)) => {
                 let number = span.line.to_string();
                 let gutter = " ".repeat(number.len());
-                let line = line.replace('\t', " ");
+                let (line, col) = window(&line.replace('\t', " "), span.col);
                 let width = line.chars().count();
-                let col = span.col.min(width);
+                let col = col.min(width);
                 let len = span.len.min(width.saturating_sub(col)).max(1);
                 let _ = writeln!(
                     out,
@@ -130,6 +130,29 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source, color: bool) -> Strin
         }
     }
     out
+}
+
+/// Long lines are cut to a window around the column, marked with `…`.
+fn window(line: &str, col: usize) -> (String, usize) {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= WIDTH {
+        return (line.to_string(), col);
+    }
+    let start = col
+        .saturating_sub(WIDTH / 2)
+        .min(chars.len().saturating_sub(WIDTH));
+    let end = (start + WIDTH).min(chars.len());
+    let mut text: String = chars[start..end].iter().collect();
+    let mut col = col - start;
+    if start > 0 {
+        text.insert(0, '…');
+        col += 1;
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
+    (text, col)
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
                 "expected a mapping with `runbook:` and `steps:`, found {}",
                 super::raw::describe(&value)
             ))
-            .at(Some(Span::new(1, 0, 1))),
+            .at(Some(first_content(&source.text))),
         ]);
     }
     if let Err(e) = value.apply_merge() {
@@ -177,13 +177,28 @@ fn syntax_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
         Some(cut) => message[..cut].to_string(),
         None => message,
     };
-    let span = e.location().map(|l| {
-        let col = l.column().saturating_sub(1);
-        let len = source
-            .line(l.line())
-            .map(|line| token_len(line, col))
-            .unwrap_or(1);
-        Span::new(l.line(), col, len)
+    // serde_yaml gives no position for a second document: point at its `---`.
+    let second_document = message
+        .contains("more than one document")
+        .then(|| {
+            source
+                .text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.starts_with("---"))
+                .map(|(n, _)| Span::new(n + 1, 0, 3))
+                .nth(usize::from(source.text.starts_with("---")))
+        })
+        .flatten();
+    let span = second_document.or_else(|| {
+        e.location().map(|l| {
+            let col = l.column().saturating_sub(1);
+            let len = source
+                .line(l.line())
+                .map(|line| token_len(line, col))
+                .unwrap_or(1);
+            Span::new(l.line(), col, len)
+        })
     });
     let hint = if message.contains("recursion limit") {
         Some("the document nests too deeply; a runbook needs only a few levels".to_string())
@@ -199,6 +214,15 @@ fn syntax_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
     Diagnostic::new(format!("invalid YAML: {message}"))
         .at(span)
         .maybe_hint(hint)
+}
+
+/// The first line that is neither blank nor a comment.
+fn first_content(text: &str) -> Span {
+    let line = text
+        .lines()
+        .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .unwrap_or(0);
+    Span::new(line + 1, 0, 1)
 }
 
 /// The length of the word starting at `col`, for the caret.
@@ -251,16 +275,46 @@ fn structural_error(path: &str, message: &str, index: &PositionIndex) -> Diagnos
             .at(index.key(path))
             .hint(format!("add `{field}:`"));
     }
-    if let Some(rest) = message.strip_prefix("invalid type: ")
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
+        let expected = plain_words(expected);
+        let hint = if path.ends_with("needs") && found.starts_with("string") {
+            let item = found.trim_start_matches("string ").trim_matches('"');
+            Some(format!("`needs` is a list: `needs: [{item}]`"))
+        } else if path.ends_with("unsafe") {
+            Some("`unsafe` takes the reason the step is safe: `unsafe: \"<reason>\"`".to_string())
+        } else {
+            None
+        };
         return Diagnostic::new(format!(
             "wrong type for {}: expected {expected}, found {found}",
             where_(path)
         ))
-        .at(index.value(path));
+        .at(index.value(path))
+        .maybe_hint(hint);
     }
     Diagnostic::new(format!("{}: {message}", where_(path))).at(index.value(path))
+}
+
+/// serde's type names in the words a runbook author uses.
+fn plain_words(expected: &str) -> String {
+    match expected {
+        "a sequence" => "a list".into(),
+        "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i64" | "i32" => "a whole number".into(),
+        "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "struct RawStep"
+        | "struct RawTarget"
+        | "struct RawParam"
+        | "struct RawRetry"
+        | "struct RawUndo"
+        | "struct RawObjectives" => "a mapping".into(),
+        other => other.to_string(),
+    }
 }
 
 /// "x`, expected one of `a`, `b`" → ("x", "expected one of `a`, `b`").
@@ -291,7 +345,7 @@ mod tests {
         assert_eq!(errs[0].hint.as_deref(), Some("did you mean `uses`?"));
         assert_eq!(
             errs[1].message,
-            "wrong type for `steps[1].needs`: expected a sequence, found string \"oops\""
+            "wrong type for `steps[1].needs`: expected a list, found string \"oops\""
         );
         assert_eq!(errs[1].span, Some(Span::new(7, 11, 4)));
     }
@@ -318,7 +372,13 @@ mod tests {
         }
         assert!(errors(&bomb)[0].message.starts_with("invalid YAML"));
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(errors(&deep)[0].message.contains("recursion limit"));
+        assert!(
+            errors(&deep)[0]
+                .message
+                .contains("nests deeper than 64 levels")
+        );
+        let deep_blocks = "- ".repeat(1000);
+        assert!(errors(&deep_blocks)[0].message.contains("recursion limit"));
     }
 
     #[test]

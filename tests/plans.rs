@@ -1,0 +1,158 @@
+//! Snapshot tests of the plans of every shipped runbook against the demo
+//! world: the text a reviewer reads and the JSON a program reads.
+
+use std::path::Path;
+
+use lifeboat::compile::params::Missing;
+use lifeboat::compile::{Options, compile};
+use lifeboat::plan::text;
+use lifeboat::plan::world::World;
+use lifeboat::runbook::parse::read_source;
+use lifeboat::runbook::source::Source;
+
+fn demo_world() -> World {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/worlds/demo.json"),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Reads a runbook under a stable, relative name so snapshots do not depend on the checkout path.
+fn source(path: &Path) -> Source {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = read_source(path).unwrap();
+    let name = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    Source::new(name, read.text)
+}
+
+fn plan(path: &Path) -> lifeboat::plan::Plan {
+    let world = demo_world();
+    let options = Options {
+        sets: &[],
+        missing: Missing::Refuse,
+        world: Some((&world, "fixtures/worlds/demo.json")),
+    };
+    match compile(&source(path), &options) {
+        Ok(plan) => plan,
+        Err(e) => panic!("{} does not compile: {e:?}", path.display()),
+    }
+}
+
+#[test]
+fn text_plans_of_shipped_runbooks() {
+    insta::glob!("../runbooks", "*.yaml", |path| {
+        insta::assert_snapshot!(text::render(&plan(path)));
+    });
+}
+
+#[test]
+fn json_plans_of_shipped_runbooks() {
+    insta::glob!("../runbooks", "*.yaml", |path| {
+        insta::assert_snapshot!(serde_json::to_string_pretty(&plan(path)).unwrap());
+    });
+}
+
+#[test]
+fn json_plan_names_every_step_in_execution_order() {
+    let plan = plan(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/full-data-loss.yaml"));
+    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "stop-redis",
+            "stop-postgres",
+            "safety-redis",
+            "safety-postgres",
+            "restore-redis",
+            "restore-postgres",
+            "start-redis",
+            "start-postgres",
+            "verify-redis",
+            "verify-postgres"
+        ]
+    );
+    let restore = &plan.steps[4];
+    assert_eq!(restore.guarded_by, ["safety-redis"]);
+    assert_eq!(
+        restore.backup.as_ref().and_then(|b| b.resolved.as_deref()),
+        Some("20261121T020000Z-d4e5f6")
+    );
+    assert_eq!(
+        restore
+            .undo
+            .as_ref()
+            .map(|u| u.templates["backup"].as_str()),
+        Some("{{ steps['safety-redis'].backup_id }}")
+    );
+    assert_eq!(
+        plan.summary.to_string(),
+        "Plan: 2 stops, 2 backups, 2 DESTRUCTIVE restores (guarded), 2 starts, 2 checks."
+    );
+    assert_eq!(plan.summary.waves, 5);
+}
+
+#[test]
+fn params_change_the_plan_and_the_fingerprint_tracks_the_world() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/full-data-loss.yaml");
+    let mut world = demo_world();
+    let sets = [("backup".to_string(), "latest-verified".to_string())];
+    let options = Options {
+        sets: &sets,
+        missing: Missing::Refuse,
+        world: Some((&world, "w")),
+    };
+    let before = compile(&source(&path), &options).unwrap();
+    let redis = before
+        .steps
+        .iter()
+        .find(|s| s.id == "restore-redis")
+        .unwrap();
+    assert_eq!(
+        redis.backup.as_ref().and_then(|b| b.resolved.as_deref()),
+        Some("20261120T020000Z-a1b2c3")
+    );
+
+    world.containers[0].state = "exited".into();
+    let options = Options {
+        sets: &sets,
+        missing: Missing::Refuse,
+        world: Some((&world, "w")),
+    };
+    let after = compile(&source(&path), &options).unwrap();
+    let (b, a) = (before.world.unwrap(), after.world.unwrap());
+    assert_ne!(b.fingerprint, a.fingerprint);
+    let changed: Vec<_> = a
+        .observed
+        .iter()
+        .filter(|o| !b.observed.contains(o))
+        .map(|o| o.subject.as_str())
+        .collect();
+    assert_eq!(changed, ["container demo-redis-1"]);
+}
+
+#[test]
+fn secrets_never_reach_the_plan() {
+    let yaml = r#"
+runbook: secret-demo
+params:
+  token: { secret: true, default: hunter2 }
+steps:
+  - id: notify
+    uses: notify.webhook
+    with: { url: "http://localhost:9000/hook", headers: { Authorization: "Bearer {{ token }}" } }
+"#;
+    let plan = compile(&Source::new("s.yaml", yaml), &Options::default()).unwrap();
+    let json = serde_json::to_string(&plan).unwrap();
+    let text = text::render(&plan);
+    assert!(!json.contains("hunter2") && !text.contains("hunter2"));
+    assert!(text.contains("Bearer (secret)"), "{text}");
+    assert_eq!(
+        plan.steps[0].templates["headers.Authorization"],
+        "Bearer {{ token }}"
+    );
+}
