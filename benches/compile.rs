@@ -1,0 +1,609 @@
+//! Compile + plan benchmark: generated runbooks of 100, 1,000 and 10,000
+//! steps, as a chain and as a wide fan-out, against a recorded world.
+//!
+//! Run with `cargo bench --bench compile`. A plain `harness = false` binary:
+//! no criterion, so CI stays fast. Each case generates its YAML once, then
+//! times the full path a user pays for — `Source::new`, `compile` (parse,
+//! analysis, world probes), the text render and the JSON plan — and, for
+//! the breakdown, `parse` on its own.
+//!
+//! Environment knobs (all optional):
+//! - `BENCH_SIZES=100,1000`   sizes to run (default 100,1000,10000)
+//! - `BENCH_SHAPES=chain`     shapes to run (default chain,fanout)
+//! - `BENCH_BUDGET_MS=4000`   time budget per case (default 4000; at least 7 iterations)
+//! - `BENCH_DUMP=DIR`         also write each generated runbook and the world there
+//! - `BENCH_DETAIL=1`         also time the parse sub-stages (YAML → value, position
+//!                            index) and the JSON plan into a pre-sized buffer, to tell
+//!                            algorithmic growth from memory effects
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use lifeboat::compile::params::Missing;
+use lifeboat::compile::{Options, compile};
+use lifeboat::plan::world::World;
+use lifeboat::runbook::parse::parse;
+use lifeboat::runbook::source::Source;
+
+/// Compose services on the recorded host; a runbook declares the ones it uses.
+const HOST_SERVICES: usize = 250;
+const WORLD_NAME: &str = "bench-world";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Every step needs the previous one.
+    Chain,
+    /// One root, independent lanes of 5 steps (and single-step checks) under
+    /// it, one join that needs the end of every lane.
+    Fanout,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Chain => "chain",
+            Shape::Fanout => "fan-out",
+        }
+    }
+}
+
+/// A generated runbook and what it holds.
+struct Generated {
+    yaml: String,
+    steps: usize,
+    targets: usize,
+}
+
+/// The recorded host: `HOST_SERVICES` compose services `app{k}` of project
+/// `demo`, each with its data volume and two nightly backups, plus a few
+/// unrelated containers.
+fn world() -> World {
+    let mut containers = Vec::new();
+    let mut volumes = Vec::new();
+    let mut backups = Vec::new();
+    for k in 0..HOST_SERVICES {
+        containers.push(serde_json::json!({
+            "name": format!("demo-app{k}-1"),
+            "image": format!("registry.example.com/app{k}:1.{}", k % 7),
+            "state": if k % 11 == 0 { "exited" } else { "running" },
+            "health": match k % 11 {
+                0 => serde_json::Value::Null,
+                1 | 5 => "starting".into(),
+                _ => "healthy".into(),
+            },
+            "labels": {
+                "com.docker.compose.project": "demo",
+                "com.docker.compose.service": format!("app{k}"),
+                "com.docker.compose.version": "2.29.1",
+            },
+            "mounts": [
+                { "volume": format!("demo_data{k}"), "destination": "/var/lib/app" },
+                { "volume": format!("demo_cache{k}"), "destination": "/cache" },
+            ],
+        }));
+        volumes.push(serde_json::json!({ "name": format!("demo_data{k}"), "size_bytes": 1_048_576 * (k as u64 + 1) }));
+        volumes.push(serde_json::json!({ "name": format!("demo_cache{k}") }));
+        backups.push(serde_json::json!({
+            "id": format!("20261120T020000Z-{k:06x}"),
+            "source": format!("demo_data{k}"),
+            "created_at": "2026-11-20T02:00:00Z",
+            "stored_bytes": 900_000 * (k as u64 + 1),
+            "verified_at": "2026-11-20T03:00:00Z",
+            "tags": ["nightly"],
+        }));
+        backups.push(serde_json::json!({
+            "id": format!("20261121T020000Z-{k:06x}"),
+            "source": format!("demo_data{k}"),
+            "created_at": "2026-11-21T02:00:00Z",
+            "stored_bytes": 950_000 * (k as u64 + 1),
+            "tags": ["nightly"],
+        }));
+    }
+    for name in ["traefik", "watchtower", "node-exporter"] {
+        containers.push(serde_json::json!({ "name": name, "image": format!("{name}:latest"), "state": "running" }));
+    }
+    let json = serde_json::json!({
+        "taken_at": "2026-11-21T09:00:00Z",
+        "containers": containers,
+        "volumes": volumes,
+        "backups": backups,
+    });
+    serde_json::from_value(json).expect("the generated world deserializes")
+}
+
+/// A runbook of exactly `n` steps (n ≥ 7).
+fn generate(shape: Shape, n: usize) -> Generated {
+    assert!(n >= 7);
+    let lanes = (n - 2) / 5;
+    let extra = (n - 2) % 5;
+    let pool = lanes.clamp(1, HOST_SERVICES);
+    let mut y = String::with_capacity(n * 400);
+    let shape_word = match shape {
+        Shape::Chain => "chain",
+        Shape::Fanout => "fanout",
+    };
+    let _ = writeln!(y, "# generated by benches/compile.rs");
+    let _ = writeln!(y, "runbook: bench-{shape_word}-{n}");
+    let _ = writeln!(
+        y,
+        "description: Restore {pool} services of the stack from their backups ({} shape, {n} steps).",
+        shape.name()
+    );
+    let _ = writeln!(y, "objectives: {{ rto: 4h, rpo: 24h }}");
+    y.push_str(
+        r#"
+params:
+  project: { type: string, default: demo, description: compose project of the stack }
+  backup: { type: string, default: latest, description: "backup to restore: latest, latest-verified or an id" }
+  ticket: { type: string, default: INC-4711, pattern: "INC-[0-9]+" }
+  grace: { type: duration, default: 30s }
+  webhook: { type: string, default: "https://hooks.example.com/lifeboat" }
+
+targets:
+"#,
+    );
+    for s in 0..pool {
+        if s % 2 == 0 {
+            let _ = writeln!(
+                y,
+                "  app{s}: {{ service: app{s}, project: \"{{{{ project }}}}\", volumes: [data{s}] }}"
+            );
+        } else {
+            let _ = writeln!(
+                y,
+                "  app{s}: {{ container: \"{{{{ project }}}}-app{s}-1\", volumes: [data{s}] }}"
+            );
+        }
+        let _ = writeln!(y, "  data{s}: {{ volume: \"{{{{ project }}}}_data{s}\" }}");
+    }
+
+    y.push_str(
+        r#"
+steps:
+  - id: confirm
+    uses: gate.confirm
+    with: { message: "Restore project {{ project }} from backup {{ backup }} for {{ ticket }}?" }
+"#,
+    );
+    // In a chain everything needs the step before; in a fan-out, lanes start at the root.
+    let mut previous = "confirm".to_string();
+    let mut lane_ends = Vec::new();
+    for k in 0..lanes {
+        let s = k % pool;
+        let first_need = match shape {
+            Shape::Chain => previous.clone(),
+            Shape::Fanout => "confirm".to_string(),
+        };
+        let backup = if k % 4 == 3 {
+            format!("\"{{{{ steps['safety-{k}'].backup_id }}}}\"")
+        } else {
+            "\"{{ backup }}\"".to_string()
+        };
+        let _ = write!(
+            y,
+            r#"  - id: stop-{k}
+    uses: container.stop
+    needs: [{first_need}]
+    with: {{ container: app{s}, timeout: "{{{{ grace }}}}" }}
+  - id: safety-{k}
+    uses: volume.backup
+    description: safety copy of data{s} before it is overwritten
+    needs: [stop-{k}]
+    with: {{ volume: data{s}, tags: [safety, "{{{{ ticket }}}}"] }}
+  - id: restore-{k}
+    uses: volume.restore
+    needs: [safety-{k}]
+    with: {{ volume: data{s}, backup: {backup} }}
+    timeout: 15m
+  - id: start-{k}
+    uses: container.start
+    needs: [restore-{k}]
+    with: {{ container: app{s}, wait: healthy, timeout: 120s }}
+  - id: verify-{k}
+    uses: container.exec
+    needs: [start-{k}]
+    readonly: true
+    with:
+      container: app{s}
+      command: [check-data, --volume, "{{{{ targets.data{s}.name }}}}", --restored, "{{{{ steps['restore-{k}'].backup_id }}}}"]
+      env: {{ TICKET: "{{{{ ticket }}}}" }}
+      expect: {{ exit_code: 0, stdout_matches: '^ok [0-9]+ rows', stdout_contains: "{{{{ project }}}}" }}
+    retry: {{ attempts: 5, backoff: 1s, factor: 2 }}
+"#
+        );
+        previous = format!("verify-{k}");
+        lane_ends.push(previous.clone());
+    }
+    for j in 0..extra {
+        let s = j % pool;
+        let need = match shape {
+            Shape::Chain => previous.clone(),
+            Shape::Fanout => "confirm".to_string(),
+        };
+        let _ = write!(
+            y,
+            r#"  - id: health-{j}
+    uses: container.exec
+    needs: [{need}]
+    readonly: true
+    with: {{ container: app{s}, command: [healthcheck, --project, "{{{{ project }}}}"], expect: {{ exit_code: 0 }} }}
+"#
+        );
+        previous = format!("health-{j}");
+        lane_ends.push(previous.clone());
+    }
+    let join_needs = match shape {
+        Shape::Chain => previous,
+        Shape::Fanout => lane_ends.join(", "),
+    };
+    let _ = write!(
+        y,
+        r#"  - id: report
+    uses: notify.webhook
+    needs: [{join_needs}]
+    with:
+      url: "{{{{ webhook }}}}"
+      message: "{{{{ ticket }}}}: restored {pool} services of {{{{ project }}}}, first safety backup {{{{ steps['safety-0'].backup_id }}}}; approved by run {{{{ run.id }}}}"
+
+on_failure: rollback
+"#
+    );
+    Generated {
+        yaml: y,
+        steps: n,
+        targets: pool * 2,
+    }
+}
+
+/// Timings of one iteration.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    /// Source::new + compile + text render + JSON: what `lifeboat plan` pays.
+    total: Duration,
+    parse: Duration,
+    compile: Duration,
+    text: Duration,
+    json: Duration,
+}
+
+fn run_once(name: &str, yaml: &str, world: &World) -> (Sample, usize, usize) {
+    // The parse stage alone, for the breakdown; not part of `total`.
+    let p0 = Instant::now();
+    let source = Source::new(name, yaml);
+    let parsed = parse(&source).expect("generated runbook parses");
+    let parse_time = p0.elapsed();
+    black_box(&parsed);
+    drop(parsed);
+    drop(source);
+
+    let t0 = Instant::now();
+    let source = Source::new(name, yaml);
+    let options = Options {
+        sets: &[],
+        missing: Missing::StandIn,
+        world: Some((world, WORLD_NAME)),
+    };
+    let plan = match compile(&source, &options) {
+        Ok(plan) => plan,
+        Err(lifeboat::compile::Failure::Invalid(diags)) => {
+            for d in diags.iter().take(5) {
+                eprintln!("{d:?}");
+            }
+            panic!(
+                "generated runbook {name} does not compile ({} diagnostics)",
+                diags.len()
+            );
+        }
+        Err(e) => panic!("generated runbook {name} does not compile: {e:?}"),
+    };
+    let t1 = Instant::now();
+    let text = lifeboat::plan::text::render(&plan);
+    let t2 = Instant::now();
+    let json = serde_json::to_string(&plan).expect("plan serializes");
+    let t3 = Instant::now();
+    let sizes = (text.len(), json.len());
+    black_box((&text, &json));
+    let sample = Sample {
+        total: t3 - t0,
+        parse: parse_time,
+        compile: t1 - t0,
+        text: t2 - t1,
+        json: t3 - t2,
+    };
+    // The plan must be what a real one is: probes ran, destructive steps guarded, no warnings.
+    assert_eq!(plan.steps.len(), plan.summary.steps);
+    assert!(plan.world.is_some());
+    assert!(
+        plan.warnings.is_empty(),
+        "unexpected warnings: {:?}",
+        &plan.warnings[..plan.warnings.len().min(3)]
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .filter(|s| s.kind == "volume.restore")
+            .all(|s| !s.guarded_by.is_empty())
+    );
+    drop(plan);
+    (sample, sizes.0, sizes.1)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    }
+}
+
+struct Stats {
+    shape: Shape,
+    steps: usize,
+    targets: usize,
+    yaml_bytes: usize,
+    text_bytes: usize,
+    json_bytes: usize,
+    iters: usize,
+    median: Duration,
+    min: Duration,
+    parse: Duration,
+    compile: Duration,
+    text: Duration,
+    json: Duration,
+}
+
+fn bench(shape: Shape, n: usize, world: &World, budget: Duration) -> Stats {
+    let generated = generate(shape, n);
+    if let Ok(dir) = std::env::var("BENCH_DUMP") {
+        let path = std::path::Path::new(&dir).join(format!("bench-{}-{n}.yaml", shape.name()));
+        std::fs::write(&path, &generated.yaml).expect("write dump");
+    }
+    let name = format!("runbooks/bench-{}-{n}.yaml", shape.name());
+    // Warm-up (allocator, caches, lazy statics), not counted.
+    let (_, text_bytes, json_bytes) = run_once(&name, &generated.yaml, world);
+    let (min_iters, max_iters) = (7, 500);
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < max_iters && (samples.len() < min_iters || start.elapsed() < budget) {
+        samples.push(run_once(&name, &generated.yaml, world).0);
+    }
+    let pick = |f: fn(&Sample) -> Duration| median(samples.iter().map(f).collect());
+    Stats {
+        shape,
+        steps: generated.steps,
+        targets: generated.targets,
+        yaml_bytes: generated.yaml.len(),
+        text_bytes,
+        json_bytes,
+        iters: samples.len(),
+        median: pick(|s| s.total),
+        min: samples.iter().map(|s| s.total).min().unwrap_or_default(),
+        parse: pick(|s| s.parse),
+        compile: pick(|s| s.compile),
+        text: pick(|s| s.text),
+        json: pick(|s| s.json),
+    }
+}
+
+/// Medians of the parse sub-stages and of JSON into a pre-sized buffer.
+fn detail(shape: Shape, n: usize, world: &World, iters: usize) {
+    let g = generate(shape, n);
+    let source = Source::new("detail.yaml", g.yaml.as_str());
+    let options = Options {
+        sets: &[],
+        missing: Missing::StandIn,
+        world: Some((world, WORLD_NAME)),
+    };
+    let plan = compile(&source, &options).ok().expect("compiles");
+    let json_len = serde_json::to_string(&plan).map(|j| j.len()).unwrap_or(0);
+    let mut yaml_value = Vec::new();
+    let mut index = Vec::new();
+    let mut json_presized = Vec::new();
+    for _ in 0..iters {
+        let t = Instant::now();
+        black_box(serde_yaml::from_str::<serde_yaml::Value>(&g.yaml).expect("yaml"));
+        yaml_value.push(t.elapsed());
+        let t = Instant::now();
+        black_box(lifeboat::runbook::position_index::PositionIndex::build(
+            &g.yaml,
+        ));
+        index.push(t.elapsed());
+        let t = Instant::now();
+        let mut buf = Vec::with_capacity(json_len + 1);
+        serde_json::to_writer(&mut buf, &plan).expect("json");
+        black_box(&buf);
+        json_presized.push(t.elapsed());
+    }
+    let per = |d: Duration| us_per_step(d, n);
+    let (y, i, j) = (median(yaml_value), median(index), median(json_presized));
+    println!(
+        "| {} | {n} | {} ({}) | {} ({}) | {} ({}) |",
+        shape.name(),
+        ms(y),
+        per(y),
+        ms(i),
+        per(i),
+        ms(j),
+        per(j)
+    );
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+fn us_per_step(d: Duration, steps: usize) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6 / steps as f64)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-12)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects shapes by name.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 1_000, 10_000]);
+    let shapes: Vec<Shape> = [Shape::Chain, Shape::Fanout]
+        .into_iter()
+        .filter(|s| {
+            let wanted = std::env::var("BENCH_SHAPES").ok();
+            let by_env = wanted.as_deref().is_none_or(|w| {
+                w.split(',')
+                    .any(|x| s.name().replace('-', "") == x.replace('-', ""))
+            });
+            let by_arg = args.is_empty()
+                || args
+                    .iter()
+                    .any(|a| s.name().replace('-', "").contains(&a.replace('-', "")));
+            by_env && by_arg
+        })
+        .collect();
+    let budget = Duration::from_millis(
+        std::env::var("BENCH_BUDGET_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(4_000),
+    );
+
+    let world = world();
+    if let Ok(dir) = std::env::var("BENCH_DUMP") {
+        std::fs::create_dir_all(&dir).expect("create dump dir");
+        let path = std::path::Path::new(&dir).join("bench-world.json");
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&world).expect("world serializes"),
+        )
+        .expect("write world");
+    }
+    eprintln!(
+        "compile bench: world of {} containers, {} volumes, {} backups; budget {} ms per case",
+        world.containers.len(),
+        world.volumes.len(),
+        world.backups.len(),
+        budget.as_millis()
+    );
+
+    let started = Instant::now();
+    let mut all: Vec<Stats> = Vec::new();
+    for &shape in &shapes {
+        for &n in &sizes {
+            let s = bench(shape, n, &world, budget);
+            eprintln!(
+                "  {:<8} {:>6} steps: median {} (min {}), {} iterations; yaml {} KiB, text {} KiB, json {} KiB",
+                shape.name(),
+                s.steps,
+                ms(s.median),
+                ms(s.min),
+                s.iters,
+                s.yaml_bytes / 1024,
+                s.text_bytes / 1024,
+                s.json_bytes / 1024
+            );
+            all.push(s);
+        }
+    }
+
+    println!();
+    println!(
+        "| shape | steps | targets | iters | median | min | per step | parse | compile (incl. parse) | text | json | ×time vs 10× fewer steps |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut over = Vec::new();
+    for s in &all {
+        let smaller = all
+            .iter()
+            .find(|o| o.shape == s.shape && o.steps * 10 == s.steps);
+        let r = smaller.map(|o| ratio(s.median, o.median));
+        if let (Some(r), Some(o)) = (r, smaller)
+            && r > 12.0
+        {
+            over.push((s, o, r));
+        }
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.shape.name(),
+            s.steps,
+            s.targets,
+            s.iters,
+            ms(s.median),
+            ms(s.min),
+            us_per_step(s.median, s.steps),
+            ms(s.parse),
+            ms(s.compile),
+            ms(s.text),
+            ms(s.json),
+            r.map_or("—".to_string(), |r| format!("{r:.1}×"))
+        );
+    }
+    println!();
+    println!("| shape | steps | total | parse | analysis (compile − parse) | text | json |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for s in &all {
+        let Some(o) = all
+            .iter()
+            .find(|o| o.shape == s.shape && o.steps * 10 == s.steps)
+        else {
+            continue;
+        };
+        let r = |a: Duration, b: Duration| format!("{:.1}×", ratio(a, b));
+        println!(
+            "| {} | {} → {} | {} | {} | {} | {} | {} |",
+            s.shape.name(),
+            o.steps,
+            s.steps,
+            r(s.median, o.median),
+            r(s.parse, o.parse),
+            r(
+                s.compile.saturating_sub(s.parse),
+                o.compile.saturating_sub(o.parse)
+            ),
+            r(s.text, o.text),
+            r(s.json, o.json),
+        );
+    }
+    println!();
+    for (s, o, r) in &over {
+        println!(
+            "ABOVE 12×: {} {} → {} steps took {r:.1}× the time; see the stage ratios above",
+            s.shape.name(),
+            o.steps,
+            s.steps
+        );
+    }
+    if over.is_empty() {
+        println!("All 10× steps ratios are at most 12×: cost grows about linearly.");
+    }
+    if std::env::var_os("BENCH_DETAIL").is_some() {
+        println!();
+        println!(
+            "| shape | steps | YAML → serde_yaml::Value | PositionIndex::build | JSON into a pre-sized buffer |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for &shape in &shapes {
+            for &n in &sizes {
+                detail(shape, n, &world, if n >= 10_000 { 5 } else { 20 });
+            }
+        }
+    }
+    eprintln!(
+        "compile bench done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
