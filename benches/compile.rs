@@ -13,8 +13,8 @@
 //! - `BENCH_BUDGET_MS=4000`   time budget per case (default 4000; at least 7 iterations)
 //! - `BENCH_DUMP=DIR`         also write each generated runbook and the world there
 //! - `BENCH_DETAIL=1`         also time the parse sub-stages (YAML → value, position
-//!                            index) and the JSON plan into a pre-sized buffer, to tell
-//!                            algorithmic growth from memory effects
+//!   index) and the JSON plan into a pre-sized buffer, to tell algorithmic
+//!   growth from memory effects
 
 use std::fmt::Write as _;
 use std::hint::black_box;
