@@ -397,7 +397,7 @@ fn detail(shape: Shape, n: usize, world: &World, iters: usize) {
         missing: Missing::StandIn,
         world: Some((world, WORLD_NAME)),
     };
-    let plan = compile(&source, &options).ok().expect("compiles");
+    let plan = compile(&source, &options).expect("compiles");
     let json_len = serde_json::to_string(&plan).map(|j| j.len()).unwrap_or(0);
     let mut yaml_value = Vec::new();
     let mut index = Vec::new();
