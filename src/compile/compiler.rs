@@ -306,6 +306,21 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The kind named by `uses` at `path`, or an error with a did-you-mean.
+    fn kind(&mut self, uses: &str, path: &str) -> Option<&'static KindSpec> {
+        let kind = kinds::kind(uses);
+        if kind.is_none() {
+            let hint = suggestion(uses, kinds::kind_names())
+                .unwrap_or_else(|| "`lifeboat kinds` lists every step kind".into());
+            self.error(
+                format!("unknown step kind `{uses}`"),
+                self.index.value(&child_path(path, "uses")),
+                Some(hint),
+            );
+        }
+        kind
+    }
+
     fn duration(&mut self, text: Option<&Text>, path: &str) -> Option<String> {
         let text = text?;
         match parse_duration(&text.0) {
@@ -352,14 +367,7 @@ impl<'a> Compiler<'a> {
                 .value(&child_path(&path, "id"))
                 .map_or(0, |s| s.line);
             first_seen.insert(&raw.id, line);
-            let Some(kind) = kinds::kind(&raw.uses) else {
-                let hint = suggestion(&raw.uses, kinds::kind_names())
-                    .unwrap_or_else(|| "`lifeboat kinds` lists every step kind".into());
-                self.error(
-                    format!("unknown step kind `{}`", raw.uses),
-                    self.index.value(&child_path(&path, "uses")),
-                    Some(hint),
-                );
+            let Some(kind) = self.kind(&raw.uses, &path) else {
                 continue;
             };
             nodes.push(Node { raw, path, kind });
@@ -683,16 +691,7 @@ impl<'a> Compiler<'a> {
         let node = &nodes[i];
         if let Some(undo) = &node.raw.undo {
             let path = child_path(&node.path, "undo");
-            let Some(kind) = kinds::kind(&undo.uses) else {
-                let hint = suggestion(&undo.uses, kinds::kind_names())
-                    .unwrap_or_else(|| "`lifeboat kinds` lists every step kind".into());
-                self.error(
-                    format!("unknown step kind `{}`", undo.uses),
-                    self.index.value(&child_path(&path, "uses")),
-                    Some(hint),
-                );
-                return None;
-            };
+            let kind = self.kind(&undo.uses, &path)?;
             let args = checker.check(
                 kind,
                 undo.with.as_ref(),

@@ -140,17 +140,11 @@ impl Scope {
         let template = self.env.template_from_str(source).map_err(syntax)?;
         let names = template.undeclared_variables(false);
         self.check_names(names.iter().map(String::as_str))?;
-        let log = Arc::new(Mutex::new(Log::default()));
-        let result = template.render(self.context(&log));
-        let log = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
-        let text = result.map_err(|e| self.explain(e, &log))?;
-        let deferred = !log.used.is_empty()
+        let (text, steps) = self.evaluate(|ctx| template.render(ctx))?;
+        let deferred = !steps.is_empty()
             || names.contains("run")
             || names.iter().any(|n| self.secret_params.contains(n))
             || (names.contains("params") && !self.secret_params.is_empty());
-        let mut steps = log.used;
-        steps.sort();
-        steps.dedup();
         Ok(Rendered {
             text,
             steps,
@@ -163,15 +157,25 @@ impl Scope {
         let expression = self.env.compile_expression(expr).map_err(syntax)?;
         let names = expression.undeclared_variables(false);
         self.check_names(names.iter().map(String::as_str))?;
+        let (value, steps) = self.evaluate(|ctx| expression.eval(ctx))?;
+        let known = steps.is_empty() && !names.contains("run");
+        Ok((known.then(|| value.is_true()), steps))
+    }
+
+    /// Runs a render or an evaluation against a fresh lookup log; returns its
+    /// result and the steps whose outputs it used, sorted and deduplicated.
+    fn evaluate<T>(
+        &self,
+        run: impl FnOnce(Value) -> Result<T, minijinja::Error>,
+    ) -> Result<(T, Vec<String>), TemplateError> {
         let log = Arc::new(Mutex::new(Log::default()));
-        let result = expression.eval(self.context(&log));
+        let result = run(self.context(&log));
         let log = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
         let value = result.map_err(|e| self.explain(e, &log))?;
         let mut steps = log.used;
         steps.sort();
         steps.dedup();
-        let known = steps.is_empty() && !names.contains("run");
-        Ok((known.then(|| value.is_true()), steps))
+        Ok((value, steps))
     }
 
     fn context(&self, log: &Arc<Mutex<Log>>) -> Value {
