@@ -1,9 +1,16 @@
 //! lifeboat: a workflow-as-code disaster-recovery orchestrator for Docker stacks.
 //!
 //! Stages: `runbook` (load, parse) → `compile` (analyze, DAG, safety) → `plan`
-//! (the reviewable result and its renderers). The CLI in `cli` sits on top.
+//! (the reviewable result and its renderers) → `engine` (runs a plan through
+//! the `docker` adapter and the backup `repo`). The CLI in `cli` sits on top.
 
+pub mod archive;
 pub mod cli;
 pub mod compile;
+pub mod docker;
+pub mod engine;
 pub mod plan;
+pub mod repo;
 pub mod runbook;
+pub mod s3;
+pub mod steps;

@@ -1,11 +1,23 @@
 //! The command line: clap definitions and one module per subcommand.
 //! Commands write results to stdout and problems to stderr, and return the
-//! exit code: 0 ok, 1 invalid runbook, 2 usage error or unreadable input.
+//! exit code: 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
+//! 3 a run failed (and was rolled back), 4 a rollback did not complete,
+//! 5 Docker, a lock or the repository was unavailable.
 
+mod apply;
+mod backup;
+mod backups;
+mod demo;
+mod execute;
+mod history;
 mod kinds;
 mod list;
+mod live;
 mod locate;
 mod plan;
+mod report;
+mod resume;
+mod run;
 mod schema;
 mod validate;
 
@@ -16,6 +28,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_FAILED: u8 = 3;
+pub const EXIT_ROLLBACK_FAILED: u8 = 4;
+pub const EXIT_UNAVAILABLE: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,13 +41,20 @@ pub const EXIT_USAGE: u8 = 2;
 container, take a safety backup, restore a volume, verify, restart. Review exactly what a runbook \
 would do with `lifeboat plan` before an incident.",
     after_help = "Examples:
+  lifeboat demo                              the whole story on a throwaway stack
   lifeboat validate                          check every runbook in ./runbooks
   lifeboat list                              what runbooks there are
-  lifeboat plan full-data-loss --set project=shop --world fixtures/worlds/demo.json
+  lifeboat plan full-data-loss --set project=shop   what a run would do, probed live
+  lifeboat run full-data-loss --set project=shop    do it (asks before destroying)
+  lifeboat backup --volume shop_pg-data      an ad-hoc backup
+  lifeboat history                           past runs; `show ID`, `resume ID`
   lifeboat plan upgrade-rollback --format mermaid > plan.md
-  lifeboat schema > runbook.schema.json      for editor completion
 
-Environment: LIFEBOAT_RUNBOOKS (runbooks directory), RUST_LOG (log filter), NO_COLOR."
+Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
+4 rollback incomplete, 5 Docker/lock/repository unavailable.
+
+Environment: DOCKER_HOST, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE, LIFEBOAT_REPO,
+LIFEBOAT_LOCK_DIR, RUST_LOG (log filter), NO_COLOR."
 )]
 pub struct Cli {
     /// Directory holding the runbooks.
@@ -44,6 +66,8 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub runbooks: PathBuf,
+    #[command(flatten)]
+    pub places: live::Places,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -71,6 +95,41 @@ Exit status: 0 all valid, 1 some invalid, 2 a path could not be read.")]
 Symbols: ■ stop  ▶ start  + backup  ! destructive  ✓ check  ~ other change  ? gate  ✉ notify.
 Steps of one wave may run in parallel; a wave starts when the steps it needs are done.")]
     Plan(plan::Args),
+    /// Run a runbook against the live Docker engine; roll back on failure.
+    #[command(after_help = "Examples:
+  lifeboat run full-data-loss --set project=shop
+  lifeboat run full-data-loss --dry-run          the plan, probed live; changes nothing
+  lifeboat run upgrade-rollback --set image=app:2 --yes --format json
+
+Before anything destructive lifeboat asks (or needs --yes). A destructive step starts only
+after its safety backup verified. If a step fails, every completed step is undone in reverse
+order and what was running is started again. The run's journal is in <state-dir>/runs/.
+Ctrl-C stops and rolls back.")]
+    Run(run::Args),
+    /// Run a plan saved with `plan --out`, if the world still matches it.
+    Apply(apply::Args),
+    /// Back up Docker volumes into the repository now.
+    Backup(backup::Args),
+    /// The backup repository: list, show, verify, delete, pin, unpin, prune.
+    #[command(after_help = "Examples:
+  lifeboat backups list --source shop_pg-data --since 7d
+  lifeboat backups show 20261121T020000Z-a1b2c3
+  lifeboat backups verify --all --deep
+  lifeboat backups pin 20261121T020000Z-a1b2c3
+  lifeboat backups prune --keep-daily 7 --keep-weekly 4 --dry-run
+  lifeboat backups delete 20261121T020000Z-a1b2c3
+
+The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
+    Backups(backups::Args),
+    /// Past runs, newest first.
+    History(history::HistoryArgs),
+    /// One run's journal: every step, output, error and undo.
+    Show(history::ShowArgs),
+    /// Carry on an interrupted run: finished steps are skipped, in-flight ones run again.
+    Resume(resume::Args),
+    /// The main job end to end on a throwaway stack: build images, seed, back up,
+    /// lose everything, run full-data-loss, verify.
+    Demo(demo::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
     /// List the step kinds and their arguments.
@@ -88,7 +147,15 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Validate(args) => validate::run(&cli.runbooks, args),
         Command::List(args) => list::run(&cli.runbooks, args),
-        Command::Plan(args) => plan::run(&cli.runbooks, args),
+        Command::Plan(args) => plan::run(&cli.runbooks, &cli.places, args),
+        Command::Run(args) => run::run(&cli.runbooks, &cli.places, args),
+        Command::Apply(args) => apply::run(&cli.places, args),
+        Command::Backup(args) => backup::run(&cli.places, args),
+        Command::Backups(args) => backups::run(&cli.places, args),
+        Command::History(args) => history::history(&cli.places, args),
+        Command::Show(args) => history::show(&cli.places, args),
+        Command::Resume(args) => resume::run(&cli.places, args),
+        Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
         Command::Schema(args) => schema::run(args),
         Command::Kinds(args) => kinds::run(args),
     }

@@ -30,8 +30,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// Resolve targets and backups against a recorded world (JSON) instead of probing.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_probe")]
     pub world: Option<PathBuf>,
+    /// Do not contact Docker or the repository: a plan of the runbook alone.
+    #[arg(long)]
+    pub no_probe: bool,
     /// Also save the plan as JSON, with the fingerprint of the world it saw.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -44,7 +47,7 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(runbooks: &Path, args: Args) -> u8 {
+pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
     let path = match locate::find(runbooks, &args.runbook) {
         Ok(p) => p,
         Err(e) => return usage_error(&e),
@@ -53,15 +56,26 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(&e.to_string()),
     };
-    let world = match args.world.as_deref().map(load_world).transpose() {
+    let mut world = match args.world.as_deref().map(load_world).transpose() {
         Ok(w) => w,
         Err(e) => return usage_error(&e),
     };
-    let world_name = args
+    let mut world_name = args
         .world
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    if world.is_none() && !args.no_probe {
+        match probe(places) {
+            Ok(w) => {
+                world = Some(w);
+                world_name = "live".into();
+            }
+            Err(e) => {
+                eprintln!("warning: planning without live probes: {e} (--no-probe silences this)")
+            }
+        }
+    }
     let options = Options {
         sets: &args.sets,
         missing: Missing::Refuse,
@@ -94,6 +108,21 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
     };
     print!("{rendered}");
     EXIT_OK
+}
+
+/// The live world, read-only: Docker's containers and volumes, the repository's backups.
+fn probe(places: &super::live::Places) -> Result<World, String> {
+    let repo = crate::repo::LocalRepo::open(places.repo_dir()).map_err(|e| e.to_string())?;
+    super::live::runtime().block_on(async {
+        let docker = crate::docker::Docker::connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let remote = places
+            .remote()
+            .await
+            .map_err(|_| "the off-site store is unavailable".to_string())?;
+        super::live::observe(&docker, &repo, remote.as_ref()).await
+    })
 }
 
 pub fn load_world(path: &Path) -> Result<World, String> {

@@ -56,6 +56,22 @@ pub fn compile(source: &Source, options: &Options) -> Result<Plan, Failure> {
     Compiler::new(source, &parsed).run(options)
 }
 
+/// The real value of every param, secrets included: what the engine renders
+/// run-time templates with. Plans never hold these.
+pub fn param_values(
+    source: &Source,
+    sets: &[(String, String)],
+) -> Result<Vec<(String, minijinja::Value)>, Failure> {
+    let parsed = parse(source).map_err(Failure::Invalid)?;
+    let mut errors = Vec::new();
+    let defs = params::check_defs(&parsed.raw, &parsed.index, &mut errors);
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let values = params::resolve(&defs, sets, Missing::Refuse).map_err(Failure::Usage)?;
+    Ok(values.into_iter().map(|v| (v.name, v.value)).collect())
+}
+
 struct Compiler<'a> {
     source: &'a Source,
     parsed: &'a Parsed,
@@ -271,6 +287,8 @@ impl<'a> Compiler<'a> {
                 name: name.clone(),
                 kind: t.kind.word().into(),
                 selector: t.selector(),
+                object: t.name.clone(),
+                project: t.project.clone(),
                 resolved: None,
                 probe: None,
             })

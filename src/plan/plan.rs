@@ -53,6 +53,11 @@ pub struct Target {
     pub kind: String,
     /// What it names: a container or volume name, or `service S of project P`.
     pub selector: String,
+    /// The container or volume name; for a service, the service name.
+    pub object: String,
+    /// The compose project of a service target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// The container or volume it resolved to, when a world was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<String>,

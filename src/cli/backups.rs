@@ -1,0 +1,777 @@
+//! `lifeboat backups …`: the catalog of the backup repository — list, show,
+//! verify, delete, pin, unpin and prune (restic `forget` retention).
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::json;
+
+use super::live::Places;
+use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
+use crate::compile::probe::{age, bytes};
+use crate::repo::{LocalRepo, Manifest, Policy, Pruned, RepoError};
+use crate::runbook::duration::parse_duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// The backups in the repository, newest first.
+    #[command(after_help = "Examples:
+  lifeboat backups list
+  lifeboat backups list --source shop_pg-data --since 7d
+  lifeboat backups list --since 2026-11-01T00:00:00Z --tag pre-upgrade --format json
+
+--since takes an RFC 3339 time, a date (midnight UTC) or a duration meaning
+\"within the last …\" (`36h`, `7d`). VERIFIED is the last verification's result.")]
+    List(ListArgs),
+    /// One backup's manifest.
+    #[command(after_help = "Examples:
+  lifeboat backups show 20261121T020000Z-a1b2c3
+  lifeboat backups show 20261121T020000Z-a1b2c3 --format json")]
+    Show(ShowArgs),
+    /// Check backups against their manifest and record the result.
+    #[command(after_help = "Examples:
+  lifeboat backups verify 20261121T020000Z-a1b2c3          sha256 of the stored object
+  lifeboat backups verify 20261121T020000Z-a1b2c3 --deep   also decompress and scan the tar
+  lifeboat backups verify --all --deep
+  lifeboat backups verify --source shop_pg-data
+
+Exit status: 0 all passed, 3 any failed, 2 unknown backup.")]
+    Verify(VerifyArgs),
+    /// Delete one backup (its object and manifest).
+    #[command(after_help = "Examples:
+  lifeboat backups delete 20261121T020000Z-a1b2c3
+  lifeboat backups delete 20261121T020000Z-a1b2c3 --force   even if pinned or the last one
+
+A pinned backup, or the only backup of its source, is refused without --force.")]
+    Delete(DeleteArgs),
+    /// Pin a backup: retention and `delete` keep it.
+    #[command(after_help = "Example:
+  lifeboat backups pin 20261121T020000Z-a1b2c3")]
+    Pin(PinArgs),
+    /// Unpin a backup: retention may forget it again.
+    #[command(after_help = "Example:
+  lifeboat backups unpin 20261121T020000Z-a1b2c3")]
+    Unpin(PinArgs),
+    /// Delete the backups a retention policy forgets (restic `forget` rules), per source.
+    #[command(after_help = "Examples:
+  lifeboat backups prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
+  lifeboat backups prune --keep-last 3 --source shop_pg-data
+  lifeboat backups prune --keep-within 30d --keep-monthly 12 --format json
+
+Rules (restic `forget`): each --keep-hourly/daily/weekly/monthly/yearly N keeps the newest backup
+of each of the N most recent hours/days/ISO weeks/months/years (UTC) that have a backup; if fewer
+than N have one, the oldest backup is kept too. --keep-within D keeps everything up to D older than
+the newest backup. Pinned backups are always kept, and so is the newest backup of a source when the
+policy would forget all of them. At least one --keep-* option is required.")]
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only backups of this source (a volume or an exec backup's name).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Only backups taken since: an RFC 3339 time, a date, or a duration such as `7d`.
+    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_since)]
+    pub since: Option<Since>,
+    /// Only backups with this tag (repeatable: all of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The backup id, e.g. `20261121T020000Z-a1b2c3`.
+    pub id: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Backup ids to verify.
+    #[arg(value_name = "ID", required_unless_present_any = ["all", "source"], conflicts_with_all = ["all", "source"])]
+    pub ids: Vec<String>,
+    /// Verify every backup in the repository.
+    #[arg(long, conflicts_with = "source")]
+    pub all: bool,
+    /// Verify every backup of this source.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Also decompress and (volumes) scan every tar header, not only the sha256.
+    #[arg(long)]
+    pub deep: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    pub id: String,
+    /// Delete even a pinned backup or the only backup of its source.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PinArgs {
+    pub id: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Keep the N newest backups.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N hours that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// … of each of the last N days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// … of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// … of each of the last N months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// … of each of the last N years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Keep every backup taken within D of the newest one, e.g. `30d`, `36h`.
+    #[arg(long, value_name = "D", value_parser = parse_keep_within)]
+    pub keep_within: Option<Duration>,
+    /// Only this source (repeatable); default: every source.
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Show what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `--since`: a point in time, or "within the last …".
+#[derive(Debug, Clone, Copy)]
+pub enum Since {
+    At(Timestamp),
+    Within(Duration),
+}
+
+impl Since {
+    fn cutoff(self, now: Timestamp) -> Timestamp {
+        match self {
+            Self::At(t) => t,
+            Self::Within(d) => jiff::SignedDuration::try_from(d)
+                .ok()
+                .and_then(|d| now.checked_sub(d).ok())
+                .unwrap_or(Timestamp::MIN),
+        }
+    }
+}
+
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(Since::At(t));
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>()
+        && let Ok(z) = d.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(Since::At(z.timestamp()));
+    }
+    parse_duration(text).map(Since::Within).map_err(|e| {
+        format!(
+            "`{text}` is neither an RFC 3339 time (2026-11-20T02:00:00Z), a date (2026-11-20) \
+             nor a duration ({e})"
+        )
+    })
+}
+
+fn parse_keep_within(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub fn run(places: &Places, args: Args) -> u8 {
+    let repo = match places.open_repo() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match args.command {
+        Sub::List(a) => list(&repo, a),
+        Sub::Show(a) => show(&repo, a),
+        Sub::Verify(a) => verify(&repo, a),
+        Sub::Delete(a) => delete(&repo, a),
+        Sub::Pin(a) => pin(&repo, a, true),
+        Sub::Unpin(a) => pin(&repo, a, false),
+        Sub::Prune(a) => prune(&repo, a),
+    }
+}
+
+/// Reports a repository error; unknown ids and names are usage errors (2),
+/// the rest (I/O, unreadable manifests) make the repository unavailable (5).
+fn fail(e: &RepoError) -> u8 {
+    let code = usage_error(&e.to_string());
+    match e {
+        RepoError::NotFound { .. }
+        | RepoError::WrongSource { .. }
+        | RepoError::NoBackup { .. }
+        | RepoError::InvalidSource(_) => code,
+        _ => EXIT_UNAVAILABLE,
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// A manifest as `list` and `show` print it in JSON.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    manifest: &'a Manifest,
+    /// The last verification passed.
+    verified: bool,
+    path: String,
+}
+
+fn entry<'a>(repo: &LocalRepo, m: &'a Manifest) -> Entry<'a> {
+    Entry {
+        manifest: m,
+        verified: m.verified(),
+        path: repo.object_path(m).display().to_string(),
+    }
+}
+
+fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
+    let all = match repo.list() {
+        Ok(all) => all,
+        Err(e) => return fail(&e),
+    };
+    let now = Timestamp::now();
+    let cutoff = args.since.map(|s| s.cutoff(now));
+    let total = all.len();
+    let sources: Vec<String> = {
+        let mut s: Vec<String> = all.iter().map(|m| m.source.clone()).collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    let shown: Vec<&Manifest> = all
+        .iter()
+        .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
+        .filter(|m| cutoff.is_none_or(|c| m.created_at >= c))
+        .filter(|m| args.tags.iter().all(|t| m.tags.contains(t)))
+        .collect();
+    if args.format == Format::Json {
+        print_json(&shown.iter().map(|m| entry(repo, m)).collect::<Vec<_>>());
+        return EXIT_OK;
+    }
+    if shown.is_empty() {
+        if total == 0 {
+            println!("No backups in {}.", repo.root().display());
+        } else if let Some(s) = args.source.as_ref().filter(|s| !sources.contains(s)) {
+            println!(
+                "No backups of `{s}`; the repository has backups of `{}`.",
+                sources.join("`, `")
+            );
+        } else {
+            println!("No backups match ({total} in the repository).");
+        }
+        return EXIT_OK;
+    }
+    let rows: Vec<[String; 9]> = shown
+        .iter()
+        .map(|m| {
+            [
+                m.id.clone(),
+                m.source.clone(),
+                m.created_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                age(now, m.created_at),
+                format!("{} / {}", bytes(m.stored_bytes), bytes(m.raw_bytes)),
+                m.file_count.map_or("-".into(), |n| n.to_string()),
+                if m.tags.is_empty() {
+                    "-".into()
+                } else {
+                    m.tags.join(",")
+                },
+                match &m.verification {
+                    None => "never".into(),
+                    Some(v) if v.ok => format!("ok {}", age(now, v.at)),
+                    Some(_) => "FAILED".into(),
+                },
+                if m.pinned { "pinned" } else { "-" }.into(),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "SOURCE",
+        "CREATED (UTC)",
+        "AGE",
+        "STORED / RAW",
+        "FILES",
+        "TAGS",
+        "VERIFIED",
+        "PINNED",
+    ];
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 9]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(&format!("{cell:<w$}"));
+        }
+        s.trim_end().to_string()
+    };
+    println!("{}", line(header));
+    for row in &rows {
+        println!("{}", line(row.each_ref().map(String::as_str)));
+    }
+    let stored: u64 = shown.iter().map(|m| m.stored_bytes).sum();
+    println!(
+        "{} backup(s), {} stored{}",
+        shown.len(),
+        bytes(stored),
+        if shown.len() < total {
+            format!(" ({total} in the repository)")
+        } else {
+            String::new()
+        }
+    );
+    EXIT_OK
+}
+
+fn show(repo: &LocalRepo, args: ShowArgs) -> u8 {
+    let m = match repo.get(&args.id) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    if args.format == Format::Json {
+        print_json(&entry(repo, &m));
+        return EXIT_OK;
+    }
+    let now = Timestamp::now();
+    let o = &m.origin;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("id", m.id.clone()),
+        ("source", m.source.clone()),
+        ("kind", format!("{:?}", m.kind).to_lowercase()),
+        (
+            "created",
+            format!(
+                "{} ({} ago)",
+                m.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                age(now, m.created_at)
+            ),
+        ),
+        (
+            "size",
+            format!(
+                "{} stored ({} bytes), {} raw ({} bytes)",
+                bytes(m.stored_bytes),
+                m.stored_bytes,
+                bytes(m.raw_bytes),
+                m.raw_bytes
+            ),
+        ),
+    ];
+    if let Some(n) = m.file_count {
+        lines.push(("files", n.to_string()));
+    }
+    lines.push(("object", repo.object_path(&m).display().to_string()));
+    lines.push(("sha256", m.sha256.clone()));
+    lines.push((
+        "compression",
+        format!(
+            "{}{}",
+            m.compression,
+            m.encryption
+                .as_ref()
+                .map(|e| format!(", encrypted ({e})"))
+                .unwrap_or_default()
+        ),
+    ));
+    let origin: Vec<(&str, Option<String>)> = vec![
+        ("volume", o.volume.clone()),
+        ("container", o.container.clone()),
+        ("image", o.image.clone()),
+        ("image digest", o.image_digest.clone()),
+        ("compose project", o.compose_project.clone()),
+        ("compose service", o.compose_service.clone()),
+        ("command", o.command.as_ref().map(|c| c.join(" "))),
+        ("url", o.url.clone()),
+    ];
+    lines.extend(origin.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    lines.push((
+        "tags",
+        if m.tags.is_empty() {
+            "-".into()
+        } else {
+            m.tags.join(", ")
+        },
+    ));
+    lines.push(("pinned", if m.pinned { "yes" } else { "no" }.into()));
+    lines.push(("run", m.run_id.clone().unwrap_or_else(|| "-".into())));
+    lines.push((
+        "verified",
+        match &m.verification {
+            None => "never (lifeboat backups verify ID)".into(),
+            Some(v) => format!(
+                "{} {} at {} ({} ago): {}",
+                if v.ok { "ok" } else { "FAILED" },
+                if v.deep { "deep" } else { "sha256" },
+                v.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                age(now, v.at),
+                v.detail
+            ),
+        },
+    ));
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    for (k, v) in lines {
+        println!("{:<width$} {v}", format!("{k}:"));
+    }
+    EXIT_OK
+}
+
+fn verify(repo: &LocalRepo, args: VerifyArgs) -> u8 {
+    let ids: Vec<String> = if args.all || args.source.is_some() {
+        match repo.list() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
+                .map(|m| m.id)
+                .collect(),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        // Unknown ids are refused before anything is checked.
+        for id in &args.ids {
+            if let Err(e) = repo.get(id) {
+                return fail(&e);
+            }
+        }
+        args.ids.clone()
+    };
+    if ids.is_empty() {
+        let whose = args
+            .source
+            .map(|s| format!(" of `{s}`"))
+            .unwrap_or_default();
+        if args.format == Format::Json {
+            println!("[]");
+        } else {
+            println!("No backups{whose} to verify.");
+        }
+        return EXIT_OK;
+    }
+    let mut results = Vec::new();
+    let mut failed = 0;
+    for id in &ids {
+        let v = match repo.verify(id, args.deep) {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        };
+        if !v.ok {
+            failed += 1;
+        }
+        if args.format == Format::Text {
+            let mark = if v.ok { "✓ ok    " } else { "✗ FAILED" };
+            println!("{mark}  {id}  {}", v.detail);
+        }
+        results.push(json!({
+            "id": id,
+            "ok": v.ok,
+            "deep": v.deep,
+            "at": v.at,
+            "detail": v.detail,
+        }));
+    }
+    match args.format {
+        Format::Json => print_json(&results),
+        Format::Text => println!(
+            "{} of {} backup(s) passed{}.",
+            ids.len() - failed,
+            ids.len(),
+            if args.deep {
+                " (deep: sha256, zstd, tar)"
+            } else {
+                " (sha256; --deep also decompresses and scans)"
+            }
+        ),
+    }
+    if failed > 0 { EXIT_FAILED } else { EXIT_OK }
+}
+
+fn delete(repo: &LocalRepo, args: DeleteArgs) -> u8 {
+    let m = match repo.get(&args.id) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    if !args.force {
+        if m.pinned {
+            return usage_error(&format!(
+                "backup {} of `{}` is pinned; unpin it first (lifeboat backups unpin {}) \
+                 or add --force",
+                m.id, m.source, m.id
+            ));
+        }
+        match repo.backups_of(&m.source) {
+            Ok(of_source) if of_source.len() <= 1 => {
+                return usage_error(&format!(
+                    "backup {} is the only backup of `{}`; add --force to delete it anyway",
+                    m.id, m.source
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return fail(&e),
+        }
+    }
+    let freed = match repo.delete(&m.id) {
+        Ok(freed) => freed,
+        Err(e) => return fail(&e),
+    };
+    match args.format {
+        Format::Json => print_json(&json!({
+            "id": m.id,
+            "source": m.source,
+            "freed_bytes": freed,
+        })),
+        Format::Text => println!(
+            "Deleted backup {} of `{}`: {} freed ({freed} bytes).",
+            m.id,
+            m.source,
+            bytes(freed)
+        ),
+    }
+    EXIT_OK
+}
+
+fn pin(repo: &LocalRepo, args: PinArgs, pinned: bool) -> u8 {
+    let (m, changed) = match repo.set_pinned(&args.id, pinned) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    match args.format {
+        Format::Json => print_json(&json!({
+            "id": m.id,
+            "source": m.source,
+            "pinned": m.pinned,
+            "changed": changed,
+        })),
+        Format::Text => {
+            let what = match (pinned, changed) {
+                (true, true) => "pinned: retention and `backups delete` keep it",
+                (true, false) => "was already pinned",
+                (false, true) => "unpinned: retention may forget it",
+                (false, false) => "was not pinned",
+            };
+            println!("Backup {} of `{}` {what}.", m.id, m.source);
+        }
+    }
+    EXIT_OK
+}
+
+#[derive(Serialize)]
+struct PruneDecision<'a> {
+    id: &'a str,
+    created_at: Timestamp,
+    stored_bytes: u64,
+    keep: bool,
+    reasons: &'a [crate::repo::Reason],
+}
+
+#[derive(Serialize)]
+struct PruneSource<'a> {
+    source: &'a str,
+    kept: usize,
+    forgotten: usize,
+    decisions: Vec<PruneDecision<'a>>,
+    deleted: Vec<&'a str>,
+    freed_bytes: u64,
+    failed: Vec<serde_json::Value>,
+}
+
+fn prune(repo: &LocalRepo, args: PruneArgs) -> u8 {
+    let policy = Policy {
+        keep_last: args.keep_last,
+        keep_hourly: args.keep_hourly,
+        keep_daily: args.keep_daily,
+        keep_weekly: args.keep_weekly,
+        keep_monthly: args.keep_monthly,
+        keep_yearly: args.keep_yearly,
+        keep_within: args.keep_within,
+    };
+    if policy.is_empty() {
+        return usage_error(
+            "no retention policy given: an empty policy keeps every backup, so nothing was \
+             deleted; add at least one of --keep-last, --keep-hourly, --keep-daily, \
+             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within (non-zero)",
+        );
+    }
+    let known = match repo.backup_sources() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let sources = if args.sources.is_empty() {
+        known.clone()
+    } else {
+        for s in &args.sources {
+            if !known.contains(s) {
+                return usage_error(&format!(
+                    "no backups of `{s}` in {}{}",
+                    repo.root().display(),
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; it has backups of `{}`", known.join("`, `"))
+                    }
+                ));
+            }
+        }
+        args.sources.clone()
+    };
+    let now = Timestamp::now();
+    let mut results: Vec<Pruned> = Vec::new();
+    for source in &sources {
+        match repo.prune(source, &policy, now, None, args.dry_run) {
+            Ok(p) => results.push(p),
+            Err(e) => return fail(&e),
+        }
+    }
+    let forgotten: usize = results.iter().map(|p| p.forgotten().count()).sum();
+    let failures: usize = results.iter().map(|p| p.failed.len()).sum();
+    let freed: u64 = results.iter().map(Pruned::freed).sum();
+    let would_free: u64 = results
+        .iter()
+        .flat_map(|p| p.forgotten())
+        .map(|m| m.stored_bytes)
+        .sum();
+    match args.format {
+        Format::Json => {
+            let sources: Vec<PruneSource> = results
+                .iter()
+                .map(|p| PruneSource {
+                    source: &p.source,
+                    kept: p.kept(),
+                    forgotten: p.forgotten().count(),
+                    decisions: p
+                        .decisions
+                        .iter()
+                        .map(|d| PruneDecision {
+                            id: &d.backup.id,
+                            created_at: d.backup.created_at,
+                            stored_bytes: d.backup.stored_bytes,
+                            keep: d.keep,
+                            reasons: &d.reasons,
+                        })
+                        .collect(),
+                    deleted: p.deleted.iter().map(|(id, _)| id.as_str()).collect(),
+                    freed_bytes: p.freed(),
+                    failed: p
+                        .failed
+                        .iter()
+                        .map(|(id, e)| json!({ "id": id, "error": e }))
+                        .collect(),
+                })
+                .collect();
+            print_json(&json!({
+                "policy": policy.to_string(),
+                "dry_run": args.dry_run,
+                "forgotten": forgotten,
+                "deleted": results.iter().map(|p| p.deleted.len()).sum::<usize>(),
+                "freed_bytes": freed,
+                "sources": sources,
+            }));
+        }
+        Format::Text => print_prune(&results, &policy, args.dry_run, now, would_free),
+    }
+    if failures > 0 {
+        for p in &results {
+            for (id, e) in &p.failed {
+                usage_error(&format!("could not delete backup {id}: {e}"));
+            }
+        }
+        return EXIT_UNAVAILABLE;
+    }
+    EXIT_OK
+}
+
+fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestamp, would: u64) {
+    let forgotten: usize = results.iter().map(|p| p.forgotten().count()).sum();
+    let total: usize = results.iter().map(|p| p.decisions.len()).sum();
+    println!("Policy: {policy}.");
+    if total == 0 {
+        println!("Nothing to prune: the repository has no backups.");
+        return;
+    }
+    for p in results {
+        println!(
+            "\n{}: keep {}, forget {}",
+            p.source,
+            p.kept(),
+            p.forgotten().count()
+        );
+        for d in &p.decisions {
+            let m = &d.backup;
+            let verdict = if d.keep {
+                "keep"
+            } else if p.deleted.iter().any(|(id, _)| id == &m.id) {
+                "DELETED"
+            } else if dry_run {
+                "forget"
+            } else {
+                "FAILED"
+            };
+            let reasons: Vec<String> = d.reasons.iter().map(ToString::to_string).collect();
+            let line = format!(
+                "  {verdict:<7}  {}  {}  {:>6}  {:>10}  {}",
+                m.id,
+                m.created_at.strftime("%Y-%m-%d %H:%M"),
+                age(now, m.created_at),
+                bytes(m.stored_bytes),
+                reasons.join(", ")
+            );
+            println!("{}", line.trim_end());
+        }
+    }
+    println!();
+    if forgotten == 0 {
+        println!("Nothing to prune: the policy keeps all {total} backup(s).");
+    } else if dry_run {
+        println!(
+            "Dry run: {forgotten} of {total} backup(s) would be deleted, freeing {}; nothing was deleted.",
+            bytes(would)
+        );
+    } else {
+        let deleted: usize = results.iter().map(|p| p.deleted.len()).sum();
+        let freed: u64 = results.iter().map(Pruned::freed).sum();
+        println!(
+            "Deleted {deleted} of {total} backup(s), freed {} ({freed} bytes).",
+            bytes(freed)
+        );
+    }
+}

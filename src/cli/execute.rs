@@ -1,0 +1,235 @@
+//! Runs a plan for real: locks, journal, reporter, Ctrl-C, the engine.
+//! Shared by `run`, `apply`, `resume`, `backup` and `demo`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use tokio::sync::mpsc::unbounded_channel;
+use tokio_util::sync::CancellationToken;
+
+use super::live::Places;
+use super::{
+    EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_UNAVAILABLE, Format, report, usage_error,
+};
+use crate::compile::kinds::Effect;
+use crate::docker::Docker;
+use crate::engine::journal::{self, Journal, Record};
+use crate::engine::render::RunScope;
+use crate::engine::runner::Report;
+use crate::engine::{Options, Outcome, Seed, lock, run};
+use crate::plan::Plan;
+use crate::repo::LocalRepo;
+use crate::steps::{Ports, Real};
+
+pub struct Request {
+    pub plan: Plan,
+    /// Real param values, secrets included.
+    pub params: Vec<(String, minijinja::Value)>,
+    /// `--set` pairs to record (secrets left out).
+    pub sets: Vec<(String, String)>,
+    pub yes: bool,
+    pub parallel: usize,
+    pub format: Format,
+    /// `resume`: the run id and what already happened.
+    pub resume: Option<(String, Seed)>,
+    /// Where new backups are copied and missing ones fetched from.
+    pub remote: Option<crate::s3::S3Store>,
+}
+
+pub fn new_run_id() -> String {
+    let now = Timestamp::now();
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let seed = format!("{}-{}", now.as_nanosecond(), std::process::id());
+    let hash = sha2::Sha256::digest(seed.as_bytes());
+    format!("{stamp}-{}", hex::encode(&hash[..3]))
+}
+
+use sha2::Digest as _;
+
+/// Asks before destroying anything, unless `--yes`. Refuses without a terminal.
+pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
+    let destructive: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.effect == Effect::Destroy)
+        .map(|s| s.id.as_str())
+        .collect();
+    if yes || destructive.is_empty() {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage_error(&format!(
+            "this run has destructive steps ({}) and stdin is not a terminal: \
+             review it with `lifeboat plan`, then pass --yes",
+            destructive.join(", ")
+        )));
+    }
+    eprint!(
+        "{}\nRun it? Destructive steps: {}. Type yes to go on: ",
+        plan.summary,
+        destructive.join(", ")
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        eprintln!("Not confirmed; nothing was done.");
+        Err(EXIT_FAILED)
+    }
+}
+
+/// The Docker objects a plan touches, as lock names.
+fn lock_names(plan: &Plan) -> Vec<String> {
+    let kind_of = |target: &str| {
+        plan.targets
+            .iter()
+            .find(|t| t.name == target)
+            .map_or("container", |t| {
+                if t.kind == "volume" {
+                    "volume"
+                } else {
+                    "container"
+                }
+            })
+    };
+    plan.steps
+        .iter()
+        .filter(|s| s.effect != Effect::Read)
+        .flat_map(|s| s.touches.iter())
+        .map(|t| format!("{} {}", kind_of(&t.target), t.resolved))
+        .collect()
+}
+
+pub async fn execute(
+    docker: Docker,
+    repo: Arc<LocalRepo>,
+    places: &Places,
+    req: Request,
+) -> (u8, Option<Report>) {
+    let (run_id, seed) = match req.resume {
+        Some((id, seed)) => (id, Some(seed)),
+        None => (new_run_id(), None),
+    };
+    let holder = format!(
+        "run {run_id} ({}, pid {})",
+        req.plan.runbook,
+        std::process::id()
+    );
+    let _locks = match lock::acquire(&lock::default_dir(), &lock_names(&req.plan), &holder) {
+        Ok(l) => l,
+        Err(e) => {
+            usage_error(&e.to_string());
+            return (EXIT_UNAVAILABLE, None);
+        }
+    };
+    let opened = match &seed {
+        None => Journal::create(&places.state_dir, &run_id),
+        Some(_) => Journal::reopen(&places.state_dir, &run_id),
+    };
+    let mut journal = match opened {
+        Ok(j) => j,
+        Err(e) => {
+            usage_error(&e.to_string());
+            return (EXIT_UNAVAILABLE, None);
+        }
+    };
+    let first = match &seed {
+        None => Record::RunStarted {
+            run_id: run_id.clone(),
+            at: Timestamp::now(),
+            runbook: req.plan.runbook.clone(),
+            source: req.plan.source.clone(),
+            source_sha256: req.plan.source_sha256.clone(),
+            sets: req.sets.clone(),
+            pid: std::process::id(),
+            plan: Box::new(req.plan.clone()),
+        },
+        Some(_) => Record::Resumed {
+            at: Timestamp::now(),
+            pid: std::process::id(),
+        },
+    };
+    if let Err(e) = journal.append(&first) {
+        usage_error(&e.to_string());
+        return (EXIT_UNAVAILABLE, None);
+    }
+    let journal_path = journal.path().display().to_string();
+    let secrets: Vec<String> = req
+        .plan
+        .params
+        .iter()
+        .filter(|p| p.secret)
+        .filter_map(|p| req.params.iter().find(|(n, _)| n == &p.name))
+        .map(|(_, v)| v.to_string())
+        .collect();
+    let scope = RunScope::new(
+        req.params,
+        &req.plan.targets,
+        &run_id,
+        &Timestamp::now().to_string(),
+    );
+    let ports = Ports {
+        docker,
+        repo,
+        http: reqwest::Client::new(),
+        yes: req.yes,
+        remote: req.remote,
+        workdir: std::env::current_dir().unwrap_or_default(),
+    };
+    let executor = Arc::new(Real::new(ports, &req.plan));
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nInterrupted: stopping, then rolling back what was done…");
+            on_signal.cancel();
+        }
+    });
+    let (tx, rx) = unbounded_channel();
+    let reporter = tokio::spawn(report::report(req.plan.clone(), req.format, rx));
+    let options = Options {
+        run_id: run_id.clone(),
+        parallel: req.parallel,
+        cancel,
+        secrets,
+    };
+    let report = run(
+        &req.plan,
+        &scope,
+        executor,
+        Some(Arc::new(Mutex::new(journal))),
+        tx,
+        &options,
+        seed.unwrap_or_default(),
+    )
+    .await;
+    let _ = reporter.await;
+    if req.format == Format::Text {
+        println!("Journal: {journal_path}");
+    }
+    let code = match report.outcome {
+        Outcome::Succeeded => EXIT_OK,
+        Outcome::RollbackFailed => EXIT_ROLLBACK_FAILED,
+        _ => EXIT_FAILED,
+    };
+    (code, Some(report))
+}
+
+/// Journal records of a run, or a usage error.
+pub fn read_journal(places: &Places, run_id: &str) -> Result<Vec<Record>, u8> {
+    let path = journal::path_of(&places.state_dir, run_id);
+    if !path.exists() {
+        let known = journal::run_ids(&places.state_dir).unwrap_or_default();
+        let hint = crate::runbook::diagnostic::suggestion(run_id, known.iter().map(String::as_str))
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_else(|| " (see `lifeboat history`)".into());
+        return Err(usage_error(&format!(
+            "no run `{run_id}` in {}{hint}",
+            journal::runs_dir(&places.state_dir).display()
+        )));
+    }
+    journal::read(&path).map_err(|e| usage_error(&e.to_string()))
+}

@@ -1,0 +1,288 @@
+//! Volume ↔ tar streams through a never-started helper container and the
+//! engine's archive API (`GET/PUT /containers/{id}/archive`). Nothing is
+//! collected in memory: chunks flow as the engine sends / takes them.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+
+use super::Docker;
+use super::client::LONG_TIMEOUT;
+use super::error::{DockerError, message_of};
+use super::helper::{HelperGuard, MOUNT_POINT};
+
+type BollardStream = Pin<Box<dyn Stream<Item = Result<Bytes, bollard::errors::Error>> + Send>>;
+
+/// A volume's contents as a tar stream (entries `data/...`). The helper
+/// container behind it is removed when the stream ends, fails or is dropped.
+pub struct VolumeStream {
+    docker: Docker,
+    volume: String,
+    first: Option<Bytes>,
+    inner: BollardStream,
+    helper: Option<HelperGuard>,
+}
+
+impl std::fmt::Debug for VolumeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeStream")
+            .field("volume", &self.volume)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VolumeStream {
+    fn release(&mut self) {
+        // Dropping the guard removes the helper in the background.
+        self.helper.take();
+    }
+}
+
+impl Stream for VolumeStream {
+    type Item = Result<Bytes, DockerError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(b))),
+            Poll::Ready(Some(Err(e))) => {
+                self.release();
+                let err = self
+                    .docker
+                    .err(format!("reading volume `{}`", self.volume), None, e);
+                Poll::Ready(Some(Err(err)))
+            }
+            Poll::Ready(None) => {
+                self.release();
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A tar holding one empty regular file `data`: extracted at `/` over the
+/// mount point, the engine empties the directory, then fails on the mount itself.
+fn emptying_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(0);
+    h.set_mode(0o600);
+    h.set_mtime(0);
+    b.append_data(&mut h, "data", std::io::empty())
+        .expect("writing to a Vec cannot fail");
+    b.into_inner().expect("writing to a Vec cannot fail")
+}
+
+impl Docker {
+    /// The volume as a tar stream whose entries are `data/...` (owners, modes,
+    /// symlinks, hard links, as the engine archives them). `NotFound` if the
+    /// volume does not exist. The first chunk is awaited before returning, so
+    /// engine refusals surface here rather than in the stream.
+    pub async fn read_volume(&self, volume: &str) -> Result<VolumeStream, DockerError> {
+        let helper = self.create_helper(volume).await?;
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(MOUNT_POINT)
+            .build();
+        let mut inner: BollardStream = Box::pin(
+            self.api
+                .download_from_container(&helper.name, Some(options)),
+        );
+        let first = match inner.next().await {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => {
+                helper.remove().await;
+                return Err(self.err(format!("reading volume `{volume}`"), None, e));
+            }
+            None => None,
+        };
+        Ok(VolumeStream {
+            docker: self.clone(),
+            volume: volume.to_string(),
+            first,
+            inner,
+            helper: Some(helper),
+        })
+    }
+
+    /// Empties the volume, checks it is empty, then extracts `tar` (entries
+    /// `data/...`, as [`Docker::read_volume`] produces) into it; the root
+    /// directory's mode and owner come from the `data/` entry. The helper is
+    /// removed afterwards, on error too. An error from `tar` fails the call
+    /// (the volume is then partly written).
+    pub async fn write_volume(
+        &self,
+        volume: &str,
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let helper = self.create_helper(volume).await?;
+        let result = self.write_with_helper(volume, &helper.name, tar).await;
+        helper.remove().await;
+        result
+    }
+
+    async fn write_with_helper(
+        &self,
+        volume: &str,
+        helper: &str,
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let what = format!("restoring volume `{volume}`");
+        // 1. Empty it.
+        let options = UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .no_overwrite_dir_non_dir("false")
+            .build();
+        match self
+            .api
+            .upload_to_container(
+                helper,
+                Some(options),
+                bollard::body_full(emptying_tar().into()),
+            )
+            .await
+        {
+            Err(e) if message_of(&e).contains("device or resource busy") => {}
+            Ok(()) => {}
+            Err(e) => return Err(self.err(format!("emptying volume `{volume}`"), None, e)),
+        }
+        // 2. Check.
+        let left = self.list_entries(helper, MOUNT_POINT, 3).await?;
+        let left: Vec<&String> = left.iter().filter(|p| !is_root(p)).collect();
+        if !left.is_empty() {
+            return Err(DockerError::failed(
+                format!("emptying volume `{volume}`"),
+                format!(
+                    "files are left after emptying it (e.g. {}); nothing was restored",
+                    left.iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        // 3. Extract, remembering why the source stream failed, if it does.
+        let source_error: Arc<Mutex<Option<String>>> = Arc::default();
+        let seen = source_error.clone();
+        let body = tar.inspect_err(move |e| {
+            seen.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| e.to_string());
+        });
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        let uploaded = self
+            .api_with_timeout(LONG_TIMEOUT)
+            .upload_to_container(helper, Some(options), bollard::body_try_stream(body))
+            .await;
+        let source_error = source_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match (uploaded, source_error) {
+            (_, Some(e)) => Err(DockerError::failed(
+                what,
+                format!("reading the archive failed: {e}; the volume is partly restored"),
+            )),
+            (Ok(()), None) => Ok(()),
+            (Err(e), None) => Err(self.err(what, None, e)),
+        }
+    }
+
+    /// Whether the volume holds nothing (its root directory aside).
+    pub async fn volume_is_empty(&self, volume: &str) -> Result<bool, DockerError> {
+        let helper = self.create_helper(volume).await?;
+        let entries = self.list_entries(&helper.name, MOUNT_POINT, 2).await;
+        helper.remove().await;
+        Ok(entries?.iter().all(|p| is_root(p)))
+    }
+
+    /// Up to `max` entry paths of the archive of `path` in `container`; stops
+    /// reading (and drops the connection) once it has them.
+    pub(crate) async fn list_entries(
+        &self,
+        container: &str,
+        path: &str,
+        max: usize,
+    ) -> Result<Vec<String>, DockerError> {
+        let what = format!("listing `{path}` in helper `{container}`");
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let stream = self
+            .api
+            .download_from_container(container, Some(options))
+            .map_err(std::io::Error::other);
+        let reader =
+            tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(stream)));
+        let listed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+            let mut archive = tar::Archive::new(reader);
+            let mut out = Vec::new();
+            for entry in archive.entries()? {
+                let entry = entry?;
+                out.push(entry.path()?.to_string_lossy().into_owned());
+                if out.len() >= max {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| DockerError::failed(what.clone(), e.to_string()))?;
+        listed.map_err(|e| {
+            // Surface the engine's own answer when the stream carried one.
+            let message = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<bollard::errors::Error>())
+            {
+                Some(b) => message_of(b),
+                None => e.to_string(),
+            };
+            DockerError::failed(what, message)
+        })
+    }
+}
+
+fn is_root(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "data" | "./data" | "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_static_unpin<T: Send + Unpin + 'static>() {}
+
+    #[test]
+    fn volume_stream_can_move_across_tasks() {
+        assert_send_static_unpin::<VolumeStream>();
+    }
+
+    #[test]
+    fn emptying_tar_is_one_empty_file_named_data() {
+        let tar = emptying_tar();
+        let mut a = tar::Archive::new(tar.as_slice());
+        let entries: Vec<(String, u64, bool)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let regular = e.header().entry_type().is_file();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.size(),
+                    regular,
+                )
+            })
+            .collect();
+        assert_eq!(entries, vec![("data".to_string(), 0, true)]);
+    }
+}

@@ -1,0 +1,102 @@
+//! What the engine reports while it runs. Reporters render these for people
+//! (a line per step), for scripts (`--format json`, one event per line) and
+//! for the journal.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        runbook: String,
+        steps: usize,
+    },
+    StepStarted {
+        id: String,
+        kind: String,
+        attempt: u32,
+    },
+    /// Bytes moved so far by a long transfer (backup, restore).
+    Progress {
+        id: String,
+        bytes: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+    },
+    StepRetrying {
+        id: String,
+        attempt: u32,
+        error: String,
+        delay_ms: u64,
+    },
+    StepFinished {
+        id: String,
+        kind: String,
+        duration_ms: u64,
+        outputs: Json,
+    },
+    StepFailed {
+        id: String,
+        kind: String,
+        duration_ms: u64,
+        error: String,
+    },
+    StepSkipped {
+        id: String,
+        reason: String,
+    },
+    RollbackStarted {
+        reason: String,
+        undos: usize,
+    },
+    UndoStarted {
+        id: String,
+        kind: String,
+    },
+    UndoFinished {
+        id: String,
+        kind: String,
+        duration_ms: u64,
+    },
+    UndoFailed {
+        id: String,
+        kind: String,
+        duration_ms: u64,
+        error: String,
+    },
+    RunFinished {
+        run_id: String,
+        outcome: Outcome,
+        duration_ms: u64,
+        errors: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step finished or was skipped by its `when`.
+    Succeeded,
+    /// A step failed and every undo succeeded: the world is as before the run.
+    RolledBack,
+    /// A step failed and at least one undo failed too: needs a person.
+    RollbackFailed,
+    /// A step failed; `on_failure` was `stop` or `continue`.
+    Failed,
+    /// Interrupted (Ctrl-C) and rolled back.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::RolledBack => "failed, rolled back",
+            Outcome::RollbackFailed => "failed, ROLLBACK INCOMPLETE",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled, rolled back",
+        }
+    }
+}

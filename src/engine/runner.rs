@@ -1,0 +1,716 @@
+//! The scheduler: starts every step whose `needs` are done (up to
+//! `parallel` at once), retries and times them out, skips what `when` rules
+//! out and what depends on a skipped or failed step, and on failure undoes
+//! what was done, in reverse completion order, attempting every undo.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde_json::Value as Json;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{Event, Outcome};
+use super::journal::{Journal, Record};
+use super::render::RunScope;
+use crate::compile::kinds::Effect;
+use crate::plan::Plan;
+use crate::plan::plan::Step;
+use crate::runbook::duration::parse_duration;
+use crate::runbook::raw::OnFailure;
+
+pub type Outputs = serde_json::Map<String, Json>;
+
+/// One attempt of a step (or of an undo), with its arguments rendered.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub run_id: String,
+    /// The step's id (for an undo: the id of the step being undone).
+    pub step: String,
+    pub kind: String,
+    pub args: IndexMap<String, Json>,
+    /// The backup the plan chose for a step that reads one (`latest` pinned
+    /// at plan time), unless the reference is only known at run time.
+    pub backup: Option<String>,
+    pub undo: bool,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepError {
+    pub message: String,
+    /// Worth another attempt (`retry:`); a refused precondition is not.
+    pub retryable: bool,
+}
+
+impl StepError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// What steps act on the world through.
+pub trait Executor: Send + Sync + 'static {
+    fn execute(
+        &self,
+        call: Call,
+        events: UnboundedSender<Event>,
+    ) -> BoxFuture<'static, Result<Outputs, StepError>>;
+
+    /// After a rollback: put back what the plan saw running. Returns errors.
+    fn after_rollback(&self) -> BoxFuture<'static, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+pub struct Options {
+    pub run_id: String,
+    pub parallel: usize,
+    /// Ctrl-C: stop starting steps, abort the ones in flight, roll back.
+    pub cancel: CancellationToken,
+    /// Real values never written to the journal or events.
+    pub secrets: Vec<String>,
+}
+
+/// Steps already finished (resume), in completion order.
+#[derive(Debug, Default, Clone)]
+pub struct Seed {
+    pub done: Vec<(String, Outputs)>,
+    pub skipped: Vec<String>,
+    /// Steps that failed before (a rollback undoes the destructive ones).
+    pub failed: Vec<String>,
+    /// The run was rolling back: finish the rollback, run nothing forward.
+    pub rollback: Option<String>,
+    /// Undos that already succeeded.
+    pub undone: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub errors: Vec<String>,
+    pub outputs: HashMap<String, Json>,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+pub type SharedJournal = Arc<Mutex<Journal>>;
+
+struct Run<'a> {
+    plan: &'a Plan,
+    scope: &'a RunScope,
+    executor: Arc<dyn Executor>,
+    journal: Option<SharedJournal>,
+    events: UnboundedSender<Event>,
+    options: &'a Options,
+    status: Vec<Status>,
+    outputs: HashMap<String, Json>,
+    /// Finished steps, in completion order.
+    completed: Vec<usize>,
+    /// Destructive steps that failed or were aborted part-way: undone too.
+    interrupted: Vec<usize>,
+    errors: Vec<String>,
+    started: Instant,
+    undone: Vec<String>,
+}
+
+pub async fn run(
+    plan: &Plan,
+    scope: &RunScope,
+    executor: Arc<dyn Executor>,
+    journal: Option<SharedJournal>,
+    events: UnboundedSender<Event>,
+    options: &Options,
+    seed: Seed,
+) -> Report {
+    let mut run = Run {
+        plan,
+        scope,
+        executor,
+        journal,
+        events,
+        options,
+        status: vec![Status::Pending; plan.steps.len()],
+        outputs: HashMap::new(),
+        completed: Vec::new(),
+        interrupted: Vec::new(),
+        errors: Vec::new(),
+        started: Instant::now(),
+        undone: Vec::new(),
+    };
+    for (id, out) in seed.done {
+        if let Some(i) = run.index(&id) {
+            run.status[i] = Status::Done;
+            run.completed.push(i);
+            run.outputs.insert(id, Json::Object(out));
+        }
+    }
+    for id in seed.skipped {
+        if let Some(i) = run.index(&id) {
+            run.status[i] = Status::Skipped;
+        }
+    }
+    for id in seed.failed {
+        if let Some(i) = run.index(&id) {
+            run.status[i] = Status::Failed;
+            let step = &plan.steps[i];
+            if step.effect == Effect::Destroy && step.undo.is_some() {
+                run.interrupted.push(i);
+            }
+        }
+    }
+    run.undone = seed.undone;
+    run.emit(Event::RunStarted {
+        run_id: options.run_id.clone(),
+        runbook: plan.runbook.clone(),
+        steps: plan.steps.len(),
+    });
+    let outcome = match seed.rollback {
+        Some(reason) => match run.rollback(&reason).await {
+            true => Outcome::RolledBack,
+            false => Outcome::RollbackFailed,
+        },
+        None => run.forward().await,
+    };
+    let duration = run.started.elapsed();
+    let errors = run.errors.clone();
+    run.record(Record::RunFinished {
+        at: Timestamp::now(),
+        outcome,
+        duration_ms: ms(duration),
+        errors: errors.clone(),
+    });
+    run.emit(Event::RunFinished {
+        run_id: options.run_id.clone(),
+        outcome,
+        duration_ms: ms(duration),
+        errors: errors.clone(),
+    });
+    Report {
+        outcome,
+        errors,
+        outputs: run.outputs,
+        duration,
+    }
+}
+
+type Finished = (usize, Result<Outputs, StepError>, Duration);
+
+impl Run<'_> {
+    fn index(&self, id: &str) -> Option<usize> {
+        self.plan.steps.iter().position(|s| s.id == id)
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for s in self.options.secrets.iter().filter(|s| !s.is_empty()) {
+            text = text.replace(s.as_str(), "(secret)");
+        }
+        text
+    }
+
+    fn redact_json(&self, value: &Json) -> Json {
+        match value {
+            Json::String(s) => Json::String(self.redact(s)),
+            Json::Array(items) => Json::Array(items.iter().map(|v| self.redact_json(v)).collect()),
+            Json::Object(m) => Json::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), self.redact_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn record(&mut self, record: Record) {
+        let Some(journal) = &self.journal else { return };
+        let result = journal
+            .lock()
+            .map_err(|_| "journal lock poisoned".to_string())
+            .and_then(|mut j| j.append(&record).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            // A journal that cannot be written must not go unnoticed.
+            tracing::error!("{e}");
+            self.errors.push(e);
+        }
+    }
+
+    /// Runs the steps; on failure rolls back as `on_failure` says.
+    async fn forward(&mut self) -> Outcome {
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut failure: Option<String> = None;
+        let mut cancelled = false;
+        let continue_on_failure = self.plan.on_failure == OnFailure::Continue;
+        loop {
+            if failure.is_none() || (continue_on_failure && !cancelled) {
+                self.start_ready(&mut tasks, &mut running, &mut failure);
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = tasks.join_next_with_id() => {
+                    let Some(joined) = joined else { break };
+                    match joined {
+                        Ok((id, (i, result, took))) => {
+                            running.remove(&id);
+                            if let Err(e) = self.finish(i, result, took) {
+                                failure.get_or_insert(e);
+                            }
+                        }
+                        Err(e) => {
+                            let Some(i) = running.remove(&e.id()) else { continue };
+                            let why = if e.is_cancelled() { "cancelled (interrupted)".to_string() } else { format!("crashed: {e}") };
+                            if let Err(e) = self.finish(i, Err(StepError::fatal(why)), Duration::ZERO) {
+                                failure.get_or_insert(e);
+                            }
+                        }
+                    }
+                }
+                _ = self.options.cancel.cancelled(), if !cancelled => {
+                    cancelled = true;
+                    failure = Some("interrupted (Ctrl-C)".into());
+                    tasks.abort_all();
+                }
+            }
+        }
+        // Steps never reached are reported, so the journal accounts for every step.
+        for i in 0..self.plan.steps.len() {
+            if self.status[i] == Status::Pending && failure.is_some() {
+                self.status[i] = Status::Skipped;
+                self.skip(i, "not started: the run failed".into());
+            }
+        }
+        let Some(reason) = failure else {
+            return Outcome::Succeeded;
+        };
+        if self.plan.on_failure != OnFailure::Rollback && !cancelled {
+            return Outcome::Failed;
+        }
+        let clean = self.rollback(&reason).await;
+        match (clean, cancelled) {
+            (false, _) => Outcome::RollbackFailed,
+            (true, true) => Outcome::Cancelled,
+            (true, false) => Outcome::RolledBack,
+        }
+    }
+
+    fn skip(&mut self, i: usize, reason: String) {
+        let id = self.plan.steps[i].id.clone();
+        self.record(Record::StepSkipped {
+            id: id.clone(),
+            reason: reason.clone(),
+        });
+        self.emit(Event::StepSkipped { id, reason });
+    }
+
+    /// Starts what is ready; marks skipped what can never run. Loops until
+    /// nothing changes, since a skip can make dependants skippable.
+    fn start_ready(
+        &mut self,
+        tasks: &mut JoinSet<Finished>,
+        running: &mut HashMap<tokio::task::Id, usize>,
+        failure: &mut Option<String>,
+    ) {
+        let limit = self.options.parallel.max(1);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..self.plan.steps.len() {
+                if self.status[i] != Status::Pending {
+                    continue;
+                }
+                let step = &self.plan.steps[i];
+                let needs: Vec<(String, Status)> = step
+                    .needs
+                    .iter()
+                    .filter_map(|n| self.index(n).map(|j| (n.clone(), self.status[j])))
+                    .collect();
+                if let Some((need, st)) = needs
+                    .iter()
+                    .find(|(_, s)| matches!(s, Status::Failed | Status::Skipped))
+                {
+                    let word = if *st == Status::Failed {
+                        "failed"
+                    } else {
+                        "was skipped"
+                    };
+                    self.status[i] = Status::Skipped;
+                    self.skip(i, format!("needs {need}, which {word}"));
+                    changed = true;
+                    continue;
+                }
+                if needs.iter().any(|(_, s)| *s != Status::Done) || running.len() >= limit {
+                    continue;
+                }
+                match self.when(step) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.status[i] = Status::Skipped;
+                        let expr = step
+                            .when
+                            .as_ref()
+                            .map(|w| w.expr.clone())
+                            .unwrap_or_default();
+                        self.skip(i, format!("`when: {expr}` is false"));
+                        changed = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        self.fail_to_start(i, e, failure);
+                        changed = true;
+                        continue;
+                    }
+                }
+                let mut args = step.args.clone();
+                if let Err(e) = self.scope.fill(&mut args, &step.templates, &self.outputs) {
+                    self.fail_to_start(i, e, failure);
+                    changed = true;
+                    continue;
+                }
+                let call = Call {
+                    run_id: self.options.run_id.clone(),
+                    step: step.id.clone(),
+                    kind: step.kind.clone(),
+                    backup: pinned_backup(step),
+                    args,
+                    undo: false,
+                    attempt: 1,
+                };
+                self.record(Record::StepStarted {
+                    id: step.id.clone(),
+                    kind: step.kind.clone(),
+                    attempt: 1,
+                    at: Timestamp::now(),
+                    args: self.redact_json(&Json::Object(call.args.clone().into_iter().collect())),
+                });
+                self.emit(Event::StepStarted {
+                    id: step.id.clone(),
+                    kind: step.kind.clone(),
+                    attempt: 1,
+                });
+                self.status[i] = Status::Running;
+                let policy = Policy::of(step);
+                let executor = self.executor.clone();
+                let events = self.events.clone();
+                let handle = tasks.spawn(async move {
+                    let t0 = Instant::now();
+                    let result = attempts(executor, call, policy, events).await;
+                    (i, result, t0.elapsed())
+                });
+                running.insert(handle.id(), i);
+                changed = true;
+                if failure.is_some() && self.plan.on_failure != OnFailure::Continue {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn when(&self, step: &Step) -> Result<bool, String> {
+        match &step.when {
+            None => Ok(true),
+            Some(w) => match w.value {
+                Some(v) => Ok(v),
+                None => self.scope.condition(&w.expr, &self.outputs),
+            },
+        }
+    }
+
+    fn fail_to_start(&mut self, i: usize, error: String, failure: &mut Option<String>) {
+        if let Err(e) = self.finish(i, Err(StepError::fatal(error)), Duration::ZERO) {
+            failure.get_or_insert(e);
+        }
+    }
+
+    /// Records a step's end; returns the failure message if it failed.
+    fn finish(
+        &mut self,
+        i: usize,
+        result: Result<Outputs, StepError>,
+        took: Duration,
+    ) -> Result<(), String> {
+        let step = &self.plan.steps[i];
+        let (id, kind) = (step.id.clone(), step.kind.clone());
+        match result {
+            Ok(outputs) => {
+                let outputs = Json::Object(outputs);
+                self.status[i] = Status::Done;
+                self.completed.push(i);
+                self.record(Record::StepFinished {
+                    id: id.clone(),
+                    at: Timestamp::now(),
+                    duration_ms: ms(took),
+                    outputs: self.redact_json(&outputs),
+                });
+                self.emit(Event::StepFinished {
+                    id: id.clone(),
+                    kind,
+                    duration_ms: ms(took),
+                    outputs: self.redact_json(&outputs),
+                });
+                self.outputs.insert(id, outputs);
+                Ok(())
+            }
+            Err(e) => {
+                self.status[i] = Status::Failed;
+                if step.effect == Effect::Destroy && step.undo.is_some() {
+                    self.interrupted.push(i);
+                }
+                let error = self.redact(&e.message);
+                self.record(Record::StepFailed {
+                    id: id.clone(),
+                    at: Timestamp::now(),
+                    duration_ms: ms(took),
+                    error: error.clone(),
+                });
+                self.emit(Event::StepFailed {
+                    id: id.clone(),
+                    kind,
+                    duration_ms: ms(took),
+                    error: error.clone(),
+                });
+                let message = format!("{id}: {error}");
+                self.errors.push(message.clone());
+                Err(message)
+            }
+        }
+    }
+
+    /// Undoes what was done; true when every undo succeeded.
+    async fn rollback(&mut self, reason: &str) -> bool {
+        let mut order: Vec<usize> = self.interrupted.iter().rev().copied().collect();
+        order.extend(self.completed.iter().rev().copied());
+        let undos: Vec<usize> = order.into_iter().filter(|&i| self.needs_undo(i)).collect();
+        self.record(Record::RollbackStarted {
+            at: Timestamp::now(),
+            reason: reason.to_string(),
+        });
+        self.emit(Event::RollbackStarted {
+            reason: reason.to_string(),
+            undos: undos.len(),
+        });
+        let mut clean = true;
+        for i in undos {
+            let step = &self.plan.steps[i];
+            let Some(undo) = &step.undo else { continue };
+            let (id, kind) = (step.id.clone(), undo.kind.clone());
+            let t0 = Instant::now();
+            let mut args = undo.args.clone();
+            let result = match self.scope.fill(&mut args, &undo.templates, &self.outputs) {
+                Err(e) => Err(StepError::fatal(e)),
+                Ok(()) => {
+                    self.record(Record::UndoStarted {
+                        id: id.clone(),
+                        kind: kind.clone(),
+                        at: Timestamp::now(),
+                        args: self.redact_json(&Json::Object(args.clone().into_iter().collect())),
+                    });
+                    self.emit(Event::UndoStarted {
+                        id: id.clone(),
+                        kind: kind.clone(),
+                    });
+                    let call = Call {
+                        run_id: self.options.run_id.clone(),
+                        step: id.clone(),
+                        kind: kind.clone(),
+                        args,
+                        backup: None,
+                        undo: true,
+                        attempt: 1,
+                    };
+                    // An undo gets a few attempts of its own: giving up leaves a mess.
+                    let policy = Policy {
+                        attempts: 3,
+                        backoff: Duration::from_secs(1),
+                        factor: 2.0,
+                        max: None,
+                        timeout: None,
+                        deadline: None,
+                    };
+                    attempts(self.executor.clone(), call, policy, self.events.clone()).await
+                }
+            };
+            let took = t0.elapsed();
+            match result {
+                Ok(_) => {
+                    self.record(Record::UndoFinished {
+                        id: id.clone(),
+                        at: Timestamp::now(),
+                    });
+                    self.emit(Event::UndoFinished {
+                        id,
+                        kind,
+                        duration_ms: ms(took),
+                    });
+                }
+                Err(e) => {
+                    clean = false;
+                    let error = self.redact(&e.message);
+                    self.errors.push(format!("undo of {id}: {error}"));
+                    self.record(Record::UndoFailed {
+                        id: id.clone(),
+                        at: Timestamp::now(),
+                        error: error.clone(),
+                    });
+                    self.emit(Event::UndoFailed {
+                        id,
+                        kind,
+                        duration_ms: ms(took),
+                        error,
+                    });
+                }
+            }
+        }
+        for error in self.executor.after_rollback().await {
+            clean = false;
+            self.errors.push(format!("after rollback: {error}"));
+        }
+        clean
+    }
+
+    /// A step is undone when it has an undo and changed something: a step
+    /// that reports `changed: false` (a volume that already existed) is not,
+    /// nor is the built-in undo of stopping a container that was not running.
+    fn needs_undo(&self, i: usize) -> bool {
+        let step = &self.plan.steps[i];
+        let Some(undo) = &step.undo else { return false };
+        let output = |name: &str| self.outputs.get(&step.id).and_then(|o| o.get(name));
+        if output("changed") == Some(&Json::Bool(false)) {
+            return false;
+        }
+        !(undo.builtin
+            && step.kind == "container.stop"
+            && output("was_running") == Some(&Json::Bool(false)))
+    }
+}
+
+/// The backup the plan resolved for this step, when it was not a run-time template.
+fn pinned_backup(step: &Step) -> Option<String> {
+    if step.templates.contains_key("backup") {
+        return None;
+    }
+    step.backup.as_ref().and_then(|b| b.resolved.clone())
+}
+
+#[derive(Debug, Clone)]
+struct Policy {
+    attempts: u32,
+    backoff: Duration,
+    factor: f64,
+    max: Option<Duration>,
+    timeout: Option<Duration>,
+    deadline: Option<Duration>,
+}
+
+impl Policy {
+    fn of(step: &Step) -> Self {
+        let dur = |t: &Option<String>| t.as_deref().and_then(|t| parse_duration(t).ok());
+        let retry = step.retry.as_ref();
+        Policy {
+            attempts: retry.map_or(1, |r| r.attempts.max(1)),
+            backoff: retry
+                .and_then(|r| parse_duration(&r.backoff).ok())
+                .unwrap_or(Duration::from_secs(1)),
+            factor: retry.map_or(1.0, |r| r.factor.max(1.0)),
+            max: retry.and_then(|r| dur(&r.max)),
+            timeout: dur(&step.timeout),
+            deadline: dur(&step.deadline),
+        }
+    }
+
+    fn delay(&self, attempt: u32) -> Duration {
+        let d = self
+            .backoff
+            .mul_f64(self.factor.powi(attempt.saturating_sub(1) as i32));
+        self.max.map_or(d, |m| d.min(m))
+    }
+}
+
+/// Every attempt of one call: per-attempt timeout, backoff, overall deadline.
+async fn attempts(
+    executor: Arc<dyn Executor>,
+    call: Call,
+    policy: Policy,
+    events: UnboundedSender<Event>,
+) -> Result<Outputs, StepError> {
+    let all = async {
+        let mut attempt = 1;
+        loop {
+            let mut this = call.clone();
+            this.attempt = attempt;
+            let fut = executor.execute(this, events.clone());
+            let result = match policy.timeout {
+                Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+                    Err(StepError::new(format!(
+                        "timed out after {}",
+                        crate::runbook::duration::Human(t)
+                    )))
+                }),
+                None => fut.await,
+            };
+            match result {
+                Err(e) if e.retryable && attempt < policy.attempts => {
+                    let delay = policy.delay(attempt);
+                    let _ = events.send(Event::StepRetrying {
+                        id: call.step.clone(),
+                        attempt: attempt + 1,
+                        error: e.message.clone(),
+                        delay_ms: ms(delay),
+                    });
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) if attempt > 1 => {
+                    return Err(StepError {
+                        message: format!("{} (after {attempt} attempts)", e.message),
+                        retryable: false,
+                    });
+                }
+                other => return other,
+            }
+        }
+    };
+    match policy.deadline {
+        Some(d) => tokio::time::timeout(d, all).await.unwrap_or_else(|_| {
+            Err(StepError::fatal(format!(
+                "deadline of {} passed",
+                crate::runbook::duration::Human(d)
+            )))
+        }),
+        None => all.await,
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}

@@ -1,0 +1,193 @@
+//! Finding backups: list, get by id, resolve `latest` / `latest-verified` / id.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::id::{check_source, is_id};
+use super::{LocalRepo, Manifest, RepoError};
+
+impl LocalRepo {
+    /// Every readable manifest, newest first; unreadable ones are logged and skipped.
+    pub fn list(&self) -> Result<Vec<Manifest>, RepoError> {
+        let mut all = Vec::new();
+        for source in self.sources()? {
+            all.extend(self.list_source(&source)?);
+        }
+        sort_newest_first(&mut all);
+        Ok(all)
+    }
+
+    /// The manifest of backup `id`.
+    pub fn get(&self, id: &str) -> Result<Manifest, RepoError> {
+        self.locate(id).map(|(m, _)| m)
+    }
+
+    /// `latest`, `latest-verified` or an id of a backup of `source`; `latest*`
+    /// skip backups written by run `exclude_run`.
+    pub fn resolve(
+        &self,
+        source: &str,
+        reference: &str,
+        exclude_run: Option<&str>,
+    ) -> Result<Manifest, RepoError> {
+        check_source(source)?;
+        let verified_only = match reference {
+            "latest" => false,
+            "latest-verified" => true,
+            id if is_id(id) => {
+                let m = self.get(id)?;
+                if m.source != source {
+                    return Err(RepoError::WrongSource {
+                        id: id.into(),
+                        expected: source.into(),
+                        actual: m.source,
+                    });
+                }
+                return Ok(m);
+            }
+            other => {
+                return Err(self.no_backup(
+                    source,
+                    other,
+                    format!(
+                        "`{other}` is neither `latest`, `latest-verified` nor a backup id \
+                         (like `20261121T020000Z-a1b2c3`)"
+                    ),
+                ));
+            }
+        };
+        let mut all = self.list_source(source)?;
+        sort_newest_first(&mut all);
+        let total = all.len();
+        let not_ours: Vec<Manifest> = all
+            .into_iter()
+            .filter(|m| exclude_run.is_none() || m.run_id.as_deref() != exclude_run)
+            .collect();
+        let candidates = not_ours.len();
+        if let Some(m) = not_ours
+            .into_iter()
+            .find(|m| !verified_only || m.verified())
+        {
+            return Ok(m);
+        }
+        let hint = if total == 0 {
+            let known = self.sources()?;
+            if known.is_empty() {
+                format!("the repository at {} has no backups", self.root.display())
+            } else {
+                format!(
+                    "the repository at {} has none; it has backups of `{}`",
+                    self.root.display(),
+                    known.join("`, `")
+                )
+            }
+        } else if candidates == 0 {
+            format!(
+                "its {total} backup(s) were written by this run ({}), which must not restore its own",
+                exclude_run.unwrap_or_default()
+            )
+        } else {
+            format!(
+                "none of its {candidates} backup(s) has passed verification; verify one, or use `latest`"
+            )
+        };
+        Err(self.no_backup(source, reference, hint))
+    }
+
+    /// The manifest of `id` and the path it was read from.
+    pub(super) fn locate(&self, id: &str) -> Result<(Manifest, PathBuf), RepoError> {
+        if is_id(id) {
+            for source in self.sources()? {
+                let path = self.source_dir(&source).join(format!("{id}.json"));
+                if path.is_file() {
+                    return Manifest::load(&path, &source, id).map(|m| (m, path));
+                }
+            }
+        }
+        Err(RepoError::NotFound {
+            id: id.into(),
+            root: self.root.clone(),
+            suggestions: self.suggestions(id),
+        })
+    }
+
+    /// The source directory names (valid ones only), sorted.
+    fn sources(&self) -> Result<Vec<String>, RepoError> {
+        let dir = self.backups_dir();
+        let mut names: Vec<String> = read_dir(&dir)?
+            .into_iter()
+            .filter(|(_, is_dir)| *is_dir)
+            .filter_map(|(name, _)| check_source(&name).is_ok().then_some(name))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The manifests of one source, unsorted.
+    fn list_source(&self, source: &str) -> Result<Vec<Manifest>, RepoError> {
+        let dir = self.source_dir(source);
+        let mut out = Vec::new();
+        for (name, is_dir) in read_dir(&dir)? {
+            let Some(id) = name.strip_suffix(".json").filter(|id| is_id(id)) else {
+                continue;
+            };
+            if is_dir {
+                continue;
+            }
+            let path = dir.join(&name);
+            match Manifest::load(&path, source, id) {
+                Ok(m) => out.push(m),
+                Err(e) => tracing::warn!(path = %path.display(), "skipping manifest: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn suggestions(&self, id: &str) -> Vec<String> {
+        let Ok(all) = self.list() else {
+            return Vec::new();
+        };
+        let mut close: Vec<(usize, String)> = all
+            .into_iter()
+            .filter_map(|m| {
+                let d = strsim::levenshtein(id, &m.id);
+                let partial = id.len() >= 4 && m.id.contains(id);
+                (d <= 3 || partial).then_some((if partial { 0 } else { d }, m.id))
+            })
+            .collect();
+        close.sort();
+        close.into_iter().take(3).map(|(_, id)| id).collect()
+    }
+
+    fn no_backup(&self, source: &str, reference: &str, hint: String) -> RepoError {
+        RepoError::NoBackup {
+            name: source.into(),
+            reference: reference.into(),
+            hint,
+        }
+    }
+}
+
+fn sort_newest_first(all: &mut [Manifest]) {
+    all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+}
+
+/// (name, is_dir) of each UTF-8-named entry; a missing directory is empty.
+fn read_dir(dir: &Path) -> Result<Vec<(String, bool)>, RepoError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(it) => it,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RepoError::io(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(RepoError::io(dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        out.push((name, is_dir));
+    }
+    Ok(out)
+}

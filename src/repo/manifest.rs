@@ -1,0 +1,154 @@
+//! The JSON manifest stored beside each backup object.
+
+use std::fs;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{RepoError, fsutil};
+use crate::plan::world::Backup;
+
+/// The manifest format this version reads and writes.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupKind {
+    Volume,
+    Exec,
+    Http,
+}
+
+impl BackupKind {
+    /// File extension of the stored object.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Volume => "tar.zst",
+            Self::Exec | Self::Http => "raw.zst",
+        }
+    }
+}
+
+/// Where the backed-up data came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The result of the last `verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub at: Timestamp,
+    pub ok: bool,
+    /// Decompressed and scanned, not only hashed.
+    pub deep: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    pub source: String,
+    pub kind: BackupKind,
+    #[serde(default)]
+    pub origin: Origin,
+    pub created_at: Timestamp,
+    /// Bytes before compression.
+    pub raw_bytes: u64,
+    /// Bytes of the stored object.
+    pub stored_bytes: u64,
+    /// Volume backups: regular files in the tar.
+    #[serde(default)]
+    pub file_count: Option<u64>,
+    /// File name of the stored object, beside the manifest.
+    pub object: String,
+    /// Hex sha256 of the stored object (what `sha256sum` prints).
+    pub sha256: String,
+    pub compression: String,
+    #[serde(default)]
+    pub encryption: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub verification: Option<Verification>,
+}
+
+impl Manifest {
+    /// The planner's view of this backup; verified only by a successful verification.
+    pub fn to_world(&self) -> Backup {
+        Backup {
+            id: self.id.clone(),
+            source: self.source.clone(),
+            created_at: self.created_at,
+            stored_bytes: self.stored_bytes,
+            verified_at: self.verification.as_ref().filter(|v| v.ok).map(|v| v.at),
+            tags: self.tags.clone(),
+        }
+    }
+
+    /// Whether `ok` is the last verification's result.
+    pub fn verified(&self) -> bool {
+        self.verification.as_ref().is_some_and(|v| v.ok)
+    }
+
+    /// Reads and checks the manifest at `<dir>/<source>/<id>.json`.
+    pub(super) fn load(path: &Path, source: &str, id: &str) -> Result<Self, RepoError> {
+        let bad = |message: String| RepoError::BadManifest {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = fs::read_to_string(path).map_err(RepoError::io(path))?;
+        let m: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if m.format != FORMAT {
+            return Err(bad(format!(
+                "format {} is not supported (this lifeboat reads format {FORMAT})",
+                m.format
+            )));
+        }
+        if m.id != id || m.source != source {
+            return Err(bad(format!(
+                "it describes backup `{}` of `{}` but is stored as `{id}` of `{source}`",
+                m.id, m.source
+            )));
+        }
+        let object = format!("{id}.{}", m.kind.extension());
+        if m.object != object && m.object != format!("{object}.age") {
+            return Err(bad(format!(
+                "object `{}` should be `{object}`",
+                m.object.escape_debug()
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Writes the manifest atomically (pretty JSON).
+    pub(super) fn store(&self, path: &Path) -> Result<(), RepoError> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| RepoError::BadManifest {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        json.push(b'\n');
+        fsutil::write_atomic(path, &json)
+    }
+}

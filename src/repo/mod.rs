@@ -1,0 +1,74 @@
+//! The local backup repository: `<root>/backups/<source>/<id>.{tar,raw}.zst`
+//! with a pretty JSON manifest `<id>.json` beside each object (DESIGN §7).
+//!
+//! Everything here is synchronous `std::io`; async callers use `spawn_blocking`.
+
+mod catalog;
+mod delete;
+mod error;
+pub(crate) mod fsutil;
+mod hashing;
+pub(crate) mod id;
+mod manifest;
+mod pin;
+mod prune;
+mod reader;
+pub mod retention;
+mod verify;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use error::RepoError;
+pub use manifest::{BackupKind, Manifest, Origin, Verification};
+pub use prune::Pruned;
+pub use reader::VerifiedBackup;
+pub use retention::{Decision, Policy, Reason};
+pub use writer::{BackupWriter, NewBackup};
+
+/// Size of the I/O buffers used for objects.
+const BUF: usize = 1 << 20;
+
+/// A repository in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalRepo {
+    root: PathBuf,
+}
+
+impl LocalRepo {
+    /// The directory need not exist until the first backup is written.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, RepoError> {
+        let root = root.into();
+        if root.exists() && !root.is_dir() {
+            return Err(RepoError::Io {
+                path: root,
+                source: std::io::Error::other("not a directory"),
+            });
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the stored object of `m` lives.
+    pub fn object_path(&self, m: &Manifest) -> PathBuf {
+        self.source_dir(&m.source).join(&m.object)
+    }
+
+    fn backups_dir(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+
+    fn source_dir(&self, source: &str) -> PathBuf {
+        self.backups_dir().join(source)
+    }
+}
+
+/// The rules a volume archive must obey: everything under `data/`.
+fn volume_rules() -> crate::archive::Rules {
+    crate::archive::Rules {
+        root: Some("data".into()),
+    }
+}

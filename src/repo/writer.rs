@@ -1,0 +1,235 @@
+//! Writing a backup: raw bytes in, zstd + sha256 + (for volumes) tar scan, atomic publish.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use zstd::stream::write::Encoder;
+
+use super::hashing::Hashing;
+use super::id::{check_source, new_id};
+use super::manifest::FORMAT;
+use super::{BUF, BackupKind, LocalRepo, Manifest, Origin, RepoError, fsutil, volume_rules};
+use crate::archive::{ArchiveError, Scanner};
+
+/// What a new backup is; the rest of its manifest is filled in while writing.
+#[derive(Debug, Clone)]
+pub struct NewBackup {
+    pub source: String,
+    pub kind: BackupKind,
+    pub origin: Origin,
+    pub tags: Vec<String>,
+    pub run_id: Option<String>,
+}
+
+type Sink = Encoder<'static, Hashing<BufWriter<File>>>;
+
+/// Receives the raw bytes of a backup ([`Write`]); [`finish`](Self::finish) publishes it.
+/// Dropped without `finish`, it removes what it wrote: an interrupted backup leaves nothing.
+pub struct BackupWriter {
+    encoder: Option<Sink>,
+    scanner: Option<Scanner>,
+    scan_error: Option<ArchiveError>,
+    raw_bytes: u64,
+    dir: PathBuf,
+    partial: PathBuf,
+    manifest: Manifest,
+    /// The object was renamed to its final name (removed again if the manifest fails).
+    published: bool,
+    done: bool,
+}
+
+impl LocalRepo {
+    /// Starts a backup of `new.source`.
+    pub fn create(&self, new: NewBackup) -> Result<BackupWriter, RepoError> {
+        check_source(&new.source)?;
+        let dir = self.source_dir(&new.source);
+        fs::create_dir_all(&dir).map_err(RepoError::io(&dir))?;
+        let (now, id, partial, file) = new_object(&dir, new.kind)?;
+        let encoder = encoder(file).map_err(|e| {
+            let _ = fs::remove_file(&partial);
+            RepoError::io(&partial)(e)
+        })?;
+        let object = format!("{id}.{}", new.kind.extension());
+        Ok(BackupWriter {
+            encoder: Some(encoder),
+            scanner: (new.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules())),
+            scan_error: None,
+            raw_bytes: 0,
+            dir,
+            partial,
+            manifest: Manifest {
+                format: FORMAT,
+                id,
+                source: new.source,
+                kind: new.kind,
+                origin: new.origin,
+                created_at: now,
+                raw_bytes: 0,
+                stored_bytes: 0,
+                file_count: None,
+                object,
+                sha256: String::new(),
+                compression: "zstd".into(),
+                encryption: None,
+                tags: new.tags,
+                pinned: false,
+                run_id: new.run_id,
+                verification: None,
+            },
+            published: false,
+            done: false,
+        })
+    }
+}
+
+/// A fresh id and its exclusively created `.partial` object file.
+fn new_object(
+    dir: &std::path::Path,
+    kind: BackupKind,
+) -> Result<(Timestamp, String, PathBuf, File), RepoError> {
+    let mut last = io::Error::other("no free backup id");
+    for _ in 0..8 {
+        let now = Timestamp::now();
+        let id = new_id(now);
+        let object = dir.join(format!("{id}.{}", kind.extension()));
+        let partial = dir.join(format!("{id}.{}.partial", kind.extension()));
+        if object.exists() || dir.join(format!("{id}.json")).exists() {
+            continue;
+        }
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+        {
+            Ok(file) => return Ok((now, id, partial, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(RepoError::io(&partial)(e)),
+        }
+    }
+    Err(RepoError::io(dir)(last))
+}
+
+/// zstd level 3 unless `LIFEBOAT_ZSTD_LEVEL` says otherwise (1–19). On a
+/// small machine compression is most of a backup's CPU: level 1 costs about
+/// 40% less CPU than level 3 for a ~12% larger object (docs/benchmarks.md).
+pub fn compression_level() -> i32 {
+    std::env::var("LIFEBOAT_ZSTD_LEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .filter(|l| (1..=19).contains(l))
+        .unwrap_or(3)
+}
+
+fn encoder(file: File) -> io::Result<Sink> {
+    let mut enc = Encoder::new(
+        Hashing::new(BufWriter::with_capacity(BUF, file)),
+        compression_level(),
+    )?;
+    enc.include_checksum(true)?;
+    // Each worker buffers whole jobs: capped, memory does not grow with the host.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    enc.multithread(u32::try_from(workers).unwrap_or(1).max(1))?;
+    Ok(enc)
+}
+
+impl BackupWriter {
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    /// Raw bytes received so far.
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes
+    }
+
+    /// Finishes compression, fsyncs and renames the object, writes the manifest
+    /// (atomically) and fsyncs the directory.
+    pub fn finish(mut self) -> Result<Manifest, RepoError> {
+        let m = self.complete()?;
+        self.done = true;
+        Ok(m)
+    }
+
+    fn complete(&mut self) -> Result<Manifest, RepoError> {
+        let bad_archive = |id: &str, source| RepoError::BadArchive {
+            id: id.into(),
+            source,
+        };
+        if let Some(e) = self.scan_error.take() {
+            return Err(bad_archive(&self.manifest.id, e));
+        }
+        if let Some(scanner) = &mut self.scanner {
+            let stats = scanner
+                .finish()
+                .map_err(|e| bad_archive(&self.manifest.id, e))?;
+            self.manifest.file_count = Some(stats.files);
+        }
+        let encoder = self.encoder.take().ok_or_else(|| {
+            RepoError::io(&self.partial)(io::Error::other("writer already failed"))
+        })?;
+        let io_err = RepoError::io(&self.partial);
+        let (buffered, sha256, stored) = match encoder.finish() {
+            Ok(hashing) => hashing.finish(),
+            Err(e) => return Err(io_err(e)),
+        };
+        let file = buffered
+            .into_inner()
+            .map_err(|e| RepoError::io(&self.partial)(e.into_error()))?;
+        file.sync_all().map_err(RepoError::io(&self.partial))?;
+        drop(file);
+        let object = self.dir.join(&self.manifest.object);
+        fs::rename(&self.partial, &object).map_err(RepoError::io(&object))?;
+        self.published = true;
+        let m = &mut self.manifest;
+        m.raw_bytes = self.raw_bytes;
+        m.stored_bytes = stored;
+        m.sha256 = sha256;
+        m.store(&self.dir.join(format!("{}.json", m.id)))?;
+        if let Some(backups) = self.dir.parent() {
+            fsutil::sync_dir(backups)?;
+        }
+        Ok(self.manifest.clone())
+    }
+}
+
+impl Write for BackupWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(e) = &self.scan_error {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e.clone()));
+        }
+        let encoder = self
+            .encoder
+            .as_mut()
+            .ok_or_else(|| io::Error::other("backup writer already finished"))?;
+        let n = encoder.write(buf)?;
+        self.raw_bytes += n as u64;
+        if let Some(scanner) = &mut self.scanner
+            && let Err(e) = scanner.feed(&buf[..n])
+        {
+            self.scan_error = Some(e.clone());
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        Ok(n)
+    }
+
+    /// A no-op: compressed data is only durable after [`BackupWriter::finish`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BackupWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        drop(self.encoder.take());
+        let _ = fs::remove_file(&self.partial);
+        if self.published {
+            let _ = fs::remove_file(self.dir.join(&self.manifest.object));
+            let _ = fs::remove_file(self.dir.join(format!("{}.json", self.manifest.id)));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Typed access to a step's rendered arguments.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use crate::engine::StepError;
+use crate::runbook::duration::parse_duration;
+
+pub struct Args(IndexMap<String, Json>);
+
+impl Args {
+    pub fn new(args: IndexMap<String, Json>) -> Self {
+        Self(args)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn opt_str(&self, name: &str) -> Result<Option<String>, StepError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.clone())),
+            Some(Json::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(bad(name, "a string", other)),
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Result<String, StepError> {
+        self.opt_str(name)?
+            .ok_or_else(|| StepError::fatal(format!("argument `{name}` is missing")))
+    }
+
+    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, StepError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Json::Bool(b)) => Ok(*b),
+            Some(other) => Err(bad(name, "true or false", other)),
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>, StepError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Json::Number(n)) => Ok(n.as_i64()),
+            Some(other) => Err(bad(name, "an integer", other)),
+        }
+    }
+
+    pub fn duration_or(&self, name: &str, default: Duration) -> Result<Duration, StepError> {
+        match self.opt_str(name)? {
+            None => Ok(default),
+            Some(text) => parse_duration(&text)
+                .map_err(|e| StepError::fatal(format!("argument `{name}`: {e}"))),
+        }
+    }
+
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, StepError> {
+        match self.get(name) {
+            None => Ok(Vec::new()),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Json::String(s) => Ok(s.clone()),
+                    Json::Number(n) => Ok(n.to_string()),
+                    other => Err(bad(name, "a list of strings", other)),
+                })
+                .collect(),
+            Some(other) => Err(bad(name, "a list of strings", other)),
+        }
+    }
+
+    pub fn map(&self, name: &str) -> Result<Vec<(String, String)>, StepError> {
+        match self.get(name) {
+            None => Ok(Vec::new()),
+            Some(Json::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Json::String(s) => Ok((k.clone(), s.clone())),
+                    Json::Number(n) => Ok((k.clone(), n.to_string())),
+                    Json::Bool(b) => Ok((k.clone(), b.to_string())),
+                    other => Err(bad(name, "a mapping of strings", other)),
+                })
+                .collect(),
+            Some(other) => Err(bad(name, "a mapping of strings", other)),
+        }
+    }
+
+    /// `command`: a list, or one string run with `sh -c` when `shell: true`.
+    pub fn command(&self) -> Result<Vec<String>, StepError> {
+        match self.get("command") {
+            Some(Json::String(s)) if self.bool_or("shell", false)? => {
+                Ok(vec!["sh".into(), "-c".into(), s.clone()])
+            }
+            _ => {
+                let argv = self.strings("command")?;
+                if argv.is_empty() {
+                    return Err(StepError::fatal("argument `command` is empty"));
+                }
+                Ok(argv)
+            }
+        }
+    }
+}
+
+fn bad(name: &str, want: &str, found: &Json) -> StepError {
+    StepError::fatal(format!("argument `{name}` must be {want}, found {found}"))
+}

@@ -1,0 +1,45 @@
+//! gate.confirm: a person types `yes`. `--yes` answers for them; without a
+//! terminal the gate refuses rather than guess.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::json;
+
+use super::Ctx;
+use super::container::outputs;
+use crate::engine::{Outputs, StepError};
+
+pub async fn confirm(ctx: &Ctx) -> Result<Outputs, StepError> {
+    let message = ctx.args.str("message")?;
+    if ctx.ports.yes {
+        return Ok(outputs([("answer", json!("yes (--yes)"))]));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(StepError::fatal(format!(
+            "gate `{}` needs a person to confirm, and stdin is not a terminal; \
+             re-run with --yes to confirm in advance: {message}",
+            ctx.call.step
+        )));
+    }
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\n? {message}\n  type yes to go on, anything else to stop: "
+        );
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| StepError::fatal(e.to_string()))?
+    .map_err(|e| StepError::fatal(format!("reading the answer: {e}")))?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(outputs([("answer", json!("yes"))]))
+    } else {
+        Err(StepError::fatal(format!(
+            "not confirmed (answer: `{}`)",
+            answer.trim()
+        )))
+    }
+}

@@ -1,0 +1,255 @@
+//! The real step kinds: what each one does to the world, through the Docker
+//! adapter, the backup repository and HTTP. One file per family of kinds.
+
+mod args;
+mod backup;
+mod compose;
+mod container;
+mod gate;
+mod http;
+mod prune;
+pub mod transfer;
+mod volume;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use args::Args;
+
+use crate::docker::{Docker, WaitFor};
+use crate::engine::{Call, Event, Executor, Outputs, StepError};
+use crate::plan::Plan;
+use crate::plan::plan::Target;
+use crate::repo::LocalRepo;
+
+/// What the real steps act on.
+pub struct Ports {
+    pub docker: Docker,
+    pub repo: Arc<LocalRepo>,
+    pub http: reqwest::Client,
+    /// `--yes`: gates pass without asking.
+    pub yes: bool,
+    /// Off-site store: new backups are copied there, missing ones fetched.
+    pub remote: Option<crate::s3::S3Store>,
+    /// Where relative compose files are found.
+    pub workdir: std::path::PathBuf,
+}
+
+/// The executor of real runs.
+pub struct Real {
+    ports: Arc<Ports>,
+    targets: Arc<HashMap<String, Target>>,
+    /// Containers the plan saw running: a rollback ends with them running.
+    running_before: Arc<Vec<String>>,
+}
+
+impl Real {
+    pub fn new(ports: Ports, plan: &Plan) -> Self {
+        let targets = plan
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect();
+        let running_before = plan
+            .targets
+            .iter()
+            .filter(|t| t.kind != "volume")
+            .filter(|t| t.probe.as_deref().is_some_and(|p| p.starts_with("running")))
+            .filter_map(|t| t.resolved.clone())
+            .collect();
+        Self {
+            ports: Arc::new(ports),
+            targets: Arc::new(targets),
+            running_before: Arc::new(running_before),
+        }
+    }
+}
+
+/// One call with what it needs.
+pub struct Ctx {
+    pub ports: Arc<Ports>,
+    pub targets: Arc<HashMap<String, Target>>,
+    pub call: Call,
+    pub args: Args,
+    pub events: UnboundedSender<Event>,
+}
+
+impl Ctx {
+    /// The container a container argument names, resolved now (a service's
+    /// container may have been recreated since the plan).
+    pub async fn container(&self, arg: &str) -> Result<String, StepError> {
+        let name = self.args.str(arg)?;
+        let target = self.target(&name)?;
+        match (&target.kind[..], &target.project) {
+            ("service", Some(project)) => self
+                .ports
+                .docker
+                .service_container(project, &target.object)
+                .await
+                .map_err(docker)?
+                .ok_or_else(|| {
+                    StepError::fatal(format!(
+                        "no container for service `{}` of compose project `{project}`",
+                        target.object
+                    ))
+                }),
+            _ => Ok(target.object.clone()),
+        }
+    }
+
+    pub fn volume(&self, arg: &str) -> Result<String, StepError> {
+        let name = self.args.str(arg)?;
+        Ok(self.target(&name)?.object.clone())
+    }
+
+    pub fn optional_volume(&self, arg: &str) -> Result<Option<String>, StepError> {
+        match self.args.opt_str(arg)? {
+            Some(name) => Ok(Some(self.target(&name)?.object.clone())),
+            None => Ok(None),
+        }
+    }
+
+    fn target(&self, name: &str) -> Result<&Target, StepError> {
+        self.targets
+            .get(name)
+            .ok_or_else(|| StepError::fatal(format!("unknown target `{name}`")))
+    }
+
+    pub fn progress(&self, bytes: u64, total: Option<u64>) {
+        let _ = self.events.send(Event::Progress {
+            id: self.call.step.clone(),
+            bytes,
+            total,
+        });
+    }
+}
+
+/// Copies a new backup off-site, when there is an off-site store.
+pub async fn push_offsite(ctx: &Ctx, id: &str) -> Result<(), StepError> {
+    let Some(store) = ctx.ports.remote.clone() else {
+        return Ok(());
+    };
+    let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());
+    // Spawned: the S3 futures are Send only for owned ('static) arguments.
+    let url = store.url();
+    tokio::spawn(async move { crate::s3::push_backup(&store, &repo, &owned).await })
+        .await
+        .map_err(|e| StepError::new(format!("copying backup {id}: {e}")))?
+        .map_err(|e| StepError::new(format!("copying backup {id} to {url}: {e}")))
+}
+
+/// Makes sure backup `id` is in the local repository, fetching it from the
+/// off-site store if it is only there (a new machine, a lost disk).
+pub async fn ensure_local(ctx: &Ctx, id: &str) -> Result<(), StepError> {
+    let Some(store) = ctx.ports.remote.clone() else {
+        return Ok(());
+    };
+    if ctx.ports.repo.get(id).is_ok() {
+        return Ok(());
+    }
+    let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());
+    let url = store.url();
+    let local = repo.root().display().to_string();
+    tokio::spawn(async move {
+        let manifests = crate::s3::list_manifests(&store)
+            .await
+            .map_err(|e| StepError::new(format!("listing {}: {e}", store.url())))?;
+        let Some(m) = manifests.into_iter().find(|m| m.id == owned) else {
+            return Err(StepError::fatal(format!(
+                "backup {owned} is neither in {local} nor in {}",
+                store.url()
+            )));
+        };
+        crate::s3::pull_backup(&store, &repo, &m)
+            .await
+            .map_err(|e| {
+                StepError::new(format!("fetching backup {owned} from {}: {e}", store.url()))
+            })
+    })
+    .await
+    .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?
+}
+
+pub fn docker(e: crate::docker::DockerError) -> StepError {
+    StepError::new(e.to_string())
+}
+
+pub fn repo(e: crate::repo::RepoError) -> StepError {
+    StepError::fatal(e.to_string())
+}
+
+pub fn wait_for(text: &str) -> WaitFor {
+    if text == "healthy" {
+        WaitFor::Healthy
+    } else {
+        WaitFor::Running
+    }
+}
+
+impl Executor for Real {
+    fn execute(
+        &self,
+        call: Call,
+        events: UnboundedSender<Event>,
+    ) -> BoxFuture<'static, Result<Outputs, StepError>> {
+        let ctx = Ctx {
+            ports: self.ports.clone(),
+            targets: self.targets.clone(),
+            args: Args::new(call.args.clone()),
+            call,
+            events,
+        };
+        Box::pin(async move {
+            match ctx.call.kind.as_str() {
+                "container.stop" => container::stop(&ctx).await,
+                "container.start" => container::start(&ctx).await,
+                "container.restart" => container::restart(&ctx).await,
+                "container.exec" => container::exec(&ctx).await,
+                "container.recreate" => container::recreate(&ctx).await,
+                "volume.create" => volume::create(&ctx).await,
+                "volume.remove" => volume::remove(&ctx).await,
+                "volume.backup" => volume::backup(&ctx).await,
+                "volume.restore" => volume::restore(&ctx).await,
+                "exec.backup" => backup::exec_backup(&ctx).await,
+                "exec.restore" => backup::exec_restore(&ctx).await,
+                "backup.verify" => backup::verify(&ctx).await,
+                "backup.prune" => prune::prune(&ctx).await,
+                "http.request" => http::request(&ctx).await,
+                "notify.webhook" => http::webhook(&ctx).await,
+                "gate.confirm" => gate::confirm(&ctx).await,
+                "compose.up" => compose::up(&ctx).await,
+                "compose.down" => compose::down(&ctx).await,
+                other => Err(StepError::fatal(format!(
+                    "step kind `{other}` cannot run yet in this version of lifeboat \
+                     (it plans, but its executor is not built)"
+                ))),
+            }
+        })
+    }
+
+    fn after_rollback(&self) -> BoxFuture<'static, Vec<String>> {
+        let ports = self.ports.clone();
+        let names = self.running_before.clone();
+        Box::pin(async move {
+            let mut errors = Vec::new();
+            for name in names.iter() {
+                let result = async {
+                    ports.docker.start(name).await?;
+                    ports
+                        .docker
+                        .wait(name, WaitFor::Running, Duration::from_secs(60))
+                        .await
+                }
+                .await;
+                if let Err(e) = result {
+                    errors.push(format!("could not start {name} again: {e}"));
+                }
+            }
+            errors
+        })
+    }
+}

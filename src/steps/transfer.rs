@@ -1,0 +1,201 @@
+//! Bridges between async streams (Docker, HTTP) and the repository's
+//! blocking reader and writer. Bounded channels: memory stays flat whatever
+//! the size of the data.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::docker::Docker;
+use crate::engine::StepError;
+use crate::repo::{LocalRepo, Manifest, NewBackup};
+
+/// Chunks in flight between the two sides.
+const DEPTH: usize = 8;
+const CHUNK: usize = 1 << 20;
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Volume → Docker archive stream → zstd → sha256 → repository.
+/// `progress` hears the bytes read so far, twice a second.
+pub async fn store_volume(
+    docker: &Docker,
+    repo: Arc<LocalRepo>,
+    volume: &str,
+    new: NewBackup,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<Manifest, StepError> {
+    let storer = Storer::start(repo, new)?;
+    let stream = match docker.read_volume(volume).await {
+        Ok(s) => s,
+        Err(e) => {
+            storer.abort().await;
+            return Err(super::docker(e));
+        }
+    };
+    let mut stream = std::pin::pin!(stream);
+    let (mut moved, mut last) = (0u64, Instant::now());
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                moved += chunk.len() as u64;
+                if !storer.send(chunk).await {
+                    break;
+                }
+                if last.elapsed() >= PROGRESS_EVERY {
+                    progress(moved);
+                    last = Instant::now();
+                }
+            }
+            Err(e) => {
+                storer.abort().await;
+                return Err(StepError::new(format!("reading volume {volume}: {e}")));
+            }
+        }
+    }
+    progress(moved);
+    storer.commit().await
+}
+
+/// Repository → verify (sha256, every tar header) → empty the volume →
+/// extract. Nothing touches the volume until the whole backup verified.
+pub async fn restore_volume(
+    docker: &Docker,
+    repo: Arc<LocalRepo>,
+    volume: &str,
+    id: String,
+    mut progress: impl FnMut(u64, u64) + Send + 'static,
+) -> Result<Manifest, StepError> {
+    let (manifest, stream) = verified_stream(repo, id).await?;
+    let total = manifest.raw_bytes;
+    let (mut moved, mut last) = (0u64, Instant::now());
+    let counted = stream.inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            moved += c.len() as u64;
+            if last.elapsed() >= PROGRESS_EVERY {
+                last = Instant::now();
+                progress(moved, total);
+            }
+        }
+    });
+    docker
+        .write_volume(volume, counted)
+        .await
+        .map_err(|e| StepError::new(format!("restoring {} into {volume}: {e}", manifest.id)))?;
+    Ok(manifest)
+}
+
+/// A backup being written. It lands in the repository only on `commit`.
+pub struct Storer {
+    tx: mpsc::Sender<Bytes>,
+    decision: std::sync::mpsc::Sender<bool>,
+    task: JoinHandle<Result<Manifest, String>>,
+}
+
+impl Storer {
+    pub fn start(repo: Arc<LocalRepo>, new: NewBackup) -> Result<Self, StepError> {
+        let mut writer = repo.create(new).map_err(super::repo)?;
+        let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
+        let (decision, decided) = std::sync::mpsc::channel::<bool>();
+        let task = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                writer
+                    .write_all(&chunk)
+                    .map_err(|e| format!("writing the backup: {e}"))?;
+            }
+            // Dropping the writer without finish() removes the partial object.
+            match decided.recv() {
+                Ok(true) => writer.finish().map_err(|e| e.to_string()),
+                _ => Err("backup abandoned".into()),
+            }
+        });
+        Ok(Self { tx, decision, task })
+    }
+
+    pub fn sender(&self) -> mpsc::Sender<Bytes> {
+        self.tx.clone()
+    }
+
+    /// Sends one chunk; false if the writer gave up (its error comes from commit).
+    pub async fn send(&self, chunk: Bytes) -> bool {
+        self.tx.send(chunk).await.is_ok()
+    }
+
+    pub async fn commit(self) -> Result<Manifest, StepError> {
+        self.finish(true).await
+    }
+
+    pub async fn abort(self) {
+        let _ = self.finish(false).await;
+    }
+
+    async fn finish(self, keep: bool) -> Result<Manifest, StepError> {
+        drop(self.tx);
+        let _ = self.decision.send(keep);
+        match self.task.await {
+            Ok(Ok(manifest)) => Ok(manifest),
+            Ok(Err(e)) => Err(StepError::new(e)),
+            Err(e) => Err(StepError::new(format!("backup writer crashed: {e}"))),
+        }
+    }
+}
+
+/// Verifies a backup completely (sha256, and every tar header of a volume
+/// archive) before anything else, then streams its decompressed bytes.
+pub async fn verified_stream(
+    repo: Arc<LocalRepo>,
+    id: String,
+) -> Result<
+    (
+        Manifest,
+        impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ),
+    StepError,
+> {
+    let verified = tokio::task::spawn_blocking(move || repo.open_verified(&id))
+        .await
+        .map_err(|e| StepError::fatal(format!("verification crashed: {e}")))?
+        .map_err(super::repo)?;
+    let manifest = verified.manifest().clone();
+    let mut reader = verified.into_reader().map_err(super::repo)?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match read_full(&mut reader, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            buf.truncate(n);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((manifest, stream))
+}
+
+/// Fills `buf` as far as the reader allows: fewer, bigger chunks.
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,750 @@
+//! End to end against the real Docker engine: the shipped runbooks on a real
+//! Redis + PostgreSQL compose stack (docker-compose.test.yml), seeded with
+//! known data, damaged, recovered by the `lifeboat` binary, and compared with
+//! the seed by scripts/testdata.sh. These tests fail, not skip, without
+//! Docker or the test images (build them with scripts/build-test-images.sh;
+//! .ci/run does).
+//!
+//! Stacks are heavy for a 2-core machine, so the tests take turns.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static TURN: Mutex<()> = Mutex::new(());
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeboat");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn compose_cmd() -> Command {
+    let v2 = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if v2 {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        Command::new("docker-compose")
+    }
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    cmd.current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = sh(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A seeded compose project with its own state, repository and lock
+/// directories; taken down (with its volumes) when dropped.
+struct Stack {
+    project: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn up(name: &str) -> Self {
+        let project = format!("lbe2e{}-{name}", std::process::id());
+        let stack = Stack {
+            project,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        stack.compose(&["up", "-d"]);
+        stack.testdata("wait");
+        stack.testdata("seed");
+        stack
+    }
+
+    fn compose(&self, args: &[&str]) {
+        ok(compose_cmd()
+            .args(["-p", &self.project, "-f", "docker-compose.test.yml"])
+            .args(args));
+    }
+
+    fn testdata(&self, what: &str) -> Output {
+        let mut cmd = Command::new("bash");
+        cmd.args(["scripts/testdata.sh", what, &self.project]);
+        if what == "wait" {
+            cmd.arg("120");
+        }
+        let out = sh(&mut cmd);
+        if what != "check" {
+            assert!(
+                out.status.success(),
+                "testdata {what}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out
+    }
+
+    /// The data is exactly the seed.
+    fn assert_seed(&self) {
+        let out = self.testdata("check");
+        assert!(
+            out.status.success(),
+            "data differs from the seed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn lifeboat(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(root())
+            .env("LIFEBOAT_STATE", self.dir.path().join("state"))
+            .env("LIFEBOAT_REPO", self.dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", self.dir.path().join("locks"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .args(args);
+        cmd
+    }
+
+    /// Runs a runbook for this project; returns (exit code, stdout + stderr).
+    fn run(&self, runbook: &str, extra: &[&str]) -> (i32, String) {
+        let project = format!("project={}", self.project);
+        let mut args = vec!["run", runbook, "--yes", "--set", &project];
+        args.extend_from_slice(extra);
+        let out = self.lifeboat(&args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn volume(&self, name: &str) -> String {
+        format!("{}_{name}", self.project)
+    }
+
+    /// Every file in both volumes deleted, servers started again (empty).
+    fn lose_everything(&self) {
+        self.compose(&["stop"]);
+        ok(Command::new("docker").args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/r", self.volume("redis-data")),
+            "-v",
+            &format!("{}:/p", self.volume("pg-data")),
+            "lifeboat-test/stack:local",
+            "sh",
+            "-c",
+            "rm -rf /r/* /r/.[!.]* /p/* /p/.[!.]*",
+        ]));
+        self.compose(&["start"]);
+        self.testdata("wait");
+        assert!(
+            !self.testdata("check").status.success(),
+            "the loss did not happen"
+        );
+    }
+
+    fn container(&self, service: &str) -> String {
+        ok(Command::new("docker").args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+        ]))
+        .trim()
+        .to_string()
+    }
+
+    fn inspect(&self, service: &str, format: &str) -> String {
+        ok(Command::new("docker").args(["inspect", "-f", format, &self.container(service)]))
+            .trim()
+            .to_string()
+    }
+
+    fn backups(&self, source: &str) -> Vec<PathBuf> {
+        let dir = self
+            .dir
+            .path()
+            .join("repo/backups")
+            .join(self.volume(source));
+        let mut objects: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        objects.retain(|p| p.to_string_lossy().ends_with(".tar.zst"));
+        objects.sort();
+        objects
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = compose_cmd()
+            .current_dir(root())
+            .args(["-p", &self.project, "-f", "docker-compose.test.yml"])
+            .args(["down", "-v", "--remove-orphans"])
+            .output();
+        // Scratch projects that accidental-deletion may have left.
+        let scratch = format!("{}-recover", self.project);
+        let _ = compose_cmd()
+            .current_dir(root())
+            .args(["-p", &scratch, "-f", "docker-compose.test.yml"])
+            .args(["down", "-v", "--remove-orphans"])
+            .output();
+    }
+}
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn full_data_loss_brings_back_exactly_the_seed() {
+    let _turn = turn();
+    let stack = Stack::up("fdl");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+
+    // A dry run probes live and changes nothing.
+    let journals = || {
+        std::fs::read_dir(stack.dir.path().join("state/runs"))
+            .unwrap()
+            .count()
+    };
+    let before = journals();
+    let project = format!("project={}", stack.project);
+    let out = stack
+        .lifeboat(&["run", "full-data-loss", "--dry-run", "--set", &project])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{plan}");
+    assert!(plan.contains("running, healthy"), "{plan}");
+    assert!(
+        plan.contains("Plan: 2 stops, 2 backups, 2 DESTRUCTIVE restores (guarded)"),
+        "{plan}"
+    );
+    assert_eq!(journals(), before, "a dry run wrote a journal");
+
+    stack.lose_everything();
+    let t0 = Instant::now();
+    let (code, out) = stack.run("full-data-loss", &[]);
+    assert_eq!(code, 0, "{out}");
+    eprintln!("full-data-loss took {:?}", t0.elapsed());
+    stack.assert_seed();
+    assert_eq!(
+        stack.inspect("redis", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(
+        stack.inspect("postgres", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+
+    // The history and the journal tell what happened, for people and scripts.
+    let history = stack
+        .lifeboat(&["history", "--format", "json"])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let outcomes: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, vec!["succeeded", "succeeded"]);
+}
+
+#[test]
+fn a_failed_check_after_the_restore_rolls_back_to_the_data_as_it_was() {
+    let _turn = turn();
+    let stack = Stack::up("rollback");
+    // A backup of an empty Redis: restoring it makes the DBSIZE check fail.
+    ok(Command::new("docker").args(["exec", &stack.container("redis"), "redis-cli", "FLUSHALL"]));
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    let empty = stack.backups("redis-data");
+    assert_eq!(empty.len(), 1);
+    let empty_id = empty[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".tar.zst", "");
+    stack.testdata("seed");
+
+    // The Redis branch of full-data-loss, with fewer retries.
+    let runbook = stack.dir.path().join("restore-redis.yaml");
+    std::fs::write(
+        &runbook,
+        r#"
+runbook: restore-redis
+params:
+  project: { type: string }
+  backup: { type: string, default: latest }
+targets:
+  redis: { service: redis, project: "{{ project }}", volumes: [redis-data] }
+  redis-data: { volume: "{{ project }}_redis-data" }
+steps:
+  - { id: stop-redis, uses: container.stop, with: { container: redis } }
+  - { id: safety-redis, uses: volume.backup, needs: [stop-redis], with: { volume: redis-data, tags: [safety] } }
+  - { id: restore-redis, uses: volume.restore, needs: [safety-redis], with: { volume: redis-data, backup: "{{ backup }}" } }
+  - { id: start-redis, uses: container.start, needs: [restore-redis], with: { container: redis, wait: healthy, timeout: 60s } }
+  - id: verify-redis
+    uses: container.exec
+    needs: [start-redis]
+    readonly: true
+    with: { container: redis, command: [redis-cli, DBSIZE], expect: { stdout_matches: '^[1-9]' } }
+    retry: { attempts: 2, backoff: 1s }
+on_failure: rollback
+"#,
+    )
+    .unwrap();
+    let backup = format!("backup={empty_id}");
+    let (code, out) = stack.run(runbook.to_str().unwrap(), &["--set", &backup]);
+    assert_eq!(code, 3, "the run must fail and roll back:\n{out}");
+    assert!(out.contains("Rolling back"), "{out}");
+    assert!(out.contains("failed, rolled back"), "{out}");
+    stack.assert_seed();
+    assert_eq!(stack.inspect("redis", "{{.State.Running}}"), "true");
+    assert_eq!(stack.inspect("postgres", "{{.State.Running}}"), "true");
+}
+
+#[test]
+fn a_corrupt_backup_is_refused_before_the_volume_is_touched() {
+    let _turn = turn();
+    let stack = Stack::up("corrupt");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    let object = stack.backups("pg-data").pop().unwrap();
+    let mut bytes = std::fs::read(&object).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&object, bytes).unwrap();
+
+    let (code, out) = stack.run("full-data-loss", &[]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("corrupt"),
+        "the error names the corruption:\n{out}"
+    );
+    assert!(out.contains("sha256"), "{out}");
+    // The live data was never replaced, and the servers run again.
+    stack.testdata("wait");
+    stack.assert_seed();
+}
+
+#[test]
+fn an_upgrade_to_an_image_that_never_gets_healthy_is_rolled_back() {
+    let _turn = turn();
+    let stack = Stack::up("upgrade");
+    let before = stack.inspect("redis", "{{.Config.Image}}");
+    let (code, out) = stack.run(
+        "upgrade-rollback",
+        &["--set", "image=lifeboat-test/stack:broken"],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("Rolling back"), "{out}");
+    stack.testdata("wait");
+    stack.assert_seed();
+    assert_eq!(stack.inspect("redis", "{{.Config.Image}}"), before);
+    assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
+    // No container of the failed upgrade is left behind.
+    let leftovers = ok(Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name={}.*lifeboat-old", stack.project),
+    ]));
+    assert_eq!(leftovers.trim(), "");
+
+    // The same runbook with a good image succeeds and keeps the data.
+    ok(Command::new("docker").args([
+        "tag",
+        "lifeboat-test/stack:local",
+        "lifeboat-test/stack:e2e-next",
+    ]));
+    let (code, out) = stack.run(
+        "upgrade-rollback",
+        &["--set", "image=lifeboat-test/stack:e2e-next"],
+    );
+    let _ = Command::new("docker")
+        .args(["rmi", "lifeboat-test/stack:e2e-next"])
+        .output();
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+    assert_eq!(
+        stack.inspect("redis", "{{.Config.Image}}"),
+        "lifeboat-test/stack:e2e-next"
+    );
+}
+
+#[test]
+fn accidental_deletion_brings_back_the_deleted_rows_only() {
+    let _turn = turn();
+    let stack = Stack::up("deletion");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    let pg = stack.container("postgres");
+    ok(Command::new("docker").args([
+        "exec",
+        &pg,
+        "psql",
+        "-X",
+        "-U",
+        "postgres",
+        "-d",
+        "shop",
+        "-c",
+        "DELETE FROM orders WHERE id % 3 = 0",
+    ]));
+    assert!(!stack.testdata("check").status.success());
+    let (code, out) = stack.run(
+        "accidental-deletion",
+        &["--set", "compose_file=docker-compose.test.yml"],
+    );
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+}
+
+#[test]
+fn lifeboat_killed_during_a_restore_resumes_and_loses_nothing() {
+    let _turn = turn();
+    let stack = Stack::up("kill");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    stack.lose_everything();
+
+    let project = format!("project={}", stack.project);
+    let mut child = stack
+        .lifeboat(&[
+            "run",
+            "full-data-loss",
+            "--yes",
+            "--parallel",
+            "1",
+            "--set",
+            &project,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the journal says a restore started, then kill -9.
+    let runs = stack.dir.path().join("state/runs");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let journal = loop {
+        assert!(Instant::now() < deadline, "no restore started");
+        let files: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        let started = files.into_iter().find(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text.contains(r#""runbook":"full-data-loss""#)
+                && text.contains(r#""record":"step_started","id":"restore-"#)
+        });
+        if let Some(path) = started {
+            break path;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = journal.file_stem().unwrap().to_string_lossy().to_string();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        !text.contains("run_finished"),
+        "the run ended before the kill"
+    );
+
+    let history = stack.lifeboat(&["history"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&history.stdout).contains("unfinished"));
+
+    let out = stack
+        .lifeboat(&["resume", &run_id, "--yes"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("running again: restore-"), "{text}");
+    stack.assert_seed();
+    // A finished run cannot be resumed twice.
+    let again = stack
+        .lifeboat(&["resume", &run_id, "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3));
+}
+
+#[test]
+fn an_unreachable_docker_daemon_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(root())
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .env("LIFEBOAT_STATE", dir.path())
+        .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+        .args(["run", "full-data-loss", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Docker daemon at tcp://127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+    assert!(!dir.path().join("runs").exists(), "nothing was started");
+}
+
+#[test]
+fn apply_refuses_a_changed_world_backups_are_ad_hoc_and_runs_lock_what_they_touch() {
+    let _turn = turn();
+    let stack = Stack::up("apply");
+    let project = format!("project={}", stack.project);
+
+    // An ad-hoc backup, tagged, verified on the way.
+    let volume = stack.volume("redis-data");
+    let out = stack
+        .lifeboat(&["backup", "--volume", &volume, "--tag", "manual"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects = stack.backups("redis-data");
+    assert_eq!(objects.len(), 1);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(objects[0].to_string_lossy().replace(".tar.zst", ".json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["tags"], serde_json::json!(["manual"]));
+    assert_eq!(manifest["verification"]["ok"], serde_json::json!(true));
+    assert_eq!(
+        manifest["origin"]["compose_service"],
+        serde_json::json!("redis")
+    );
+
+    // A saved plan applies while the world is as it saw it, and not after a change.
+    let plan = stack.dir.path().join("plan.json");
+    let out = stack
+        .lifeboat(&[
+            "plan",
+            "cold-backup",
+            "--set",
+            &project,
+            "--out",
+            plan.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let redis = stack.container("redis");
+    ok(Command::new("docker").args(["stop", &redis]));
+    let out = stack
+        .lifeboat(&["apply", plan.to_str().unwrap(), "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("the world changed since the plan was made"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("now `exited"), "{stderr}");
+    ok(Command::new("docker").args(["start", &redis]));
+    stack.testdata("wait");
+    let out = stack
+        .lifeboat(&["apply", plan.to_str().unwrap(), "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stack.assert_seed();
+
+    // While one run holds the Redis container, another run that needs it is refused.
+    let holder = stack.dir.path().join("hold.yaml");
+    std::fs::write(
+        &holder,
+        r#"
+runbook: hold
+params:
+  project: { type: string }
+targets:
+  redis: { service: redis, project: "{{ project }}" }
+steps:
+  - { id: busy, uses: container.exec, with: { container: redis, command: [sleep, "15"] } }
+"#,
+    )
+    .unwrap();
+    let mut first = stack
+        .lifeboat(&["run", holder.to_str().unwrap(), "--yes", "--set", &project])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = stack.dir.path().join("state/runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&runs).unwrap().any(|e| {
+        std::fs::read_to_string(e.unwrap().path())
+            .unwrap_or_default()
+            .contains(r#""record":"step_started","id":"busy""#)
+    }) {
+        assert!(Instant::now() < deadline, "the first run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("is held by run") && out.contains("(hold, pid"),
+        "{out}"
+    );
+    assert!(first.wait().unwrap().success());
+}
+
+/// An s3s-fs server on loopback with one bucket; killed on drop.
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl S3Server {
+    fn start(bucket: &str) -> Self {
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+        let bin = [
+            home.join(".cargo/bin/s3s-fs"),
+            PathBuf::from("/usr/local/bin/s3s-fs"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("s3s-fs is not installed: cargo install s3s-fs@0.14.1 --features binary --locked");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(bucket)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "e2e", "--secret-key", "e2e-secret"])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3Server {
+            child,
+            port,
+            _root: root,
+        }
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", self.port),
+        )
+        .env("AWS_ACCESS_KEY_ID", "e2e")
+        .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE");
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn full_data_loss_from_s3_alone_after_the_local_repository_is_gone() {
+    let _turn = turn();
+    let s3 = S3Server::start("lifeboat-e2e");
+    let stack = Stack::up("s3");
+    let project = format!("project={}", stack.project);
+    // Nightly: backups go to the local repository and off-site.
+    let mut cmd = stack.lifeboat(&[
+        "run",
+        "cold-backup",
+        "--yes",
+        "--set",
+        &project,
+        "--offsite",
+        "s3://lifeboat-e2e/shop",
+    ]);
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The machine's disk is lost: no local repository, no state, no volumes' data.
+    std::fs::remove_dir_all(stack.dir.path().join("repo")).unwrap();
+    std::fs::remove_dir_all(stack.dir.path().join("state")).unwrap();
+    stack.lose_everything();
+
+    let mut cmd = stack.lifeboat(&[
+        "run",
+        "full-data-loss",
+        "--yes",
+        "--set",
+        &project,
+        "--repo",
+        "s3://lifeboat-e2e/shop",
+    ]);
+    cmd.env_remove("LIFEBOAT_REPO");
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    stack.assert_seed();
+}

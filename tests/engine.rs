@@ -1,0 +1,371 @@
+//! The scheduler against an in-memory executor: order, parallelism, retries,
+//! `when`, skips, rollback and cancellation. The real executor is proven
+//! against Docker in tests/e2e.rs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use lifeboat::compile::compiler::{Options as CompileOptions, compile};
+use lifeboat::engine::render::RunScope;
+use lifeboat::engine::{Call, Event, Executor, Options, Outcome, Outputs, Seed, StepError, run};
+use lifeboat::plan::Plan;
+use lifeboat::runbook::source::Source;
+use serde_json::json;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default)]
+struct Fake {
+    log: Mutex<Vec<String>>,
+    /// step id → how many attempts fail before one succeeds (u32::MAX: all).
+    failures: HashMap<String, u32>,
+    undo_failures: Vec<String>,
+    delay: Duration,
+    /// (in flight now, most in flight at once)
+    counts: Arc<Mutex<(usize, usize)>>,
+}
+
+impl Executor for Fake {
+    fn execute(
+        &self,
+        call: Call,
+        _: UnboundedSender<Event>,
+    ) -> BoxFuture<'static, Result<Outputs, StepError>> {
+        let tag = if call.undo { "undo" } else { "do" };
+        self.log.lock().unwrap().push(format!(
+            "{tag} {} {} #{}",
+            call.step, call.kind, call.attempt
+        ));
+        let fail = if call.undo {
+            self.undo_failures.contains(&call.step)
+        } else {
+            self.failures
+                .get(&call.step)
+                .is_some_and(|n| call.attempt <= *n)
+        };
+        let delay = self.delay;
+        let step = call.step.clone();
+        let args = serde_json::Value::Object(call.args.into_iter().collect());
+        let counts = self.counts.clone();
+        Box::pin(async move {
+            {
+                let mut c = counts.lock().unwrap();
+                c.0 += 1;
+                c.1 = c.1.max(c.0);
+            }
+            tokio::time::sleep(delay).await;
+            counts.lock().unwrap().0 -= 1;
+            if fail {
+                return Err(StepError::new(format!("{step} broke")));
+            }
+            let mut out = Outputs::new();
+            out.insert("backup_id".into(), json!(format!("B-{step}")));
+            out.insert("was_running".into(), json!(true));
+            out.insert("stdout".into(), json!(format!("out-{step}")));
+            out.insert("args".into(), args);
+            Ok(out)
+        })
+    }
+}
+
+const RUNBOOK: &str = r#"
+runbook: two-branches
+params:
+  backup: { type: string, default: latest }
+targets:
+  a: { container: a, volumes: [a-data] }
+  b: { container: b, volumes: [b-data] }
+  a-data: { volume: a-data }
+  b-data: { volume: b-data }
+steps:
+  - { id: stop-a, uses: container.stop, with: { container: a } }
+  - { id: safety-a, uses: volume.backup, needs: [stop-a], with: { volume: a-data } }
+  - { id: restore-a, uses: volume.restore, needs: [safety-a], with: { volume: a-data, backup: "{{ backup }}" } }
+  - { id: start-a, uses: container.start, needs: [restore-a], with: { container: a } }
+  - { id: stop-b, uses: container.stop, with: { container: b } }
+  - { id: safety-b, uses: volume.backup, needs: [stop-b], with: { volume: b-data } }
+  - { id: restore-b, uses: volume.restore, needs: [safety-b], with: { volume: b-data, backup: "{{ backup }}" } }
+  - { id: start-b, uses: container.start, needs: [restore-b], with: { container: b } }
+  - id: verify
+    uses: container.exec
+    readonly: true
+    needs: [start-a, start-b]
+    with: { container: a, command: [check] }
+    retry: { attempts: 3, backoff: 10ms }
+on_failure: rollback
+"#;
+
+fn plan_of(text: &str) -> Plan {
+    let source = Source::new("test.yaml", text);
+    compile(&source, &CompileOptions::default()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+async fn go(
+    plan: &Plan,
+    fake: Arc<Fake>,
+    parallel: usize,
+    cancel: CancellationToken,
+) -> (lifeboat::engine::runner::Report, Vec<Event>) {
+    let scope = RunScope::new(
+        vec![("backup".into(), "latest".into())],
+        &plan.targets,
+        "r1",
+        "now",
+    );
+    let (tx, mut rx) = unbounded_channel();
+    let options = Options {
+        run_id: "r1".into(),
+        parallel,
+        cancel,
+        secrets: vec![],
+    };
+    let report = run(plan, &scope, fake, None, tx, &options, Seed::default()).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (report, events)
+}
+
+fn log(fake: &Fake) -> Vec<String> {
+    fake.log.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn branches_run_in_parallel_and_a_flaky_check_is_retried() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        failures: [("verify".to_string(), 2)].into(),
+        delay: Duration::from_millis(50),
+        ..Fake::default()
+    });
+    let (report, events) = go(&plan, fake.clone(), 4, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.errors);
+    assert_eq!(
+        fake.counts.lock().unwrap().1,
+        2,
+        "the two branches ran side by side"
+    );
+    let l = log(&fake);
+    assert_eq!(l.iter().filter(|c| c.starts_with("do verify")).count(), 3);
+    assert!(l.last().unwrap().starts_with("do verify container.exec #3"));
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e, Event::StepRetrying { .. }))
+        .count();
+    assert_eq!(retries, 2);
+    assert_eq!(report.outputs.len(), 9);
+}
+
+#[tokio::test]
+async fn parallel_one_runs_steps_one_at_a_time_in_plan_order() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake::default());
+    let (report, _) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    let order: Vec<String> = log(&fake)
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect();
+    let planned: Vec<String> = plan.steps.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(order, planned);
+}
+
+#[tokio::test]
+async fn a_failed_check_undoes_completed_steps_in_reverse_completion_order() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        failures: [("verify".to_string(), u32::MAX)].into(),
+        ..Fake::default()
+    });
+    let (report, _) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
+    assert_eq!(
+        report.errors,
+        vec!["verify: verify broke (after 3 attempts)".to_string()]
+    );
+    let undos: Vec<String> = log(&fake)
+        .into_iter()
+        .filter(|l| l.starts_with("undo"))
+        .collect();
+    assert_eq!(
+        undos,
+        vec![
+            "undo restore-b volume.restore #1",
+            "undo restore-a volume.restore #1",
+            "undo stop-b container.start #1",
+            "undo stop-a container.start #1",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_undo_of_a_restore_restores_the_safety_backup_of_this_run() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        failures: [("verify".to_string(), u32::MAX)].into(),
+        ..Fake::default()
+    });
+    let (_, events) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::UndoFinished { id, .. } if id == "restore-a"))
+    );
+    // The undo's backup argument is the safety step's output, rendered at run time.
+    let restore_undo = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "restore-a")
+        .unwrap()
+        .undo
+        .clone()
+        .unwrap();
+    assert_eq!(
+        restore_undo.templates["backup"],
+        "{{ steps['safety-a'].backup_id }}"
+    );
+}
+
+#[tokio::test]
+async fn every_undo_is_attempted_even_when_one_fails() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        failures: [("restore-b".to_string(), u32::MAX)].into(),
+        undo_failures: vec!["stop-a".to_string()],
+        ..Fake::default()
+    });
+    let (report, events) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RollbackFailed);
+    // restore-b failed part-way: it is undone too (its volume may be half-written).
+    let undone: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::UndoFinished { id, .. } | Event::UndoFailed { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    // Plan order with --parallel 1 is wave by wave, so restore-a finished after stop-b.
+    assert_eq!(undone, vec!["restore-b", "restore-a", "stop-b", "stop-a"]);
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.starts_with("undo of stop-a: stop-a broke")),
+        "{:?}",
+        report.errors
+    );
+    // Steps after the failure never started; they are reported as skipped.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StepSkipped { id, .. } if id == "verify"))
+    );
+}
+
+#[tokio::test]
+async fn on_failure_continue_runs_independent_branches_and_skips_dependants() {
+    let text = RUNBOOK.replace("on_failure: rollback", "on_failure: continue");
+    let plan = plan_of(&text);
+    let fake = Arc::new(Fake {
+        failures: [("safety-a".to_string(), u32::MAX)].into(),
+        ..Fake::default()
+    });
+    let (report, events) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::Failed);
+    let skipped: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepSkipped { id, reason } => Some(format!("{id}: {reason}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            "restore-a: needs safety-a, which failed",
+            "start-a: needs restore-a, which was skipped",
+            "verify: needs start-a, which was skipped",
+        ]
+    );
+    assert!(report.outputs.contains_key("start-b"));
+    assert!(!log(&fake).iter().any(|l| l.starts_with("undo")));
+}
+
+#[tokio::test]
+async fn when_false_skips_the_step_and_its_dependants() {
+    let text = r#"
+runbook: when-test
+params:
+  go: { type: bool, default: false }
+targets:
+  a: { container: a }
+steps:
+  - { id: first, uses: container.exec, readonly: true, with: { container: a, command: [x] } }
+  - { id: maybe, uses: container.exec, needs: [first], when: "steps.first.stdout == 'nope'", readonly: true, with: { container: a, command: [x] } }
+  - { id: after, uses: container.exec, needs: [maybe], readonly: true, with: { container: a, command: [x] } }
+  - { id: other, uses: container.exec, needs: [first], when: "steps.first.stdout == 'out-first'", readonly: true, with: { container: a, command: [x] } }
+"#;
+    let plan = plan_of(text);
+    let fake = Arc::new(Fake::default());
+    let (report, events) = go(&plan, fake.clone(), 2, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    let ran: Vec<String> = log(&fake)
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(ran, vec!["first", "other"]);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::StepSkipped { .. }))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_aborts_in_flight_steps_and_still_rolls_back() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(200),
+        ..Fake::default()
+    });
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        // After the stops (wave 1) finished, during the safety backups.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
+    let (report, _) = go(&plan, fake.clone(), 4, cancel).await;
+    assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
+    let undos: Vec<String> = log(&fake)
+        .into_iter()
+        .filter(|l| l.starts_with("undo"))
+        .collect();
+    assert_eq!(
+        undos.len(),
+        2,
+        "both stopped containers are started again: {undos:?}"
+    );
+    assert!(!log(&fake).iter().any(|l| l.starts_with("do restore")));
+}
+
+#[tokio::test]
+async fn a_timeout_fails_the_attempt() {
+    let text = RUNBOOK.replace("retry: { attempts: 3, backoff: 10ms }", "timeout: 20ms");
+    let plan = plan_of(&text);
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(100),
+        ..Fake::default()
+    });
+    let (report, _) = go(&plan, fake, 4, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RolledBack);
+    assert_eq!(
+        report.errors,
+        vec!["verify: timed out after 20ms".to_string()]
+    );
+}

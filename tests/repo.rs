@@ -1,0 +1,595 @@
+//! The local backup repository: write, list, resolve, verify, read back, delete,
+//! and restore by hand with `zstd`, `tar` and `sha256sum`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup, Origin, RepoError};
+use sha2::{Digest, Sha256};
+
+fn repo() -> (tempfile::TempDir, LocalRepo) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(dir.path().join("repo")).unwrap();
+    (dir, repo)
+}
+
+/// A tar like Docker's archive API returns for `/data`.
+fn volume_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    b.append_data(&mut dir, "data/", &[][..]).unwrap();
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("data/{name}"), *data)
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A tar whose first file is named `name` verbatim (the `tar` crate refuses `..`).
+fn tar_with_raw_name(name: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, &b"root"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+fn new(source: &str, kind: BackupKind, run_id: Option<&str>) -> NewBackup {
+    NewBackup {
+        source: source.into(),
+        kind,
+        origin: Origin {
+            volume: (kind == BackupKind::Volume).then(|| source.into()),
+            ..Origin::default()
+        },
+        tags: vec!["test".into()],
+        run_id: run_id.map(Into::into),
+    }
+}
+
+fn write(repo: &LocalRepo, backup: NewBackup, raw: &[u8]) -> Manifest {
+    let mut w = repo.create(backup).unwrap();
+    // Uneven chunks, like a network stream.
+    for chunk in raw.chunks(777) {
+        w.write_all(chunk).unwrap();
+    }
+    assert_eq!(w.raw_bytes(), raw.len() as u64);
+    w.finish().unwrap()
+}
+
+fn read_back(repo: &LocalRepo, id: &str) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    repo.open_verified(id)
+        .unwrap()
+        .into_reader()
+        .unwrap()
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|it| {
+            it.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn source_dir(repo: &LocalRepo, source: &str) -> PathBuf {
+    repo.root().join("backups").join(source)
+}
+
+fn flip_byte(path: &Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], at).unwrap();
+}
+
+#[test]
+fn a_volume_backup_reads_back_exactly() {
+    let (_t, repo) = repo();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let raw = volume_tar(&[("a.txt", b"hello\n"), ("empty", b""), ("big.bin", &big)]);
+    let m = write(&repo, new("pgdata", BackupKind::Volume, None), &raw);
+
+    assert_eq!(m.format, 1);
+    assert_eq!(m.source, "pgdata");
+    assert_eq!(m.kind, BackupKind::Volume);
+    assert_eq!(m.object, format!("{}.tar.zst", m.id));
+    assert_eq!(m.raw_bytes, raw.len() as u64);
+    assert_eq!(m.file_count, Some(3));
+    assert_eq!(m.compression, "zstd");
+    assert_eq!(m.encryption, None);
+    assert_eq!(m.tags, ["test"]);
+    assert!(m.verification.is_none());
+    let object = fs::read(repo.object_path(&m)).unwrap();
+    assert_eq!(m.stored_bytes, object.len() as u64);
+    assert_eq!(m.sha256, hex::encode(Sha256::digest(&object)));
+    assert_eq!(
+        files_in(&source_dir(&repo, "pgdata")),
+        [format!("{}.json", m.id), m.object.clone()]
+    );
+
+    assert_eq!(read_back(&repo, &m.id).unwrap(), raw);
+    assert_eq!(repo.get(&m.id).unwrap(), m);
+}
+
+#[test]
+fn exec_and_http_backups_are_raw_bytes() {
+    let (_t, repo) = repo();
+    let dump = b"-- PostgreSQL database dump\nCREATE TABLE t ();\n".repeat(1000);
+    let m = write(&repo, new("shop-db", BackupKind::Exec, None), &dump);
+    assert_eq!(m.object, format!("{}.raw.zst", m.id));
+    assert_eq!(m.file_count, None);
+    assert!(m.stored_bytes < m.raw_bytes / 10, "{m:?}");
+    assert_eq!(read_back(&repo, &m.id).unwrap(), dump);
+
+    let empty = write(&repo, new("qdrant", BackupKind::Http, None), b"");
+    assert_eq!(empty.raw_bytes, 0);
+    assert_eq!(read_back(&repo, &empty.id).unwrap(), b"");
+}
+
+#[test]
+fn list_get_and_resolve() {
+    let (_t, repo) = repo();
+    assert!(repo.list().unwrap().is_empty());
+    let raw = volume_tar(&[("x", b"1")]);
+    let a1 = write(&repo, new("a", BackupKind::Volume, Some("run-1")), &raw);
+    let b1 = write(&repo, new("b", BackupKind::Volume, None), &raw);
+    let a2 = write(&repo, new("a", BackupKind::Volume, None), &raw);
+    let a3 = write(&repo, new("a", BackupKind::Volume, Some("run-2")), &raw);
+
+    let ids: Vec<String> = repo.list().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        [a3.id.clone(), a2.id.clone(), b1.id.clone(), a1.id.clone()]
+    );
+    assert_eq!(repo.get(&b1.id).unwrap(), b1);
+
+    assert_eq!(repo.resolve("a", "latest", None).unwrap().id, a3.id);
+    assert_eq!(
+        repo.resolve("a", "latest", Some("run-2")).unwrap().id,
+        a2.id
+    );
+    assert_eq!(repo.resolve("a", &a1.id, Some("run-1")).unwrap().id, a1.id);
+    assert_eq!(repo.resolve("b", "latest", None).unwrap().id, b1.id);
+
+    // latest-verified: nothing verified yet, then the one that was.
+    let e = repo.resolve("a", "latest-verified", None).unwrap_err();
+    assert!(matches!(e, RepoError::NoBackup { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("none of its 3 backup(s) has passed verification"),
+        "{e}"
+    );
+    assert!(repo.verify(&a1.id, true).unwrap().ok);
+    assert_eq!(
+        repo.resolve("a", "latest-verified", None).unwrap().id,
+        a1.id
+    );
+    let e = repo
+        .resolve("a", "latest-verified", Some("run-1"))
+        .unwrap_err();
+    assert!(matches!(e, RepoError::NoBackup { .. }), "{e}");
+
+    // An id of another source.
+    let e = repo.resolve("a", &b1.id, None).unwrap_err();
+    assert!(matches!(e, RepoError::WrongSource { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("backup `{}` is a backup of `b`, not of `a`", b1.id)
+    );
+
+    // Unknown sources, ids and references.
+    let e = repo.resolve("c", "latest", None).unwrap_err();
+    assert!(e.to_string().contains("it has backups of `a`, `b`"), "{e}");
+    let e = repo.resolve("b", "latest-verified", Some("x")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("no backup of `b` matches `latest-verified`: "),
+        "{e}"
+    );
+    let e = repo.resolve("a", "newest", None).unwrap_err();
+    assert!(e.to_string().contains("neither `latest`"), "{e}");
+    let mut typo = a2.id.clone();
+    typo.pop();
+    let e = repo.get(&typo).unwrap_err();
+    assert!(matches!(e, RepoError::NotFound { .. }), "{e}");
+    assert!(
+        e.to_string().contains(&format!("did you mean `{}`", a2.id)),
+        "{e}"
+    );
+    let e = repo.resolve("../a", "latest", None).unwrap_err();
+    assert!(matches!(e, RepoError::InvalidSource(_)), "{e}");
+    assert!(matches!(
+        repo.get("../../etc/passwd"),
+        Err(RepoError::NotFound { .. })
+    ));
+
+    let only_run = write(&repo, new("d", BackupKind::Exec, Some("run-9")), b"x");
+    let e = repo.resolve("d", "latest", Some("run-9")).unwrap_err();
+    assert!(e.to_string().contains("written by this run (run-9)"), "{e}");
+    assert_eq!(repo.resolve("d", "latest", None).unwrap(), only_run);
+}
+
+#[test]
+fn invalid_sources_are_refused() {
+    let (_t, repo) = repo();
+    for bad in ["", "../etc", "a/b", ".hidden", "-x", "with space"] {
+        let e = repo.create(new(bad, BackupKind::Exec, None)).err().unwrap();
+        assert!(matches!(e, RepoError::InvalidSource(_)), "{bad}: {e}");
+        assert!(e.to_string().contains("Docker volume names"), "{e}");
+    }
+    assert!(!repo.root().exists());
+}
+
+#[test]
+fn a_flipped_byte_is_corrupt_before_any_reader_exists() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("x", &[9; 100_000])]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+    let path = repo.object_path(&m);
+    flip_byte(&path, m.stored_bytes / 2);
+
+    let e = repo.open_verified(&m.id).unwrap_err();
+    assert!(matches!(e, RepoError::Corrupt { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("backup {} is corrupt: sha256 of ", m.id)),
+        "{msg}"
+    );
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(
+        msg.ends_with(&format!(
+            "its manifest says {}; nothing was restored",
+            m.sha256
+        )),
+        "{msg}"
+    );
+
+    let v = repo.verify(&m.id, false).unwrap();
+    assert!(!v.ok && !v.deep, "{v:?}");
+    assert!(v.detail.contains("its manifest says"), "{v:?}");
+    assert_eq!(repo.get(&m.id).unwrap().verification, Some(v));
+    assert!(repo.resolve("v", "latest-verified", None).is_err());
+}
+
+#[test]
+fn a_change_after_pass_one_fails_the_reader_at_the_end() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("x", &[1; 50_000])]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+    let verified = repo.open_verified(&m.id).unwrap();
+    assert_eq!(verified.manifest(), &m);
+    // Change the last byte: the zstd frame checksum or our sha256 must catch it.
+    flip_byte(&repo.object_path(&m), m.stored_bytes - 1);
+    let mut out = Vec::new();
+    let e = verified
+        .into_reader()
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("is corrupt"), "{e}");
+}
+
+#[test]
+fn unsafe_archives_are_refused_when_writing() {
+    let (_t, repo) = repo();
+    for name in ["data/../../etc/passwd", "/etc/passwd", "etc/passwd"] {
+        let mut w = repo.create(new("v", BackupKind::Volume, None)).unwrap();
+        let write = w.write_all(&tar_with_raw_name(name));
+        assert!(write.is_err(), "{name}");
+        let e = w.finish().unwrap_err();
+        assert!(matches!(e, RepoError::BadArchive { .. }), "{e}");
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    // A truncated tar is refused by finish().
+    let raw = volume_tar(&[("x", b"1")]);
+    let mut w = repo.create(new("v", BackupKind::Volume, None)).unwrap();
+    w.write_all(&raw[..raw.len() - 1024]).unwrap();
+    let e = w.finish().unwrap_err();
+    assert!(e.to_string().contains("no end-of-archive marker"), "{e}");
+    assert!(files_in(&source_dir(&repo, "v")).is_empty());
+    assert!(repo.list().unwrap().is_empty());
+}
+
+#[test]
+fn an_unsafe_archive_in_the_repository_is_refused_when_reading() {
+    let (_t, repo) = repo();
+    // Written as an exec backup (not scanned), then relabelled as a volume.
+    let m = write(
+        &repo,
+        new("v", BackupKind::Exec, None),
+        &tar_with_raw_name("data/../../etc/passwd"),
+    );
+    let dir = source_dir(&repo, "v");
+    let object = format!("{}.tar.zst", m.id);
+    fs::rename(dir.join(&m.object), dir.join(&object)).unwrap();
+    let relabelled = Manifest {
+        kind: BackupKind::Volume,
+        object,
+        ..m.clone()
+    };
+    fs::write(
+        dir.join(format!("{}.json", m.id)),
+        serde_json::to_vec_pretty(&relabelled).unwrap(),
+    )
+    .unwrap();
+
+    let e = repo.open_verified(&m.id).unwrap_err();
+    assert!(matches!(e, RepoError::BadArchive { .. }), "{e}");
+    assert!(e.to_string().contains("data/../../etc/passwd"), "{e}");
+    let v = repo.verify(&m.id, true).unwrap();
+    assert!(!v.ok && v.deep, "{v:?}");
+    // sha256 alone cannot see it.
+    assert!(repo.verify(&m.id, false).unwrap().ok);
+}
+
+#[test]
+fn a_dropped_writer_leaves_nothing() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("x", &[5; 3 << 20])]);
+    let mut w = repo.create(new("v", BackupKind::Volume, None)).unwrap();
+    w.write_all(&raw[..2 << 20]).unwrap();
+    assert_eq!(w.raw_bytes(), 2 << 20);
+    let dir = source_dir(&repo, "v");
+    assert_eq!(files_in(&dir), [format!("{}.tar.zst.partial", w.id())]);
+    drop(w);
+    assert!(files_in(&dir).is_empty());
+    assert!(repo.list().unwrap().is_empty());
+}
+
+#[test]
+fn manifests_round_trip_through_json() {
+    let (_t, repo) = repo();
+    let mut backup = new("redis-data", BackupKind::Volume, Some("run-7"));
+    backup.origin = Origin {
+        volume: Some("redis-data".into()),
+        container: Some("shop-redis-1".into()),
+        image: Some("redis:7".into()),
+        image_digest: Some("sha256:abc".into()),
+        compose_project: Some("shop".into()),
+        compose_service: Some("redis".into()),
+        command: None,
+        url: None,
+    };
+    let m = write(&repo, backup, &volume_tar(&[("dump.rdb", b"REDIS")]));
+    let text =
+        fs::read_to_string(source_dir(&repo, "redis-data").join(format!("{}.json", m.id))).unwrap();
+    assert!(text.starts_with("{\n  \"format\": 1,\n"), "{text}");
+    assert!(text.ends_with("}\n"));
+    assert!(
+        !text.contains("\"url\""),
+        "none origin fields are left out: {text}"
+    );
+    assert!(text.contains("\"kind\": \"volume\""), "{text}");
+    let parsed: Manifest = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed, m);
+
+    let v = repo.verify(&m.id, true).unwrap();
+    let again = repo.get(&m.id).unwrap();
+    let json = serde_json::to_string(&again).unwrap();
+    assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), again);
+    assert_eq!(again.verification.as_ref(), Some(&v));
+}
+
+#[test]
+fn verify_records_its_result() {
+    let (_t, repo) = repo();
+    let m = write(
+        &repo,
+        new("v", BackupKind::Volume, None),
+        &volume_tar(&[("a", b"1"), ("b", b"2")]),
+    );
+    assert_eq!(m.to_world().verified_at, None);
+
+    let shallow = repo.verify(&m.id, false).unwrap();
+    assert!(shallow.ok && !shallow.deep, "{shallow:?}");
+    assert_eq!(shallow.detail, "sha256 ok");
+
+    let deep = repo.verify(&m.id, true).unwrap();
+    assert!(deep.ok && deep.deep, "{deep:?}");
+    assert!(
+        deep.detail.contains("tar ok (3 entries: 2 files, 1 dirs"),
+        "{deep:?}"
+    );
+    let stored = repo.get(&m.id).unwrap();
+    assert_eq!(stored.verification, Some(deep.clone()));
+    let world = stored.to_world();
+    assert_eq!(world.verified_at, Some(deep.at));
+    assert_eq!(
+        (world.id, world.stored_bytes),
+        (m.id.clone(), m.stored_bytes)
+    );
+
+    fs::remove_file(repo.object_path(&m)).unwrap();
+    let missing = repo.verify(&m.id, false).unwrap();
+    assert!(!missing.ok, "{missing:?}");
+    assert_eq!(repo.get(&m.id).unwrap().to_world().verified_at, None);
+}
+
+#[test]
+fn delete_removes_both_files() {
+    let (_t, repo) = repo();
+    let keep = write(&repo, new("v", BackupKind::Exec, None), b"keep");
+    let m = write(
+        &repo,
+        new("v", BackupKind::Volume, None),
+        &volume_tar(&[("a", b"1")]),
+    );
+    let dir = source_dir(&repo, "v");
+    let manifest_len = fs::metadata(dir.join(format!("{}.json", m.id)))
+        .unwrap()
+        .len();
+    assert_eq!(repo.delete(&m.id).unwrap(), manifest_len + m.stored_bytes);
+    assert!(matches!(repo.get(&m.id), Err(RepoError::NotFound { .. })));
+    assert_eq!(repo.list().unwrap(), std::slice::from_ref(&keep));
+    assert_eq!(files_in(&dir), [format!("{}.json", keep.id), keep.object]);
+    assert!(matches!(
+        repo.delete(&m.id),
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn list_skips_bad_manifests_and_partial_files() {
+    let (_t, repo) = repo();
+    let m = write(&repo, new("v", BackupKind::Exec, None), b"ok");
+    let dir = source_dir(&repo, "v");
+    fs::write(dir.join("20260101T000000Z-abcdef.json"), "{ not json").unwrap();
+    fs::write(dir.join("20260101T000000Z-abcde0.tar.zst.partial"), "junk").unwrap();
+    fs::write(dir.join("20260101T000000Z-abcde1.json.partial"), "junk").unwrap();
+    fs::write(dir.join("notes.txt"), "hi").unwrap();
+    fs::create_dir_all(repo.root().join("backups/.trash")).unwrap();
+    assert_eq!(repo.list().unwrap(), [m]);
+    let e = repo.get("20260101T000000Z-abcdef").unwrap_err();
+    assert!(matches!(e, RepoError::BadManifest { .. }), "{e}");
+    assert!(
+        e.to_string().contains("20260101T000000Z-abcdef.json"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_person_can_restore_with_zstd_tar_and_sha256sum() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("a.txt", b"hello\n"), ("sub/b.bin", &[3; 70_000])]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+    let object = repo.object_path(&m);
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(&object)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listing = sh(r#"zstd -d < "$1" | tar -t"#);
+    assert_eq!(listing, "data/\ndata/a.txt\ndata/sub/b.bin\n");
+    let sum = sh(r#"sha256sum "$1""#);
+    assert_eq!(sum.split_whitespace().next(), Some(m.sha256.as_str()));
+    assert_eq!(
+        sh(r#"zstd -d < "$1" | wc -c"#).trim(),
+        m.raw_bytes.to_string()
+    );
+}
+
+/// `cargo test --release --test repo -- --ignored --nocapture throughput`
+#[test]
+#[ignore]
+fn throughput() {
+    use std::time::Instant;
+    let (t, repo) = repo();
+    // ~500 MiB of mixed data: incompressible, text-like and zeros.
+    let tar_path = t.path().join("input.tar");
+    let mut b = tar::Builder::new(std::io::BufWriter::new(
+        fs::File::create(&tar_path).unwrap(),
+    ));
+    b.append_data(&mut dir_header(), "data/", &[][..]).unwrap();
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut chunk = vec![0u8; 4 << 20];
+    for i in 0..125 {
+        match i % 3 {
+            0 => chunk.chunks_mut(8).for_each(|c| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c.copy_from_slice(&x.to_le_bytes());
+            }),
+            1 => chunk.iter_mut().enumerate().for_each(|(j, c)| {
+                *c = b"INSERT INTO t VALUES (42, 'lifeboat');\n"[j % 39]
+                    ^ ((j / 4096 + i) as u8 & 1);
+            }),
+            _ => chunk.fill(0),
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(chunk.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("data/f{i}"), &chunk[..])
+            .unwrap();
+    }
+    b.into_inner().unwrap().flush().unwrap();
+    let size = fs::metadata(&tar_path).unwrap().len();
+    let mib = size as f64 / (1 << 20) as f64;
+
+    // Baseline: the same zstd settings into a sink (no hashing, scanning, disk).
+    let start = Instant::now();
+    let mut enc = zstd::stream::write::Encoder::new(std::io::sink(), 3).unwrap();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    enc.multithread(workers as u32).unwrap();
+    std::io::copy(&mut fs::File::open(&tar_path).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let baseline = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    let mut w = repo.create(new("v", BackupKind::Volume, None)).unwrap();
+    std::io::copy(&mut fs::File::open(&tar_path).unwrap(), &mut w).unwrap();
+    let m = w.finish().unwrap();
+    let write = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    let verified = repo.open_verified(&m.id).unwrap();
+    let pass1 = start.elapsed().as_secs_f64();
+    let n = std::io::copy(&mut verified.into_reader().unwrap(), &mut std::io::sink()).unwrap();
+    let total = start.elapsed().as_secs_f64();
+    assert_eq!(n, size);
+    println!(
+        "{mib:.0} MiB raw -> {:.0} MiB stored; writer {:.0} MiB/s ({write:.2}s); \
+         open_verified {:.0} MiB/s ({pass1:.2}s); reader {:.0} MiB/s ({:.2}s); both {:.0} MiB/s; \
+         zstd alone {:.0} MiB/s",
+        m.stored_bytes as f64 / (1 << 20) as f64,
+        mib / write,
+        mib / pass1,
+        mib / (total - pass1),
+        total - pass1,
+        mib / total,
+        mib / baseline,
+    );
+}
+
+fn dir_header() -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h
+}
+
+/// Callers move these into `spawn_blocking` and across tasks.
+#[test]
+fn handles_are_send() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<lifeboat::repo::BackupWriter>();
+    send::<lifeboat::repo::VerifiedBackup>();
+    send_sync::<LocalRepo>();
+    send_sync::<RepoError>();
+    send_sync::<Manifest>();
+    send::<lifeboat::archive::Scanner>();
+}

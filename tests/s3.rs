@@ -1,0 +1,733 @@
+//! The S3 store against a real S3-protocol server, `s3s-fs`, on loopback
+//! (DESIGN §9). These tests fail, not skip, when `s3s-fs` is not installed:
+//! `cargo install s3s-fs@0.14.1 --features binary --locked`.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup, Origin};
+use lifeboat::s3::{
+    S3Error, S3Options, S3Store, StaticCredentials, list_manifests, manifest_key, object_key,
+    pull_backup, push_backup,
+};
+use sha2::{Digest, Sha256};
+
+const ACCESS_KEY: &str = "lifeboat-test";
+const SECRET_KEY: &str = "lifeboat-test-secret";
+const MIB: usize = 1 << 20;
+
+/// A running `s3s-fs` on a free loopback port with a temporary root; killed on drop.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+fn s3s_fs() -> PathBuf {
+    if let Some(p) = std::env::var_os("S3S_FS") {
+        return p.into();
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/s3s-fs");
+    if cargo_bin.is_file() {
+        return cargo_bin;
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "s3s-fs is not installed; these tests need it: \
+             cargo install s3s-fs@0.14.1 --features binary --locked"
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let mut server = Self {
+            child: None,
+            port: 0,
+            root,
+        };
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("s3s-fs did not start");
+    }
+
+    /// Starts s3s-fs on `self.port`; false if it exited (port taken).
+    fn spawn(&mut self) -> bool {
+        let child = Command::new(s3s_fs())
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(self.root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs could not be run");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("s3s-fs did not listen on port {} within 20 s", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(), "s3s-fs did not restart on port {}", self.port);
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn creds() -> StaticCredentials {
+        StaticCredentials {
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+            region: None,
+        }
+    }
+
+    /// A store on `url` (the bucket is created).
+    async fn store(&self, url: &str, options: S3Options) -> S3Store {
+        let store = S3Store::open_with(url, &self.endpoint(), Self::creds(), options).unwrap();
+        store.create_bucket().await.unwrap();
+        store
+    }
+
+    /// Multipart uploads s3s-fs still holds (it has no ListMultipartUploads):
+    /// its `.upload-<id>.json` records and `.upload_id-<id>.part-<n>` parts.
+    fn pending_uploads(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".upload"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Runs the AWS CLI against this server.
+    fn aws(&self, args: &[&str]) -> Output {
+        let out = Command::new("aws")
+            .arg("--endpoint-url")
+            .arg(self.endpoint())
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the AWS CLI (`aws`) is not installed");
+        assert!(
+            out.status.success(),
+            "aws {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn options(part_mib: usize, parallel: usize) -> S3Options {
+    S3Options {
+        path_style: true,
+        part_size: part_mib * MIB,
+        parallel_parts: parallel,
+        parallel_downloads: parallel,
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(100),
+        connect_timeout: Duration::from_secs(2),
+    }
+}
+
+/// `len` bytes: pseudo-random runs mixed with text, different per `seed`.
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 64);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x.is_multiple_of(4) {
+            out.extend_from_slice(format!("line {x} of some text\n").as_bytes());
+        } else {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn small_and_multipart_round_trip() {
+    let server = Server::start();
+    let store = server.store("s3://roundtrip/site-a", options(5, 3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, len) in [
+        ("empty", 0),
+        ("small", 1000),
+        ("just-below", 5 * MIB - 1),
+        ("exact", 10 * MIB),
+        ("big", 40 * MIB + 12345),
+    ] {
+        let bytes = data(len, len as u64);
+        let src = write_file(dir.path(), name, &bytes);
+        let stats = store
+            .upload_file_stats(&format!("files/{name}"), &src)
+            .await
+            .unwrap();
+        assert_eq!(stats.bytes, len as u64, "{name}");
+        let parts = len.div_ceil(5 * MIB);
+        assert_eq!(
+            stats.parts as usize,
+            if len < 5 * MIB { 0 } else { parts },
+            "{name}"
+        );
+        // Memory bound: never more part buffers than parallel_parts.
+        assert!(
+            (1..=3).contains(&stats.peak_buffered_parts),
+            "{name}: {stats:?}"
+        );
+        let dst = dir.path().join(format!("{name}.down"));
+        let got = store
+            .download_to_file(&format!("files/{name}"), &dst)
+            .await
+            .unwrap();
+        assert_eq!(got, len as u64);
+        assert_eq!(
+            sha256(&std::fs::read(&dst).unwrap()),
+            sha256(&bytes),
+            "{name}"
+        );
+        assert!(!dir.path().join(format!("{name}.down.partial")).exists());
+    }
+    let listed = store.list("files/").await.unwrap();
+    let names: Vec<(&str, u64)> = listed.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    assert_eq!(
+        names,
+        [
+            ("files/big", (40 * MIB + 12345) as u64),
+            ("files/empty", 0),
+            ("files/exact", (10 * MIB) as u64),
+            ("files/just-below", (5 * MIB - 1) as u64),
+            ("files/small", 1000),
+        ]
+    );
+    // Keys live under the prefix.
+    assert!(
+        server
+            .root
+            .path()
+            .join("roundtrip/site-a/files/big")
+            .is_file()
+    );
+    assert!(
+        server.pending_uploads().is_empty(),
+        "{:?}",
+        server.pending_uploads()
+    );
+
+    // Small objects, delete, missing keys.
+    store
+        .put_small("m/one.json", b"{}\n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(store.get_small("m/one.json").await.unwrap(), b"{}\n");
+    store.delete("m/one.json").await.unwrap();
+    let err = store.get_small("m/one.json").await.unwrap_err();
+    assert!(matches!(err, S3Error::NotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "s3://roundtrip/site-a/m/one.json does not exist"
+    );
+    let err = store
+        .download_to_file("m/none", &dir.path().join("none"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, S3Error::NotFound { .. }), "{err}");
+    assert!(!dir.path().join("none.partial").exists());
+    assert!(!dir.path().join("none").exists());
+    // get_small refuses big objects.
+    let err = store.get_small("files/big").await.unwrap_err();
+    assert!(matches!(err, S3Error::TooLarge { .. }), "{err}");
+    assert_eq!(store.url(), "s3://roundtrip/site-a");
+}
+
+#[tokio::test]
+async fn parts_in_flight_are_bounded() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(30 * MIB, 7);
+    let src = write_file(dir.path(), "f", &bytes);
+    for parallel in [1, 2, 4] {
+        let store = server.store("s3://bounded", options(5, parallel)).await;
+        let stats = store.upload_file_stats("f", &src).await.unwrap();
+        assert_eq!(stats.parts, 6);
+        assert!(
+            stats.peak_buffered_parts <= parallel && stats.peak_buffered_parts >= 1,
+            "parallel {parallel}: {stats:?}"
+        );
+        if parallel == 1 {
+            assert_eq!(stats.peak_buffered_parts, 1);
+        }
+    }
+}
+
+/// Waits until s3s-fs holds at least one uploaded part.
+async fn first_part_landed(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server
+        .pending_uploads()
+        .iter()
+        .any(|n| n.starts_with(".upload_id-"))
+    {
+        assert!(Instant::now() < deadline, "no part was uploaded");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_file_shrinking_mid_upload_leaves_no_object_and_no_pending_upload() {
+    let server = Server::start();
+    let store = server.store("s3://shrink", options(5, 1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_file(dir.path(), "f", &data(200 * MIB, 3));
+    let upload = {
+        let store = store.clone();
+        let src = src.clone();
+        tokio::spawn(async move { store.upload_file("backups/x/f", &src).await })
+    };
+    first_part_landed(&server).await;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_len(7 * MIB as u64)
+        .unwrap();
+    let err = upload.await.unwrap().unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, S3Error::Io { .. }), "{msg}");
+    assert!(msg.contains(&src.display().to_string()), "{msg}");
+    assert!(msg.contains("shrank"), "{msg}");
+    assert_eq!(store.size("backups/x/f").await.unwrap(), None);
+    assert!(store.list("").await.unwrap().is_empty());
+    assert!(
+        server.pending_uploads().is_empty(),
+        "pending: {:?}",
+        server.pending_uploads()
+    );
+}
+
+#[tokio::test]
+async fn server_killed_mid_upload_is_reported_with_the_pending_upload() {
+    let mut server = Server::start();
+    let store = server.store("s3://killed", options(5, 1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_file(dir.path(), "f", &data(200 * MIB, 4));
+    let upload = {
+        let store = store.clone();
+        let src = src.clone();
+        tokio::spawn(async move { store.upload_file("big", &src).await })
+    };
+    first_part_landed(&server).await;
+    let killed_at = Instant::now();
+    server.kill();
+    let err = upload.await.unwrap().unwrap_err();
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        killed_at.elapsed()
+    );
+    let msg = err.to_string();
+    // The abort cannot reach the server either: the error says what is left and how to remove it.
+    let S3Error::AbortFailed { upload_id, .. } = &err else {
+        panic!("{msg}");
+    };
+    assert!(
+        msg.contains("cannot reach S3 at http://127.0.0.1:"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("abort-multipart-upload --bucket killed --key big"),
+        "{msg}"
+    );
+    server.restart();
+    assert_eq!(store.size("big").await.unwrap(), None);
+    assert!(!server.pending_uploads().is_empty());
+    server.aws(&[
+        "s3api",
+        "abort-multipart-upload",
+        "--bucket",
+        "killed",
+        "--key",
+        "big",
+        "--upload-id",
+        upload_id,
+    ]);
+    assert!(
+        server.pending_uploads().is_empty(),
+        "{:?}",
+        server.pending_uploads()
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_is_aborted() {
+    let server = Server::start();
+    let store = server.store("s3://cancel", options(5, 2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_file(dir.path(), "f", &data(200 * MIB, 9));
+    let upload = {
+        let store = store.clone();
+        let src = src.clone();
+        tokio::spawn(async move { store.upload_file("big", &src).await })
+    };
+    first_part_landed(&server).await;
+    upload.abort();
+    assert!(upload.await.unwrap_err().is_cancelled());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !server.pending_uploads().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still pending: {:?}",
+            server.pending_uploads()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.size("big").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn server_killed_mid_download_leaves_no_file() {
+    let mut server = Server::start();
+    let store = server.store("s3://killdown", options(5, 1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_file(dir.path(), "f", &data(300 * MIB, 8));
+    store.upload_file("big", &src).await.unwrap();
+    let dst = dir.path().join("down");
+    let partial = dir.path().join("down.partial");
+    let download = {
+        let store = store.clone();
+        let dst = dst.clone();
+        tokio::spawn(async move { store.download_to_file("big", &dst).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&partial).map_or(true, |m| m.len() == 0) {
+        assert!(Instant::now() < deadline, "the download did not start");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill();
+    let err = download.await.unwrap().unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("s3://killdown/big") || msg.contains("cannot reach S3"),
+        "{msg}"
+    );
+    assert!(!partial.exists(), "{msg}");
+    assert!(!dst.exists(), "{msg}");
+}
+
+#[tokio::test]
+async fn server_down_fails_after_retries_with_a_clear_error() {
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let opts = S3Options {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(200),
+        ..options(5, 2)
+    };
+    let store = S3Store::open_with("s3://nobody/p", &endpoint, Server::creds(), opts).unwrap();
+    let started = Instant::now();
+    let err = store.put_small("k", b"x".to_vec()).await.unwrap_err();
+    let elapsed = started.elapsed();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("cannot reach S3 at {endpoint} after 4 attempts: ")),
+        "{msg}"
+    );
+    assert!(msg.contains("onnection refused"), "{msg}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    // It did wait between attempts (at least some backoff).
+    assert!(elapsed > Duration::from_millis(50), "{elapsed:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_file(dir.path(), "f", &data(12 * MIB, 1));
+    let err = store.upload_file("f", &src).await.unwrap_err();
+    assert!(matches!(err, S3Error::Unreachable { .. }), "{err}");
+    let err = store.list("").await.unwrap_err();
+    assert!(matches!(err, S3Error::Unreachable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn listing_follows_every_page() {
+    let server = Server::start();
+    let store = server.store("s3://many/pfx", options(5, 4)).await;
+    let other = server.store("s3://many/pfx-other", options(5, 4)).await;
+    other.put_small("k/not-mine", b"x".to_vec()).await.unwrap();
+    let keys: Vec<String> = (0..1100).map(|i| format!("k/{i:05}")).collect();
+    stream::iter(keys.clone())
+        .map(|k| {
+            let store = store.clone();
+            async move {
+                let body = k.as_bytes().to_vec();
+                store.put_small(&k, body).await
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+    let all = store.list("").await.unwrap();
+    assert_eq!(all.len(), 1100);
+    assert_eq!(all.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), keys);
+    assert!(all.iter().all(|(_, s)| *s == 7));
+    let small_pages = store.list_pages("k/", Some(97)).await.unwrap();
+    assert_eq!(small_pages, all);
+    assert_eq!(other.list("").await.unwrap().len(), 1);
+}
+
+/// A tar like Docker's archive API returns for `/data`.
+fn volume_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    b.append_data(&mut dir, "data/", &[][..]).unwrap();
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("data/{name}"), *data)
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn local_backup(repo: &LocalRepo, source: &str, raw: &[u8]) -> Manifest {
+    let mut w = repo
+        .create(NewBackup {
+            source: source.into(),
+            kind: BackupKind::Volume,
+            origin: Origin {
+                volume: Some(source.into()),
+                ..Origin::default()
+            },
+            tags: vec!["s3-test".into()],
+            run_id: None,
+        })
+        .unwrap();
+    w.write_all(raw).unwrap();
+    w.finish().unwrap()
+}
+
+#[tokio::test]
+async fn push_list_pull_restores_on_a_fresh_machine() {
+    let server = Server::start();
+    let store = server.store("s3://offsite/prod", options(5, 2)).await;
+    let here = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(here.path().join("repo")).unwrap();
+    let big = data(9 * MIB, 11);
+    let tar_a = volume_tar(&[("a.txt", b"hello"), ("big.bin", &big)]);
+    let tar_b = volume_tar(&[("b.txt", b"world")]);
+    let a = local_backup(&repo, "pgdata", &tar_a);
+    let b = local_backup(&repo, "redis-data", &tar_b);
+    assert!(
+        a.stored_bytes > 5 * MIB as u64,
+        "multipart: {}",
+        a.stored_bytes
+    );
+    push_backup(&store, &repo, &a.id).await.unwrap();
+    push_backup(&store, &repo, &b.id).await.unwrap();
+    // Pushing again sends only the manifest.
+    push_backup(&store, &repo, &a.id).await.unwrap();
+
+    // Junk beside them is skipped: an unparsable manifest, one without its object.
+    store
+        .put_small(
+            "backups/pgdata/20250101T000000Z-abcdef.json",
+            b"not json".to_vec(),
+        )
+        .await
+        .unwrap();
+    let mut orphan = a.clone();
+    orphan.id = "20250102T000000Z-abcdef".into();
+    orphan.object = format!("{}.tar.zst", orphan.id);
+    store
+        .put_small(&manifest_key(&orphan), serde_json::to_vec(&orphan).unwrap())
+        .await
+        .unwrap();
+
+    // A brand-new machine: a new store, an empty repository.
+    let fresh = S3Store::open_with(
+        "s3://offsite/prod/",
+        &server.endpoint(),
+        Server::creds(),
+        options(5, 2),
+    )
+    .unwrap();
+    let catalog = list_manifests(&fresh).await.unwrap();
+    let ids: Vec<&str> = catalog.iter().map(|m| m.id.as_str()).collect();
+    let want = vec![b.id.as_str(), a.id.as_str()]; // b was written after a
+    assert_eq!(ids, want, "newest first, junk skipped");
+    assert_eq!(
+        catalog.iter().find(|m| m.id == a.id).unwrap(),
+        &a,
+        "manifest round trip"
+    );
+
+    let there = tempfile::tempdir().unwrap();
+    let repo2 = LocalRepo::open(there.path().join("repo")).unwrap();
+    for m in &catalog {
+        pull_backup(&fresh, &repo2, m).await.unwrap();
+    }
+    for (m, tar) in [(&a, &tar_a), (&b, &tar_b)] {
+        let mut restored = Vec::new();
+        std::io::Read::read_to_end(
+            &mut repo2.open_verified(&m.id).unwrap().into_reader().unwrap(),
+            &mut restored,
+        )
+        .unwrap();
+        assert_eq!(&restored, tar);
+        assert_eq!(
+            std::fs::read(repo2.object_path(m)).unwrap(),
+            std::fs::read(repo.object_path(m)).unwrap()
+        );
+    }
+    assert_eq!(repo2.list().unwrap().len(), 2);
+    // The same layout as the local repository, under the prefix.
+    assert!(
+        server
+            .root
+            .path()
+            .join(format!("offsite/prod/{}", object_key(&a)))
+            .is_file()
+    );
+    assert!(
+        there
+            .path()
+            .join(format!("repo/backups/pgdata/{}.json", a.id))
+            .is_file()
+    );
+
+    // Pulling again: the local copy is right, nothing is downloaded (the file is not replaced).
+    let obj = repo2.object_path(&a);
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&obj).unwrap());
+    pull_backup(&fresh, &repo2, &a).await.unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&obj).unwrap()),
+        inode
+    );
+
+    // A damaged object on S3 (same size) is refused and leaves nothing locally.
+    let damaged = here.path().join("damaged");
+    let mut bytes = std::fs::read(repo.object_path(&b)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&damaged, &bytes).unwrap();
+    fresh.upload_file(&object_key(&b), &damaged).await.unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let repo3 = LocalRepo::open(third.path().join("repo")).unwrap();
+    let err = pull_backup(&fresh, &repo3, &b).await.unwrap_err();
+    assert!(matches!(err, S3Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("sha256"), "{err}");
+    let dir = third.path().join("repo/backups/redis-data");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A manifest that would write outside the repository is refused.
+    let mut evil = a.clone();
+    evil.source = "../../etc".into();
+    let err = pull_backup(&fresh, &repo3, &evil).await.unwrap_err();
+    assert!(matches!(err, S3Error::BadManifest { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn the_aws_cli_reads_what_lifeboat_wrote_and_back() {
+    let server = Server::start();
+    let store = server.store("s3://interop/x", options(5, 3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(13 * MIB + 7, 5);
+    let src = write_file(dir.path(), "f", &bytes);
+    store.upload_file("dir/multipart.bin", &src).await.unwrap();
+    store
+        .put_small("dir/m.json", b"{\"a\": 1}\n".to_vec())
+        .await
+        .unwrap();
+    let out = server.aws(&["s3", "cp", "s3://interop/x/dir/multipart.bin", "-"]);
+    assert!(out.stdout == bytes, "the AWS CLI read different bytes");
+    let out = server.aws(&["s3", "cp", "s3://interop/x/dir/m.json", "-"]);
+    assert_eq!(out.stdout, b"{\"a\": 1}\n");
+    let out = server.aws(&["s3", "ls", "--recursive", "s3://interop/x/"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains(&format!("{} x/dir/multipart.bin", bytes.len())),
+        "{listing}"
+    );
+
+    // And lifeboat reads what the AWS CLI wrote (its own multipart upload).
+    let theirs = data(21 * MIB, 6);
+    let theirs_path = write_file(dir.path(), "theirs", &theirs);
+    server.aws(&[
+        "s3",
+        "cp",
+        theirs_path.to_str().unwrap(),
+        "s3://interop/x/theirs.bin",
+    ]);
+    let dst = dir.path().join("theirs.down");
+    store.download_to_file("theirs.bin", &dst).await.unwrap();
+    assert!(std::fs::read(&dst).unwrap() == theirs);
+}
