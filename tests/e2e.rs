@@ -323,9 +323,16 @@ on_failure: rollback
     assert_eq!(code, 3, "the run must fail and roll back:\n{out}");
     assert!(out.contains("Rolling back"), "{out}");
     assert!(out.contains("failed, rolled back"), "{out}");
+    // The run ends only once what was healthy before is healthy again.
+    assert_eq!(
+        stack.inspect("redis", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(
+        stack.inspect("postgres", "{{.State.Health.Status}}"),
+        "healthy"
+    );
     stack.assert_seed();
-    assert_eq!(stack.inspect("redis", "{{.State.Running}}"), "true");
-    assert_eq!(stack.inspect("postgres", "{{.State.Running}}"), "true");
 }
 
 #[test]

@@ -43,8 +43,9 @@ pub struct Ports {
 pub struct Real {
     ports: Arc<Ports>,
     targets: Arc<HashMap<String, Target>>,
-    /// Containers the plan saw running: a rollback ends with them running.
-    running_before: Arc<Vec<String>>,
+    /// Containers the plan saw running: a rollback ends with them running,
+    /// and healthy again when they were healthy.
+    running_before: Arc<Vec<(String, WaitFor)>>,
 }
 
 impl Real {
@@ -58,8 +59,15 @@ impl Real {
             .targets
             .iter()
             .filter(|t| t.kind != "volume")
-            .filter(|t| t.probe.as_deref().is_some_and(|p| p.starts_with("running")))
-            .filter_map(|t| t.resolved.clone())
+            .filter_map(|t| {
+                let probe = t.probe.as_deref()?;
+                let until = match probe {
+                    p if p.starts_with("running, healthy") => WaitFor::Healthy,
+                    p if p.starts_with("running") => WaitFor::Running,
+                    _ => return None,
+                };
+                Some((t.resolved.clone()?, until))
+            })
             .collect();
         Self {
             ports: Arc::new(ports),
@@ -236,12 +244,12 @@ impl Executor for Real {
         let names = self.running_before.clone();
         Box::pin(async move {
             let mut errors = Vec::new();
-            for name in names.iter() {
+            for (name, until) in names.iter() {
                 let result = async {
                     ports.docker.start(name).await?;
                     ports
                         .docker
-                        .wait(name, WaitFor::Running, Duration::from_secs(60))
+                        .wait(name, *until, Duration::from_secs(120))
                         .await
                 }
                 .await;
