@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup, Origin, RepoError};
+use lifeboat::repo::{
+    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, RepoError,
+};
 use sha2::{Digest, Sha256};
 
 fn repo() -> (tempfile::TempDir, LocalRepo) {
@@ -468,6 +470,141 @@ fn list_skips_bad_manifests_and_partial_files() {
         e.to_string().contains("20260101T000000Z-abcdef.json"),
         "{e}"
     );
+}
+
+/// An age X25519 identity file in `dir`; returns its path and public key.
+fn age_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let path = dir.join(name);
+    use age::secrecy::ExposeSecret;
+    fs::write(
+        &path,
+        format!(
+            "# public key: {public}\n{}\n",
+            identity.to_string().expose_secret()
+        ),
+    )
+    .unwrap();
+    (path, public)
+}
+
+fn keyed(root: &Path, settings: KeySettings) -> LocalRepo {
+    LocalRepo::open(root)
+        .unwrap()
+        .with_keys(Keys::load(&settings).unwrap())
+}
+
+fn open_error(repo: &LocalRepo, id: &str) -> String {
+    repo.open_verified(id).unwrap_err().to_string()
+}
+
+#[test]
+fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
+    let (dir, plain) = repo();
+    let (key, public) = age_key(dir.path(), "key.txt");
+    let (other_key, _) = age_key(dir.path(), "other.txt");
+    let identity = |path: &Path| KeySettings {
+        identity_file: Some(path.to_path_buf()),
+        ..KeySettings::default()
+    };
+    let repo = keyed(plain.root(), identity(&key));
+    let tar = volume_tar(&[("a.txt", b"secret rows"), ("b.bin", &[7u8; 300_000])]);
+    let m = write(&repo, new("pg-data", BackupKind::Volume, None), &tar);
+
+    assert_eq!(m.object, format!("{}.tar.zst.age", m.id));
+    assert_eq!(m.encryption.as_deref(), Some("age"));
+    assert_eq!(m.encrypted_to, vec![public.clone()]);
+    let stored = fs::read(repo.object_path(&m)).unwrap();
+    assert!(stored.starts_with(b"age-encryption.org/v1\n"));
+    assert_eq!(hex::encode(Sha256::digest(&stored)), m.sha256);
+    assert_eq!(stored.len() as u64, m.stored_bytes);
+    assert_eq!(read_back(&repo, &m.id).unwrap(), tar);
+
+    // Without a key: the sha256 can be checked, the contents cannot be read.
+    assert!(plain.verify(&m.id, false).unwrap().ok);
+    let no_key = open_error(&plain, &m.id);
+    assert!(no_key.contains("cannot be decrypted"), "{no_key}");
+    assert!(no_key.contains("no key was given"), "{no_key}");
+    assert!(no_key.contains(&public), "{no_key}");
+    let deep = plain.verify(&m.id, true).unwrap();
+    assert!(
+        !deep.ok && deep.detail.contains("no key was given"),
+        "{deep:?}"
+    );
+
+    // The wrong key says so, and names the file it came from.
+    let wrong = keyed(plain.root(), identity(&other_key));
+    let e = open_error(&wrong, &m.id);
+    assert!(e.contains("does not decrypt it"), "{e}");
+    assert!(e.contains("other.txt"), "{e}");
+
+    // A flipped byte is still corrupt first, key or not.
+    flip_byte(&repo.object_path(&m), 200);
+    assert!(matches!(
+        repo.open_verified(&m.id).unwrap_err(),
+        RepoError::Corrupt { .. }
+    ));
+}
+
+#[test]
+fn a_passphrase_file_encrypts_and_decrypts() {
+    let (dir, plain) = repo();
+    let pass = dir.path().join("pass");
+    fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let settings = |p: &Path| KeySettings {
+        passphrase_file: Some(p.to_path_buf()),
+        ..KeySettings::default()
+    };
+    let repo = keyed(plain.root(), settings(&pass));
+    let m = write(
+        &repo,
+        new("dump", BackupKind::Exec, None),
+        b"pg_dump output",
+    );
+    assert_eq!(m.object, format!("{}.raw.zst.age", m.id));
+    assert_eq!(m.encrypted_to, vec!["passphrase".to_string()]);
+    assert_eq!(read_back(&repo, &m.id).unwrap(), b"pg_dump output");
+
+    let wrong = dir.path().join("wrong");
+    fs::write(&wrong, "incorrect\n").unwrap();
+    let e = open_error(&keyed(plain.root(), settings(&wrong)), &m.id);
+    assert!(e.contains("does not decrypt it"), "{e}");
+}
+
+#[test]
+fn key_settings_mistakes_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |s: KeySettings| Keys::load(&s).unwrap_err();
+    let e = load(KeySettings {
+        recipients: vec!["age1nope".into()],
+        ..KeySettings::default()
+    });
+    assert!(
+        e.starts_with("age recipient: `age1nope` is not an age public key"),
+        "{e}"
+    );
+    let list = dir.path().join("recipients");
+    fs::write(&list, "# ops team\nssh-ed25519 AAAA\n").unwrap();
+    let e = load(KeySettings {
+        recipients_file: Some(list.clone()),
+        ..KeySettings::default()
+    });
+    assert!(e.starts_with(&format!("{}:2: ", list.display())), "{e}");
+    let (_, public) = age_key(dir.path(), "key.txt");
+    let pass = dir.path().join("pass");
+    fs::write(&pass, "p\n").unwrap();
+    let e = load(KeySettings {
+        recipients: vec![public],
+        passphrase_file: Some(pass),
+        ..KeySettings::default()
+    });
+    assert!(e.contains("a passphrase and to public keys at once"), "{e}");
+    let e = load(KeySettings {
+        identity_file: Some(dir.path().join("missing")),
+        ..KeySettings::default()
+    });
+    assert!(e.starts_with("age identity file "), "{e}");
 }
 
 #[test]

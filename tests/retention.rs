@@ -27,6 +27,7 @@ fn backup(at: Timestamp, n: usize) -> Manifest {
         sha256: String::new(),
         compression: "zstd".into(),
         encryption: None,
+        encrypted_to: Vec::new(),
         tags: Vec::new(),
         pinned: false,
         run_id: None,

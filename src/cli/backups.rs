@@ -217,7 +217,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Sub::Delete(a) => delete(&repo, a),
         Sub::Pin(a) => pin(&repo, a, true),
         Sub::Unpin(a) => pin(&repo, a, false),
-        Sub::Prune(a) => prune(&repo, a),
+        Sub::Prune(a) => prune(&repo, a, places.retention),
     }
 }
 
@@ -615,8 +615,8 @@ struct PruneSource<'a> {
     failed: Vec<serde_json::Value>,
 }
 
-fn prune(repo: &LocalRepo, args: PruneArgs) -> u8 {
-    let policy = Policy {
+fn prune(repo: &LocalRepo, args: PruneArgs, configured: Policy) -> u8 {
+    let mut policy = Policy {
         keep_last: args.keep_last,
         keep_hourly: args.keep_hourly,
         keep_daily: args.keep_daily,
@@ -626,10 +626,14 @@ fn prune(repo: &LocalRepo, args: PruneArgs) -> u8 {
         keep_within: args.keep_within,
     };
     if policy.is_empty() {
+        policy = configured;
+    }
+    if policy.is_empty() {
         return usage_error(
             "no retention policy given: an empty policy keeps every backup, so nothing was \
              deleted; add at least one of --keep-last, --keep-hourly, --keep-daily, \
-             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within (non-zero)",
+             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within (non-zero), \
+             or a `retention:` section to the config file",
         );
     }
     let known = match repo.backup_sources() {

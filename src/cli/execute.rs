@@ -172,6 +172,7 @@ pub async fn execute(
         &Timestamp::now().to_string(),
     );
     let ports = Ports {
+        retention: places.retention,
         docker,
         repo,
         http: reqwest::Client::new(),

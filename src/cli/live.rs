@@ -1,29 +1,34 @@
 //! The live world: a Docker connection, the backup repository and the state
 //! directory, as the commands that act (or probe) need them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::config::{self, Config, S3Config};
 use super::{EXIT_UNAVAILABLE, usage_error};
 use crate::docker::Docker;
 use crate::plan::world::World;
-use crate::repo::LocalRepo;
+use crate::repo::{KeySettings, Keys, LocalRepo, Policy};
 use crate::s3::{S3Options, S3Store};
 
-/// Where lifeboat keeps state and backups.
+/// Where lifeboat keeps state and backups, and how they are encrypted: from
+/// flags, else the environment, else the config file, else defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Places {
-    /// State directory: run journals (`runs/<run-id>.jsonl`).
+    /// Config file (YAML: repo, offsite, s3, encryption, retention; see
+    /// docs/config.md). Default: ./lifeboat.yaml when it exists.
+    #[arg(long, global = true, env = "LIFEBOAT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory: run journals (`runs/<run-id>.jsonl`) [default: .lifeboat]
     #[arg(
-        long,
+        long = "state-dir",
         global = true,
         env = "LIFEBOAT_STATE",
-        default_value = ".lifeboat",
         value_name = "DIR"
     )]
-    pub state_dir: PathBuf,
+    state_dir_arg: Option<PathBuf>,
     /// Backup repository: a directory (default `<state-dir>/repo`), or
     /// `s3://bucket/prefix` (then `<state-dir>/cache/…` holds local copies).
     #[arg(
@@ -43,9 +48,93 @@ pub struct Places {
         value_name = "s3://BUCKET/PREFIX"
     )]
     pub offsite: Option<String>,
+    /// Encrypt new backups with age to this public key (repeatable, or
+    /// comma-separated in the variable).
+    #[arg(
+        long = "age-recipient",
+        global = true,
+        env = "LIFEBOAT_AGE_RECIPIENTS",
+        value_delimiter = ',',
+        value_name = "AGE1…"
+    )]
+    age_recipients: Vec<String>,
+    /// Encrypt new backups to the age public keys in FILE, one per line.
+    #[arg(
+        long,
+        global = true,
+        env = "LIFEBOAT_AGE_RECIPIENTS_FILE",
+        value_name = "FILE"
+    )]
+    age_recipients_file: Option<PathBuf>,
+    /// age identity file (AGE-SECRET-KEY-1…) that decrypts backups; without
+    /// recipients, new backups are also encrypted to its public key.
+    #[arg(
+        long,
+        global = true,
+        env = "LIFEBOAT_AGE_IDENTITY",
+        value_name = "FILE"
+    )]
+    age_identity: Option<PathBuf>,
+    /// Encrypt and decrypt with the passphrase on the first line of FILE (age scrypt).
+    #[arg(
+        long,
+        global = true,
+        env = "LIFEBOAT_AGE_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    age_passphrase_file: Option<PathBuf>,
+    /// Resolved by [`Places::settle`].
+    #[arg(skip)]
+    pub state_dir: PathBuf,
+    /// The config file's retention policy (empty without one).
+    #[arg(skip)]
+    pub retention: Policy,
+    #[arg(skip)]
+    keys: KeySettings,
+    #[arg(skip)]
+    s3: S3Config,
 }
 
 impl Places {
+    /// Reads the config file (when there is one) and fills in what flags and
+    /// the environment left open. Err: the exit code, the error printed.
+    pub fn settle(&mut self) -> Result<(), u8> {
+        let config = match &self.config {
+            Some(path) => Config::load(path),
+            None if Path::new(config::DEFAULT_FILE).is_file() => {
+                Config::load(Path::new(config::DEFAULT_FILE))
+            }
+            None => Ok(Config::default()),
+        }
+        .map_err(|e| usage_error(&e))?;
+        self.state_dir = self
+            .state_dir_arg
+            .clone()
+            .or_else(|| config.state_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(".lifeboat"));
+        if self.repo.is_none() {
+            self.repo = config.repo.as_ref().map(PathBuf::from);
+        }
+        if self.offsite.is_none() {
+            self.offsite = config.offsite.clone();
+        }
+        let flags = KeySettings {
+            recipients: self.age_recipients.clone(),
+            recipients_file: self.age_recipients_file.clone(),
+            identity_file: self.age_identity.clone(),
+            passphrase_file: self.age_passphrase_file.clone(),
+        };
+        // Keys come from one place: flags and environment, or the file.
+        self.keys = if flags.is_empty() {
+            config.keys()
+        } else {
+            flags
+        };
+        self.retention = config.retention.policy().map_err(|e| usage_error(&e))?;
+        self.s3 = config.s3;
+        Ok(())
+    }
+
     /// `--repo`, when it names an S3 location.
     fn s3_repo(&self) -> Option<String> {
         self.repo
@@ -66,12 +155,30 @@ impl Places {
             .unwrap_or_else(|| self.state_dir.join("repo"))
     }
 
+    fn s3_options(&self) -> S3Options {
+        let mut o = S3Options::default();
+        let c = &self.s3;
+        if let Some(v) = c.path_style {
+            o.path_style = v;
+        }
+        if let Some(mib) = c.part_size_mib {
+            o.part_size = mib << 20;
+        }
+        if let Some(n) = c.parallel_parts {
+            o.parallel_parts = n;
+        }
+        if let Some(n) = c.parallel_downloads {
+            o.parallel_downloads = n;
+        }
+        o
+    }
+
     /// The off-site store: an S3 `--repo`, else `--offsite`.
     pub async fn remote(&self) -> Result<Option<S3Store>, u8> {
         let Some(url) = self.s3_repo().or_else(|| self.offsite.clone()) else {
             return Ok(None);
         };
-        S3Store::open(&url, S3Options::default())
+        S3Store::open(&url, self.s3_options())
             .await
             .map(Some)
             .map_err(|e| {
@@ -82,10 +189,13 @@ impl Places {
 
     pub fn open_repo(&self) -> Result<Arc<LocalRepo>, u8> {
         let dir = self.repo_dir();
-        LocalRepo::open(&dir).map(Arc::new).map_err(|e| {
-            usage_error(&format!("repository {}: {e}", dir.display()));
-            EXIT_UNAVAILABLE
-        })
+        let keys = Keys::load(&self.keys).map_err(|e| usage_error(&format!("encryption: {e}")))?;
+        LocalRepo::open(&dir)
+            .map(|r| Arc::new(r.with_keys(keys)))
+            .map_err(|e| {
+                usage_error(&format!("repository {}: {e}", dir.display()));
+                EXIT_UNAVAILABLE
+            })
     }
 }
 

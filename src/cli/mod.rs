@@ -7,6 +7,7 @@
 mod apply;
 mod backup;
 mod backups;
+mod config;
 mod demo;
 mod execute;
 mod history;
@@ -143,7 +144,10 @@ pub enum Format {
     Json,
 }
 
-pub fn run(cli: Cli) -> u8 {
+pub fn run(mut cli: Cli) -> u8 {
+    if let Err(code) = cli.places.settle() {
+        return code;
+    }
     match cli.command {
         Command::Validate(args) => validate::run(&cli.runbooks, args),
         Command::List(args) => list::run(&cli.runbooks, args),

@@ -35,6 +35,8 @@ pub enum RepoError {
         expected: String,
         actual: String,
     },
+    #[error("backup {id} cannot be decrypted: {reason}; nothing was restored")]
+    Decrypt { id: String, reason: String },
     #[error("backup {id} cannot be read: {reason}")]
     Unreadable { id: String, reason: String },
     #[error("backup {id} holds an unsafe or malformed tar archive: {source}")]

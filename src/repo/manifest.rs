@@ -6,6 +6,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::id::{is_id, is_source};
 use super::{RepoError, fsutil};
 use crate::plan::world::Backup;
 
@@ -82,8 +83,12 @@ pub struct Manifest {
     /// Hex sha256 of the stored object (what `sha256sum` prints).
     pub sha256: String,
     pub compression: String,
+    /// `age` when the stored object is `zstd | age`.
     #[serde(default)]
     pub encryption: Option<String>,
+    /// Who can decrypt it: age public keys, or `passphrase`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encrypted_to: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -120,26 +125,56 @@ impl Manifest {
         };
         let text = fs::read_to_string(path).map_err(RepoError::io(path))?;
         let m: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if m.format != FORMAT {
-            return Err(bad(format!(
-                "format {} is not supported (this lifeboat reads format {FORMAT})",
-                m.format
-            )));
-        }
-        if m.id != id || m.source != source {
-            return Err(bad(format!(
-                "it describes backup `{}` of `{}` but is stored as `{id}` of `{source}`",
-                m.id, m.source
-            )));
-        }
-        let object = format!("{id}.{}", m.kind.extension());
-        if m.object != object && m.object != format!("{object}.age") {
-            return Err(bad(format!(
-                "object `{}` should be `{object}`",
-                m.object.escape_debug()
-            )));
-        }
+        m.check(source, id).map_err(bad)?;
         Ok(m)
+    }
+
+    /// What a manifest must satisfy wherever it was read from (a local file,
+    /// S3): a known format, the id and source it is stored under, an object
+    /// name that cannot point elsewhere, and a well-formed sha256.
+    pub fn check(&self, source: &str, id: &str) -> Result<(), String> {
+        if self.format != FORMAT {
+            return Err(format!(
+                "format {} is not supported (this lifeboat reads format {FORMAT})",
+                self.format
+            ));
+        }
+        if !is_source(&self.source) || !is_id(&self.id) {
+            return Err(format!(
+                "invalid source `{}` or id `{}`",
+                self.source.escape_debug(),
+                self.id.escape_debug()
+            ));
+        }
+        if self.id != id || self.source != source {
+            return Err(format!(
+                "it describes backup `{}` of `{}` but is stored as `{id}` of `{source}`",
+                self.id, self.source
+            ));
+        }
+        let object = match self.encryption.as_deref() {
+            None => format!("{id}.{}", self.kind.extension()),
+            Some("age") => format!("{id}.{}.age", self.kind.extension()),
+            Some(other) => {
+                return Err(format!(
+                    "encryption `{}` is not supported (only age)",
+                    other.escape_debug()
+                ));
+            }
+        };
+        if self.object != object {
+            return Err(format!(
+                "object `{}` should be `{object}`",
+                self.object.escape_debug()
+            ));
+        }
+        if self.sha256.len() != 64 || !self.sha256.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "sha256 `{}` is not 64 hex digits",
+                self.sha256.escape_debug()
+            ));
+        }
+        Ok(())
     }
 
     /// Writes the manifest atomically (pretty JSON).

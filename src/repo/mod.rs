@@ -9,6 +9,7 @@ mod error;
 pub(crate) mod fsutil;
 mod hashing;
 pub(crate) mod id;
+mod keys;
 mod manifest;
 mod pin;
 mod prune;
@@ -18,8 +19,10 @@ mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use error::RepoError;
+pub use keys::{KeySettings, Keys};
 pub use manifest::{BackupKind, Manifest, Origin, Verification};
 pub use prune::Pruned;
 pub use reader::VerifiedBackup;
@@ -33,6 +36,7 @@ const BUF: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct LocalRepo {
     root: PathBuf,
+    keys: Arc<Keys>,
 }
 
 impl LocalRepo {
@@ -45,7 +49,20 @@ impl LocalRepo {
                 source: std::io::Error::other("not a directory"),
             });
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            keys: Arc::default(),
+        })
+    }
+
+    /// Encrypts new backups and decrypts stored ones with `keys` (age).
+    pub fn with_keys(mut self, keys: Keys) -> Self {
+        self.keys = Arc::new(keys);
+        self
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     pub fn root(&self) -> &Path {

@@ -1,4 +1,5 @@
-//! Pass 2: reading a backup that passed pass 1, checking it again on the way.
+//! Decoding a stored object (age, then zstd), and pass 2: reading a backup
+//! that passed pass 1, checking it again on the way.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -6,10 +7,48 @@ use std::path::PathBuf;
 
 use zstd::stream::read::Decoder;
 
-use super::hashing::Hashing;
-use super::verify::drain;
+use super::hashing::{Digesting, Tap};
+use super::keys::{Keys, Opened};
 use super::{BUF, BackupKind, Manifest, RepoError, volume_rules};
 use crate::archive::Scanner;
+
+/// The raw bytes of a stored object, decrypted and decompressed.
+pub(super) type Decoded = Decoder<'static, BufReader<Opened<BufReader<Tap<File>>>>>;
+
+/// Opens the stored object `file` for decoding; every stored byte read is
+/// hashed into `digest`. Err: why it cannot be decrypted.
+pub(super) fn decode(
+    keys: &Keys,
+    m: &Manifest,
+    file: File,
+    digest: &Digesting,
+) -> Result<Decoded, RepoError> {
+    let stored = BufReader::with_capacity(BUF, digest.tap(file));
+    let opened = match m.encryption {
+        None => Opened::Plain(stored),
+        Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|reason| {
+            RepoError::Decrypt {
+                id: m.id.clone(),
+                reason,
+            }
+        })?),
+    };
+    Decoder::with_buffer(BufReader::with_capacity(BUF, opened)).map_err(|e| RepoError::Unreadable {
+        id: m.id.clone(),
+        reason: format!("zstd: {e}"),
+    })
+}
+
+/// Hashes what is left of `file` after the decoding layers stopped reading:
+/// the result covers every stored byte. Returns the sha256 and byte count.
+pub(super) fn drain(
+    file: &mut File,
+    digest: &Digesting,
+    path: &std::path::Path,
+) -> Result<(String, u64), RepoError> {
+    io::copy(&mut digest.tap(file), &mut io::sink()).map_err(RepoError::io(path))?;
+    Ok(digest.result())
+}
 
 /// A backup whose object passed every check; [`into_reader`](Self::into_reader) reads it.
 #[derive(Debug)]
@@ -18,14 +57,21 @@ pub struct VerifiedBackup {
     path: PathBuf,
     /// The file pass 1 read: a later rename over the path cannot swap it.
     file: File,
+    keys: std::sync::Arc<Keys>,
 }
 
 impl VerifiedBackup {
-    pub(super) fn new(manifest: Manifest, path: PathBuf, file: File) -> Self {
+    pub(super) fn new(
+        manifest: Manifest,
+        path: PathBuf,
+        file: File,
+        keys: std::sync::Arc<Keys>,
+    ) -> Self {
         Self {
             manifest,
             path,
             file,
+            keys,
         }
     }
 
@@ -40,8 +86,9 @@ impl VerifiedBackup {
         self.file
             .seek(SeekFrom::Start(0))
             .map_err(RepoError::io(&self.path))?;
-        let src = BufReader::with_capacity(BUF, Hashing::new(self.file));
-        let decoder = Decoder::with_buffer(src).map_err(RepoError::io(&self.path))?;
+        let digest = Digesting::default();
+        let clone = self.file.try_clone().map_err(RepoError::io(&self.path))?;
+        let decoder = decode(&self.keys, &self.manifest, clone, &digest)?;
         let scanner =
             (self.manifest.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules()));
         Ok(Box::new(VerifiedReader {
@@ -49,6 +96,8 @@ impl VerifiedBackup {
             scanner,
             manifest: self.manifest,
             path: self.path,
+            file: self.file,
+            digest,
             raw_bytes: 0,
             failed: None,
         }))
@@ -57,10 +106,13 @@ impl VerifiedBackup {
 
 struct VerifiedReader {
     /// `None` once the end was reached and checked.
-    decoder: Option<Decoder<'static, BufReader<Hashing<File>>>>,
+    decoder: Option<Decoded>,
     scanner: Option<Scanner>,
     manifest: Manifest,
     path: PathBuf,
+    /// Shares its offset with the decoder's file: drains what it left.
+    file: File,
+    digest: Digesting,
     raw_bytes: u64,
     /// The first error, repeated by later reads.
     failed: Option<String>,
@@ -97,13 +149,13 @@ impl Read for VerifiedReader {
 }
 
 impl VerifiedReader {
-    /// End of stream (or a zstd error): hash the rest and compare with the manifest.
-    fn end(&mut self, zstd_error: Option<io::Error>) -> Result<(), RepoError> {
-        let Some(decoder) = self.decoder.take() else {
+    /// End of stream (or a decoding error): hash the rest and compare with the manifest.
+    fn end(&mut self, decode_error: Option<io::Error>) -> Result<(), RepoError> {
+        if self.decoder.take().is_none() {
             return Ok(());
-        };
+        }
         let m = &self.manifest;
-        let (sha256, _) = drain(decoder.finish(), &self.path)?;
+        let (sha256, _) = drain(&mut self.file, &self.digest, &self.path)?;
         if sha256 != m.sha256 {
             return Err(RepoError::Corrupt {
                 id: m.id.clone(),
@@ -116,8 +168,8 @@ impl VerifiedReader {
             id: m.id.clone(),
             reason,
         };
-        if let Some(e) = zstd_error {
-            return Err(unreadable(format!("zstd: {e}")));
+        if let Some(e) = decode_error {
+            return Err(unreadable(format!("decoding: {e}")));
         }
         if let Some(scanner) = &mut self.scanner {
             scanner.finish().map_err(|source| RepoError::BadArchive {

@@ -2,13 +2,14 @@
 //! decoding and, for volumes, the tar scan. Used by `open_verified` and `verify`.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use jiff::Timestamp;
 
-use super::hashing::Hashing;
-use super::reader::VerifiedBackup;
+use super::hashing::Digesting;
+use super::keys::Keys;
+use super::reader::{VerifiedBackup, decode, drain};
 use super::{BUF, BackupKind, LocalRepo, Manifest, RepoError, Verification, volume_rules};
 use crate::archive::{ArchiveError, Scanner, Stats};
 
@@ -26,8 +27,8 @@ impl LocalRepo {
         let (m, _) = self.locate(id)?;
         let path = self.object_path(&m);
         let mut file = File::open(&path).map_err(RepoError::io(&path))?;
-        check(&m, &path, &mut file, true)?;
-        Ok(VerifiedBackup::new(m, path, file))
+        check(&self.keys, &m, &path, &mut file, true)?;
+        Ok(VerifiedBackup::new(m, path, file, self.keys.clone()))
     }
 
     /// Checks backup `id` (`deep`: also decompress and scan; else sha256 only)
@@ -37,7 +38,7 @@ impl LocalRepo {
         let path = self.object_path(&m);
         let result = File::open(&path)
             .map_err(RepoError::io(&path))
-            .and_then(|mut file| check(&m, &path, &mut file, deep));
+            .and_then(|mut file| check(&self.keys, &m, &path, &mut file, deep));
         let verification = Verification {
             at: Timestamp::now(),
             ok: result.is_ok(),
@@ -82,45 +83,50 @@ impl Checked {
 }
 
 enum Failure {
-    Zstd(io::Error),
+    Decode(io::Error),
     Archive(ArchiveError),
+    Key(RepoError),
 }
 
 /// Pass 1. A sha256 mismatch wins over any other failure: it is the likely cause.
 pub(super) fn check(
+    keys: &Keys,
     m: &Manifest,
     path: &Path,
     file: &mut File,
     deep: bool,
 ) -> Result<Checked, RepoError> {
-    let mut src = BufReader::with_capacity(BUF, Hashing::new(&mut *file));
+    let digest = Digesting::default();
     let mut raw_bytes = 0;
     let mut scanner = (deep && m.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules()));
     let mut failure = None;
     if deep {
-        let mut decoder =
-            zstd::stream::read::Decoder::with_buffer(src).map_err(RepoError::io(path))?;
-        let mut buf = vec![0; BUF];
-        loop {
-            match decoder.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    raw_bytes += n as u64;
-                    if let Some(Err(e)) = scanner.as_mut().map(|s| s.feed(&buf[..n])) {
-                        failure = Some(Failure::Archive(e));
-                        break;
+        let clone = file.try_clone().map_err(RepoError::io(path))?;
+        match decode(keys, m, clone, &digest) {
+            Err(e) => failure = Some(Failure::Key(e)),
+            Ok(mut decoder) => {
+                let mut buf = vec![0; BUF];
+                loop {
+                    match decoder.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            raw_bytes += n as u64;
+                            if let Some(Err(e)) = scanner.as_mut().map(|s| s.feed(&buf[..n])) {
+                                failure = Some(Failure::Archive(e));
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failure = Some(Failure::Decode(e));
+                            break;
+                        }
                     }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(Failure::Zstd(e));
-                    break;
                 }
             }
         }
-        src = decoder.finish();
     }
-    let (sha256, stored) = drain(src, path)?;
+    let (sha256, stored) = drain(file, &digest, path)?;
     if sha256 != m.sha256 {
         return Err(RepoError::Corrupt {
             id: m.id.clone(),
@@ -138,8 +144,9 @@ pub(super) fn check(
         source,
     };
     match failure {
-        Some(Failure::Zstd(e)) => return Err(unreadable(format!("zstd: {e}"))),
+        Some(Failure::Decode(e)) => return Err(unreadable(format!("decoding: {e}"))),
         Some(Failure::Archive(e)) => return Err(bad_archive(e)),
+        Some(Failure::Key(e)) => return Err(e),
         None => {}
     }
     let stats = scanner
@@ -163,14 +170,4 @@ pub(super) fn check(
         raw_bytes,
         stats,
     })
-}
-
-/// Reads the rest of the object so the hash covers every stored byte.
-pub(super) fn drain<R: Read>(
-    mut src: BufReader<Hashing<R>>,
-    path: &Path,
-) -> Result<(String, u64), RepoError> {
-    io::copy(&mut src, &mut io::sink()).map_err(RepoError::io(path))?;
-    let (_, sha256, stored) = src.into_inner().finish();
-    Ok((sha256, stored))
 }

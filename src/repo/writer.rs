@@ -9,6 +9,7 @@ use zstd::stream::write::Encoder;
 
 use super::hashing::Hashing;
 use super::id::{check_source, new_id};
+use super::keys::Sealed;
 use super::manifest::FORMAT;
 use super::{BUF, BackupKind, LocalRepo, Manifest, Origin, RepoError, fsutil, volume_rules};
 use crate::archive::{ArchiveError, Scanner};
@@ -23,7 +24,7 @@ pub struct NewBackup {
     pub run_id: Option<String>,
 }
 
-type Sink = Encoder<'static, Hashing<BufWriter<File>>>;
+type Sink = Encoder<'static, Sealed<Hashing<BufWriter<File>>>>;
 
 /// Receives the raw bytes of a backup ([`Write`]); [`finish`](Self::finish) publishes it.
 /// Dropped without `finish`, it removes what it wrote: an interrupted backup leaves nothing.
@@ -46,12 +47,20 @@ impl LocalRepo {
         check_source(&new.source)?;
         let dir = self.source_dir(&new.source);
         fs::create_dir_all(&dir).map_err(RepoError::io(&dir))?;
-        let (now, id, partial, file) = new_object(&dir, new.kind)?;
-        let encoder = encoder(file).map_err(|e| {
+        let encrypted_to = self.keys.encryption();
+        let extension = match encrypted_to {
+            Some(_) => format!("{}.age", new.kind.extension()),
+            None => new.kind.extension().to_string(),
+        };
+        let (now, id, partial, file) = new_object(&dir, &extension)?;
+        let sealed = self
+            .keys
+            .encrypt(Hashing::new(BufWriter::with_capacity(BUF, file)));
+        let encoder = sealed.and_then(encoder).map_err(|e| {
             let _ = fs::remove_file(&partial);
             RepoError::io(&partial)(e)
         })?;
-        let object = format!("{id}.{}", new.kind.extension());
+        let object = format!("{id}.{extension}");
         Ok(BackupWriter {
             encoder: Some(encoder),
             scanner: (new.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules())),
@@ -72,7 +81,8 @@ impl LocalRepo {
                 object,
                 sha256: String::new(),
                 compression: "zstd".into(),
-                encryption: None,
+                encryption: encrypted_to.as_ref().map(|_| "age".into()),
+                encrypted_to: encrypted_to.unwrap_or_default(),
                 tags: new.tags,
                 pinned: false,
                 run_id: new.run_id,
@@ -87,14 +97,14 @@ impl LocalRepo {
 /// A fresh id and its exclusively created `.partial` object file.
 fn new_object(
     dir: &std::path::Path,
-    kind: BackupKind,
+    extension: &str,
 ) -> Result<(Timestamp, String, PathBuf, File), RepoError> {
     let mut last = io::Error::other("no free backup id");
     for _ in 0..8 {
         let now = Timestamp::now();
         let id = new_id(now);
-        let object = dir.join(format!("{id}.{}", kind.extension()));
-        let partial = dir.join(format!("{id}.{}.partial", kind.extension()));
+        let object = dir.join(format!("{id}.{extension}"));
+        let partial = dir.join(format!("{id}.{extension}.partial"));
         if object.exists() || dir.join(format!("{id}.json")).exists() {
             continue;
         }
@@ -122,11 +132,8 @@ pub fn compression_level() -> i32 {
         .unwrap_or(3)
 }
 
-fn encoder(file: File) -> io::Result<Sink> {
-    let mut enc = Encoder::new(
-        Hashing::new(BufWriter::with_capacity(BUF, file)),
-        compression_level(),
-    )?;
+fn encoder(output: Sealed<Hashing<BufWriter<File>>>) -> io::Result<Sink> {
+    let mut enc = Encoder::new(output, compression_level())?;
     enc.include_checksum(true)?;
     // Each worker buffers whole jobs: capped, memory does not grow with the host.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
@@ -170,7 +177,7 @@ impl BackupWriter {
             RepoError::io(&self.partial)(io::Error::other("writer already failed"))
         })?;
         let io_err = RepoError::io(&self.partial);
-        let (buffered, sha256, stored) = match encoder.finish() {
+        let (buffered, sha256, stored) = match encoder.finish().and_then(Sealed::finish) {
             Ok(hashing) => hashing.finish(),
             Err(e) => return Err(io_err(e)),
         };

@@ -16,7 +16,6 @@ use crate::repo::id::{is_id, is_source};
 use crate::repo::{LocalRepo, Manifest};
 
 /// The manifest format this code understands (`repo::manifest::FORMAT`).
-const MANIFEST_FORMAT: u32 = 1;
 /// Manifests fetched at once by [`list_manifests`].
 const FETCH_CONCURRENCY: usize = 8;
 
@@ -120,11 +119,12 @@ pub async fn pull_backup(
 ) -> Result<(), S3Error> {
     let m = manifest;
     let key = manifest_key(m);
-    check_manifest(m, &m.source, &m.id).map_err(|message| S3Error::BadManifest {
-        bucket: store.bucket().into(),
-        key: store.full_key(&key),
-        message,
-    })?;
+    m.check(&m.source, &m.id)
+        .map_err(|message| S3Error::BadManifest {
+            bucket: store.bucket().into(),
+            key: store.full_key(&key),
+            message,
+        })?;
     let object = local.object_path(m);
     let dir = object
         .parent()
@@ -195,46 +195,8 @@ fn manifest_json(m: &Manifest) -> Vec<u8> {
 
 fn parse_manifest(bytes: &[u8], source: &str, id: &str) -> Result<Manifest, String> {
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    check_manifest(&m, source, id)?;
+    m.check(source, id)?;
     Ok(m)
-}
-
-/// The checks `LocalRepo` makes when it loads a manifest; they also keep a
-/// manifest from S3 from naming paths outside the local repository.
-fn check_manifest(m: &Manifest, source: &str, id: &str) -> Result<(), String> {
-    if m.format != MANIFEST_FORMAT {
-        return Err(format!(
-            "format {} is not supported (this lifeboat reads format {MANIFEST_FORMAT})",
-            m.format
-        ));
-    }
-    if !is_source(&m.source) || !is_id(&m.id) {
-        return Err(format!(
-            "invalid source `{}` or id `{}`",
-            m.source.escape_debug(),
-            m.id.escape_debug()
-        ));
-    }
-    if m.id != id || m.source != source {
-        return Err(format!(
-            "it describes backup `{}` of `{}` but is stored as `{id}` of `{source}`",
-            m.id, m.source
-        ));
-    }
-    let object = format!("{id}.{}", m.kind.extension());
-    if m.object != object && m.object != format!("{object}.age") {
-        return Err(format!(
-            "object `{}` should be `{object}`",
-            m.object.escape_debug()
-        ));
-    }
-    if m.sha256.len() != 64 || !m.sha256.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "sha256 `{}` is not 64 hex digits",
-            m.sha256.escape_debug()
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct Ports {
     pub remote: Option<crate::s3::S3Store>,
     /// Where relative compose files are found.
     pub workdir: std::path::PathBuf,
+    /// The config file's retention policy: `backup.prune` without keep_* uses it.
+    pub retention: crate::repo::Policy,
 }
 
 /// The executor of real runs.

@@ -20,11 +20,15 @@ pub async fn prune(ctx: &Ctx) -> Result<Outputs, StepError> {
             )
         })?,
     };
-    let policy = policy(ctx)?;
+    let mut policy = policy(ctx)?;
+    if policy.is_empty() {
+        policy = ctx.ports.retention;
+    }
     if policy.is_empty() {
         tracing::warn!(
             step = ctx.call.step,
-            "backup.prune without keep_* arguments: an empty policy keeps every backup"
+            "backup.prune without keep_* arguments and no retention in the config file: \
+             an empty policy keeps every backup"
         );
     }
     let repo = ctx.ports.repo.clone();
