@@ -7,6 +7,7 @@ mod compose;
 mod container;
 mod gate;
 mod http;
+mod http_backup;
 mod prune;
 pub mod transfer;
 mod volume;
@@ -229,6 +230,8 @@ impl Executor for Real {
                 "backup.verify" => backup::verify(&ctx).await,
                 "backup.prune" => prune::prune(&ctx).await,
                 "http.request" => http::request(&ctx).await,
+                "http.backup" => http_backup::backup(&ctx).await,
+                "http.restore" => http_backup::restore(&ctx).await,
                 "notify.webhook" => http::webhook(&ctx).await,
                 "gate.confirm" => gate::confirm(&ctx).await,
                 "compose.up" => compose::up(&ctx).await,
