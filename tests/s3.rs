@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup, Origin};
+use lifeboat::repo::{BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin};
 use lifeboat::s3::{
     S3Error, S3Options, S3Store, StaticCredentials, list_manifests, manifest_key, object_key,
     pull_backup, push_backup,
@@ -730,4 +730,117 @@ async fn the_aws_cli_reads_what_lifeboat_wrote_and_back() {
     let dst = dir.path().join("theirs.down");
     store.download_to_file("theirs.bin", &dst).await.unwrap();
     assert!(std::fs::read(&dst).unwrap() == theirs);
+}
+
+/// The ```sh block of docs/restore-by-hand.md whose first line is `# manual-restore: NAME`.
+fn manual_block(name: &str) -> String {
+    let doc = std::fs::read_to_string("docs/restore-by-hand.md").unwrap();
+    let marker = format!("```sh\n# manual-restore: {name}\n");
+    let start = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/restore-by-hand.md has no `{name}` block"))
+        + marker.len();
+    let len = doc[start..].find("```").unwrap();
+    doc[start..start + len].to_string()
+}
+
+/// Runs `script` with bash in `dir`, the AWS CLI pointed at `server`.
+fn by_hand(server: &Server, dir: &Path, script: &str, vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn the_documented_manual_restore_works() {
+    let server = Server::start();
+    let store = server.store("s3://manual/prod", options(5, 2)).await;
+    let here = tempfile::tempdir().unwrap();
+    let key = here.path().join("age.key");
+    let keygen = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .expect("age-keygen (the `age` package) is not installed");
+    assert!(keygen.status.success(), "{keygen:?}");
+    let plain = LocalRepo::open(here.path().join("repo")).unwrap();
+    let keys = Keys::load(&KeySettings {
+        identity_file: Some(key.clone()),
+        ..KeySettings::default()
+    })
+    .unwrap();
+    let encrypted = LocalRepo::open(here.path().join("repo"))
+        .unwrap()
+        .with_keys(keys);
+    let big = data(7 * MIB, 5);
+    let tar = volume_tar(&[("PG_VERSION", b"15\n"), ("base.bin", &big)]);
+    let a = local_backup(&plain, "shop_pg-data", &tar);
+    let b = local_backup(&encrypted, "shop_pg-data", &tar);
+    assert!(a.encryption.is_none() && b.encryption.as_deref() == Some("age"));
+    for m in [&a, &b] {
+        push_backup(&store, &plain, &m.id).await.unwrap();
+    }
+
+    let download = manual_block("download");
+    for (m, extract) in [(&a, "extract"), (&b, "extract encrypted")] {
+        let work = tempfile::tempdir().unwrap();
+        let script = format!("{download}{}", manual_block(extract));
+        let vars = [
+            ("S3", "s3://manual/prod"),
+            ("SOURCE", "shop_pg-data"),
+            ("ID", m.id.as_str()),
+            ("AGE_KEY", key.to_str().unwrap()),
+        ];
+        let out = by_hand(&server, work.path(), &script, &vars);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{extract}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout.lines().last(),
+            Some(format!("{}: OK", m.object).as_str())
+        );
+        let restored = work.path().join("restored/data");
+        assert_eq!(std::fs::read(restored.join("PG_VERSION")).unwrap(), b"15\n");
+        assert!(std::fs::read(restored.join("base.bin")).unwrap() == big);
+    }
+
+    // A damaged object on S3: the procedure stops (the AWS CLI's own checksum
+    // or `sha256sum -c`, whichever sees it first).
+    let stored = server
+        .root
+        .path()
+        .join("manual/prod/backups/shop_pg-data")
+        .join(&b.object);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let vars = [
+        ("S3", "s3://manual/prod"),
+        ("SOURCE", "shop_pg-data"),
+        ("ID", b.id.as_str()),
+    ];
+    let out = by_hand(&server, work.path(), &download, &vars);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stdout.lines().last() == Some(format!("{}: FAILED", b.object).as_str())
+            || stderr.contains("did not match calculated checksum"),
+        "{stdout}{stderr}"
+    );
 }

@@ -175,7 +175,7 @@ pub async fn execute(
         retention: places.retention,
         docker,
         repo,
-        http: reqwest::Client::new(),
+        http: http_client(),
         yes: req.yes,
         remote: req.remote,
         workdir: std::env::current_dir().unwrap_or_default(),
@@ -233,4 +233,14 @@ pub fn read_journal(places: &Places, run_id: &str) -> Result<Vec<Record>, u8> {
         )));
     }
     journal::read(&path).map_err(|e| usage_error(&e.to_string()))
+}
+
+/// The client of every HTTP step: a dead host fails in seconds, not at the
+/// OS's TCP timeout; each step sets its own overall limit, if any.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }

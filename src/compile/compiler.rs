@@ -768,6 +768,9 @@ impl<'a> Compiler<'a> {
                     "name",
                     "method",
                     "multipart_field",
+                    "headers",
+                    "env",
+                    "user",
                 ]
                 .into_iter()
                 .filter(|k| step.args.contains_key(*k))

@@ -18,20 +18,30 @@ pub async fn request(ctx: &Ctx) -> Result<Outputs, StepError> {
     let (status, body) = send(ctx, &method, &url, ctx.args.get("body"), timeout).await?;
     let expect = ctx.args.get("expect");
     let field = |k: &str| expect.and_then(|e| e.get(k));
-    match field("status").and_then(Json::as_u64) {
-        Some(want) if u64::from(status) != want => {
-            return Err(StepError::new(format!(
-                "{method} {url}: status {status}, expected {want}; body: {}",
-                excerpt(&body)
-            )));
-        }
-        None if !(200..300).contains(&status) => {
-            return Err(StepError::new(format!(
-                "{method} {url}: status {status}; body: {}",
-                excerpt(&body)
-            )));
-        }
-        _ => {}
+    // `status: 200` or `status: [200, 404]`; without it, any 2xx.
+    let wanted: Option<Vec<u64>> = field("status").map(|v| match v {
+        Json::Array(list) => list.iter().filter_map(Json::as_u64).collect(),
+        one => one.as_u64().into_iter().collect(),
+    });
+    let ok = match &wanted {
+        Some(list) => list.contains(&u64::from(status)),
+        None => (200..300).contains(&status),
+    };
+    if !ok {
+        let expected = match &wanted {
+            Some(list) => format!(
+                ", expected {}",
+                list.iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            None => String::new(),
+        };
+        return Err(StepError::new(format!(
+            "{method} {url}: status {status}{expected}; body: {}",
+            excerpt(&body)
+        )));
     }
     if let Some(pattern) = field("body_matches").and_then(Json::as_str) {
         matches(pattern, &body, "the body")?;
