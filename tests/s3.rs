@@ -844,3 +844,107 @@ async fn the_documented_manual_restore_works() {
         "{stdout}{stderr}"
     );
 }
+
+/// `lifeboat backups …` on a brand-new machine whose repository is S3.
+fn lifeboat_backups(server: &Server, state: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .arg("backups")
+        .args(args)
+        .args(["--repo", "s3://catalog/prod"])
+        .env("LIFEBOAT_STATE", state)
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("LIFEBOAT_REPO")
+        .env_remove("LIFEBOAT_OFFSITE")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn the_backups_commands_work_on_s3_from_a_new_machine() {
+    let server = Server::start();
+    let store = server.store("s3://catalog/prod", options(5, 2)).await;
+    let old = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(old.path().join("repo")).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3u8 {
+        let m = local_backup(&repo, "pgdata", &volume_tar(&[("n.txt", &[b'0' + i])]));
+        push_backup(&store, &repo, &m.id).await.unwrap();
+        ids.push(m.id);
+        // Distinct creation times.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    drop(old);
+    let state = tempfile::tempdir().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let (code, out) = lifeboat_backups(&server, state.path(), &all);
+        assert_eq!(code, 0, "{out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let remote_manifest = |id: &str| -> serde_json::Value {
+        let out = server.aws(&[
+            "s3",
+            "cp",
+            &format!("s3://catalog/prod/backups/pgdata/{id}.json"),
+            "-",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // The catalog comes from the manifests on S3, newest first.
+    let listed = json(&["list"]);
+    let listed_ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed_ids, vec![&*ids[2], &*ids[1], &*ids[0]]);
+    assert_eq!(listed[0]["locations"], serde_json::json!(["s3"]));
+    let (_, table) = lifeboat_backups(&server, state.path(), &["list"]);
+    assert!(table.lines().next().unwrap().ends_with("WHERE"), "{table}");
+
+    // verify fetches, checks and records the result on S3 too.
+    let verified = json(&["verify", &ids[1]]);
+    assert_eq!(verified[0]["ok"], true);
+    assert_eq!(remote_manifest(&ids[1])["verification"]["ok"], true);
+    assert_eq!(
+        json(&["show", &ids[1]])["locations"],
+        serde_json::json!(["local", "s3"])
+    );
+
+    // pin is recorded on S3; prune keeps the pinned and the newest one.
+    assert_eq!(json(&["pin", &ids[0]])["changed"], true);
+    assert_eq!(remote_manifest(&ids[0])["pinned"], true);
+    let pruned = json(&["prune", "--keep-last", "1"]);
+    assert_eq!(pruned["deleted"], 1, "{pruned}");
+    assert_eq!(pruned["sources"][0]["deleted"], serde_json::json!([ids[1]]));
+    let left: Vec<String> = store
+        .list("backups/pgdata/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!left.iter().any(|k| k.contains(&*ids[1])), "{left:?}");
+    assert_eq!(left.len(), 4, "{left:?}");
+
+    // delete removes every copy and reports what it freed.
+    let deleted = json(&["delete", &ids[2], "--force"]);
+    assert!(deleted["freed_bytes"].as_u64().unwrap() > 0);
+    let after = json(&["list"]);
+    assert_eq!(after.as_array().unwrap().len(), 1);
+    assert_eq!(after[0]["id"], ids[0].as_str());
+}

@@ -8,10 +8,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
+use super::catalog::{Catalog, Held};
 use super::live::Places;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
 use crate::compile::probe::{age, bytes};
-use crate::repo::{LocalRepo, Manifest, Policy, Pruned, RepoError};
+use crate::repo::{Manifest, Policy, Pruned, RepoError};
 use crate::runbook::duration::parse_duration;
 
 #[derive(Debug, clap::Args)]
@@ -210,14 +211,23 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
+    let rt = super::live::runtime();
+    let remote = match rt.block_on(places.remote()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let cat = match Catalog::open(repo, remote, rt) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
     match args.command {
-        Sub::List(a) => list(&repo, a),
-        Sub::Show(a) => show(&repo, a),
-        Sub::Verify(a) => verify(&repo, a),
-        Sub::Delete(a) => delete(&repo, a),
-        Sub::Pin(a) => pin(&repo, a, true),
-        Sub::Unpin(a) => pin(&repo, a, false),
-        Sub::Prune(a) => prune(&repo, a, places.retention),
+        Sub::List(a) => list(&cat, a),
+        Sub::Show(a) => show(&cat, a),
+        Sub::Verify(a) => verify(&cat, a),
+        Sub::Delete(a) => delete(&cat, a),
+        Sub::Pin(a) => pin(&cat, a, true),
+        Sub::Unpin(a) => pin(&cat, a, false),
+        Sub::Prune(a) => prune(&cat, a, places.retention),
     }
 }
 
@@ -248,19 +258,30 @@ struct Entry<'a> {
     manifest: &'a Manifest,
     /// The last verification passed.
     verified: bool,
+    /// The local object, or the S3 one when there is no local copy.
     path: String,
+    /// `local`, `s3`, or both.
+    locations: Vec<&'static str>,
 }
 
-fn entry<'a>(repo: &LocalRepo, m: &'a Manifest) -> Entry<'a> {
+fn entry<'a>(cat: &Catalog, h: &'a Held) -> Entry<'a> {
     Entry {
-        manifest: m,
-        verified: m.verified(),
-        path: repo.object_path(m).display().to_string(),
+        manifest: &h.manifest,
+        verified: h.manifest.verified(),
+        path: object_place(cat, h),
+        locations: h.locations(),
     }
 }
 
-fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
-    let all = match repo.list() {
+fn object_place(cat: &Catalog, h: &Held) -> String {
+    match (h.local, cat.remote_url()) {
+        (false, Some(url)) => format!("{url}/{}", crate::s3::object_key(&h.manifest)),
+        _ => cat.local.object_path(&h.manifest).display().to_string(),
+    }
+}
+
+fn list(cat: &Catalog, args: ListArgs) -> u8 {
+    let all = match cat.list() {
         Ok(all) => all,
         Err(e) => return fail(&e),
     };
@@ -268,24 +289,24 @@ fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
     let cutoff = args.since.map(|s| s.cutoff(now));
     let total = all.len();
     let sources: Vec<String> = {
-        let mut s: Vec<String> = all.iter().map(|m| m.source.clone()).collect();
+        let mut s: Vec<String> = all.iter().map(|h| h.manifest.source.clone()).collect();
         s.sort();
         s.dedup();
         s
     };
-    let shown: Vec<&Manifest> = all
+    let shown: Vec<&Held> = all
         .iter()
-        .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
-        .filter(|m| cutoff.is_none_or(|c| m.created_at >= c))
-        .filter(|m| args.tags.iter().all(|t| m.tags.contains(t)))
+        .filter(|h| args.source.as_ref().is_none_or(|s| &h.manifest.source == s))
+        .filter(|h| cutoff.is_none_or(|c| h.manifest.created_at >= c))
+        .filter(|h| args.tags.iter().all(|t| h.manifest.tags.contains(t)))
         .collect();
     if args.format == Format::Json {
-        print_json(&shown.iter().map(|m| entry(repo, m)).collect::<Vec<_>>());
+        print_json(&shown.iter().map(|h| entry(cat, h)).collect::<Vec<_>>());
         return EXIT_OK;
     }
     if shown.is_empty() {
         if total == 0 {
-            println!("No backups in {}.", repo.root().display());
+            println!("No backups in {}.", cat.describe());
         } else if let Some(s) = args.source.as_ref().filter(|s| !sources.contains(s)) {
             println!(
                 "No backups of `{s}`; the repository has backups of `{}`.",
@@ -296,10 +317,11 @@ fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
         }
         return EXIT_OK;
     }
-    let rows: Vec<[String; 9]> = shown
+    let rows: Vec<Vec<String>> = shown
         .iter()
-        .map(|m| {
-            [
+        .map(|h| {
+            let m = &h.manifest;
+            let mut row = vec![
                 m.id.clone(),
                 m.source.clone(),
                 m.created_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
@@ -317,10 +339,14 @@ fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
                     Some(_) => "FAILED".into(),
                 },
                 if m.pinned { "pinned" } else { "-" }.into(),
-            ]
+            ];
+            if cat.has_remote() {
+                row.push(h.locations().join("+"));
+            }
+            row
         })
         .collect();
-    let header = [
+    let mut header = vec![
         "ID",
         "SOURCE",
         "CREATED (UTC)",
@@ -331,27 +357,33 @@ fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
         "VERIFIED",
         "PINNED",
     ];
-    let mut widths = header.map(|h| h.chars().count());
+    if cat.has_remote() {
+        header.push("WHERE");
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 9]| {
+    let line = |cells: &[&str]| {
         let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             if i > 0 {
                 s.push_str("  ");
             }
-            s.push_str(&format!("{cell:<w$}"));
+            s.push_str(&format!("{cell:<w$}", w = *w));
         }
         s.trim_end().to_string()
     };
-    println!("{}", line(header));
+    println!("{}", line(&header));
     for row in &rows {
-        println!("{}", line(row.each_ref().map(String::as_str)));
+        println!(
+            "{}",
+            line(&row.iter().map(String::as_str).collect::<Vec<_>>())
+        );
     }
-    let stored: u64 = shown.iter().map(|m| m.stored_bytes).sum();
+    let stored: u64 = shown.iter().map(|h| h.manifest.stored_bytes).sum();
     println!(
         "{} backup(s), {} stored{}",
         shown.len(),
@@ -365,15 +397,16 @@ fn list(repo: &LocalRepo, args: ListArgs) -> u8 {
     EXIT_OK
 }
 
-fn show(repo: &LocalRepo, args: ShowArgs) -> u8 {
-    let m = match repo.get(&args.id) {
-        Ok(m) => m,
+fn show(cat: &Catalog, args: ShowArgs) -> u8 {
+    let held = match cat.get(&args.id) {
+        Ok(h) => h,
         Err(e) => return fail(&e),
     };
     if args.format == Format::Json {
-        print_json(&entry(repo, &m));
+        print_json(&entry(cat, &held));
         return EXIT_OK;
     }
+    let m = &held.manifest;
     let now = Timestamp::now();
     let o = &m.origin;
     let mut lines: Vec<(&str, String)> = vec![
@@ -402,7 +435,10 @@ fn show(repo: &LocalRepo, args: ShowArgs) -> u8 {
     if let Some(n) = m.file_count {
         lines.push(("files", n.to_string()));
     }
-    lines.push(("object", repo.object_path(&m).display().to_string()));
+    lines.push(("object", object_place(cat, &held)));
+    if cat.has_remote() {
+        lines.push(("stored in", held.locations().join(", ")));
+    }
     lines.push(("sha256", m.sha256.clone()));
     lines.push((
         "compression",
@@ -411,7 +447,7 @@ fn show(repo: &LocalRepo, args: ShowArgs) -> u8 {
             m.compression,
             m.encryption
                 .as_ref()
-                .map(|e| format!(", encrypted ({e})"))
+                .map(|e| format!(", encrypted ({e}) to {}", m.encrypted_to.join(", ")))
                 .unwrap_or_default()
         ),
     ));
@@ -457,11 +493,12 @@ fn show(repo: &LocalRepo, args: ShowArgs) -> u8 {
     EXIT_OK
 }
 
-fn verify(repo: &LocalRepo, args: VerifyArgs) -> u8 {
+fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
     let ids: Vec<String> = if args.all || args.source.is_some() {
-        match repo.list() {
+        match cat.list() {
             Ok(all) => all
                 .into_iter()
+                .map(|h| h.manifest)
                 .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
                 .map(|m| m.id)
                 .collect(),
@@ -470,7 +507,7 @@ fn verify(repo: &LocalRepo, args: VerifyArgs) -> u8 {
     } else {
         // Unknown ids are refused before anything is checked.
         for id in &args.ids {
-            if let Err(e) = repo.get(id) {
+            if let Err(e) = cat.get(id) {
                 return fail(&e);
             }
         }
@@ -491,7 +528,7 @@ fn verify(repo: &LocalRepo, args: VerifyArgs) -> u8 {
     let mut results = Vec::new();
     let mut failed = 0;
     for id in &ids {
-        let v = match repo.verify(id, args.deep) {
+        let v = match cat.verify(id, args.deep) {
             Ok(v) => v,
             Err(e) => return fail(&e),
         };
@@ -526,9 +563,9 @@ fn verify(repo: &LocalRepo, args: VerifyArgs) -> u8 {
     if failed > 0 { EXIT_FAILED } else { EXIT_OK }
 }
 
-fn delete(repo: &LocalRepo, args: DeleteArgs) -> u8 {
-    let m = match repo.get(&args.id) {
-        Ok(m) => m,
+fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
+    let m = match cat.get(&args.id) {
+        Ok(h) => h.manifest,
         Err(e) => return fail(&e),
     };
     if !args.force {
@@ -539,7 +576,7 @@ fn delete(repo: &LocalRepo, args: DeleteArgs) -> u8 {
                 m.id, m.source, m.id
             ));
         }
-        match repo.backups_of(&m.source) {
+        match cat.backups_of(&m.source) {
             Ok(of_source) if of_source.len() <= 1 => {
                 return usage_error(&format!(
                     "backup {} is the only backup of `{}`; add --force to delete it anyway",
@@ -550,7 +587,7 @@ fn delete(repo: &LocalRepo, args: DeleteArgs) -> u8 {
             Err(e) => return fail(&e),
         }
     }
-    let freed = match repo.delete(&m.id) {
+    let freed = match cat.delete(&m.id) {
         Ok(freed) => freed,
         Err(e) => return fail(&e),
     };
@@ -570,8 +607,8 @@ fn delete(repo: &LocalRepo, args: DeleteArgs) -> u8 {
     EXIT_OK
 }
 
-fn pin(repo: &LocalRepo, args: PinArgs, pinned: bool) -> u8 {
-    let (m, changed) = match repo.set_pinned(&args.id, pinned) {
+fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> u8 {
+    let (m, changed) = match cat.set_pinned(&args.id, pinned) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -615,7 +652,7 @@ struct PruneSource<'a> {
     failed: Vec<serde_json::Value>,
 }
 
-fn prune(repo: &LocalRepo, args: PruneArgs, configured: Policy) -> u8 {
+fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
     let mut policy = Policy {
         keep_last: args.keep_last,
         keep_hourly: args.keep_hourly,
@@ -636,7 +673,7 @@ fn prune(repo: &LocalRepo, args: PruneArgs, configured: Policy) -> u8 {
              or a `retention:` section to the config file",
         );
     }
-    let known = match repo.backup_sources() {
+    let known = match cat.sources() {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -647,7 +684,7 @@ fn prune(repo: &LocalRepo, args: PruneArgs, configured: Policy) -> u8 {
             if !known.contains(s) {
                 return usage_error(&format!(
                     "no backups of `{s}` in {}{}",
-                    repo.root().display(),
+                    cat.describe(),
                     if known.is_empty() {
                         String::new()
                     } else {
@@ -661,7 +698,7 @@ fn prune(repo: &LocalRepo, args: PruneArgs, configured: Policy) -> u8 {
     let now = Timestamp::now();
     let mut results: Vec<Pruned> = Vec::new();
     for source in &sources {
-        match repo.prune(source, &policy, now, None, args.dry_run) {
+        match cat.prune(source, &policy, now, args.dry_run) {
             Ok(p) => results.push(p),
             Err(e) => return fail(&e),
         }

@@ -7,6 +7,7 @@
 mod apply;
 mod backup;
 mod backups;
+mod catalog;
 mod config;
 mod demo;
 mod execute;
