@@ -755,3 +755,87 @@ fn full_data_loss_from_s3_alone_after_the_local_repository_is_gone() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     stack.assert_seed();
 }
+
+#[test]
+fn encrypted_backups_restore_only_with_their_key() {
+    let _turn = turn();
+    let stack = Stack::up("age");
+    let key = stack.dir.path().join("age.key");
+    let other = stack.dir.path().join("other.key");
+    for k in [&key, &other] {
+        ok(Command::new("age-keygen").arg("-o").arg(k));
+    }
+    let (key, other) = (key.to_str().unwrap(), other.to_str().unwrap());
+    let (code, out) = stack.run("cold-backup", &["--age-identity", key]);
+    assert_eq!(code, 0, "{out}");
+    let mut ids = Vec::new();
+    for volume in ["redis-data", "pg-data"] {
+        let dir = stack
+            .dir
+            .path()
+            .join("repo/backups")
+            .join(stack.volume(volume));
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().any(|n| n.ends_with(".tar.zst.age")),
+            "{names:?}"
+        );
+        assert!(!names.iter().any(|n| n.ends_with(".tar.zst")), "{names:?}");
+        ids.extend(
+            names
+                .iter()
+                .filter_map(|n| n.strip_suffix(".tar.zst.age"))
+                .map(String::from),
+        );
+    }
+
+    // With the key, both backups restore into scratch volumes, which are removed.
+    let out = stack
+        .lifeboat(&[
+            "backups",
+            "verify",
+            "--all",
+            "--restore-test",
+            "--age-identity",
+            key,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("restore test ok").count(), 2, "{text}");
+    for id in &ids {
+        let left = ok(Command::new("docker").args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=lifeboat.restore-test={id}"),
+        ]));
+        assert_eq!(left.trim(), "", "scratch volume of {id} left behind");
+    }
+
+    // A wrong key, or none: the restore is refused before the volume is
+    // touched, the run rolls back, and the data is as it was.
+    let (code, out) = stack.run("full-data-loss", &["--age-identity", other]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("does not decrypt it"), "{out}");
+    stack.assert_seed();
+    let (code, out) = stack.run("full-data-loss", &[]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("no key was given"), "{out}");
+    stack.assert_seed();
+
+    // With the key, everything comes back.
+    stack.lose_everything();
+    let (code, out) = stack.run("full-data-loss", &["--age-identity", key]);
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+}

@@ -43,6 +43,7 @@ pub enum Sub {
   lifeboat backups verify 20261121T020000Z-a1b2c3 --deep   also decompress and scan the tar
   lifeboat backups verify --all --deep
   lifeboat backups verify --source shop_pg-data
+  lifeboat backups verify 20261121T020000Z-a1b2c3 --restore-test   through Docker, into a scratch volume
 
 Exit status: 0 all passed, 3 any failed, 2 unknown backup.")]
     Verify(VerifyArgs),
@@ -112,6 +113,10 @@ pub struct VerifyArgs {
     /// Also decompress and (volumes) scan every tar header, not only the sha256.
     #[arg(long)]
     pub deep: bool,
+    /// Also restore each volume backup into a scratch Docker volume, read it
+    /// back, compare the file count with the manifest, and remove the volume.
+    #[arg(long)]
+    pub restore_test: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -525,6 +530,14 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         }
         return EXIT_OK;
     }
+    let docker = if args.restore_test {
+        match cat.block_on(super::live::connect()) {
+            Ok(d) => Some(d),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
     let mut results = Vec::new();
     let mut failed = 0;
     for id in &ids {
@@ -532,19 +545,39 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
             Ok(v) => v,
             Err(e) => return fail(&e),
         };
-        if !v.ok {
+        let mut ok = v.ok;
+        let mut detail = v.detail.clone();
+        let mut restore = serde_json::Value::Null;
+        if let (Some(docker), true) = (&docker, v.ok) {
+            let tested = cat.local.get(id).map_err(|e| e.to_string()).map(|m| {
+                cat.block_on(super::restore_test::restore_test(
+                    docker,
+                    cat.local.clone(),
+                    &m,
+                ))
+            });
+            let (passed, said) = match tested {
+                Ok(Ok(said)) => (true, said),
+                Ok(Err(e)) | Err(e) => (false, format!("restore test FAILED: {e}")),
+            };
+            ok &= passed;
+            detail = format!("{detail}; {said}");
+            restore = json!({ "ok": passed, "detail": said });
+        }
+        if !ok {
             failed += 1;
         }
         if args.format == Format::Text {
-            let mark = if v.ok { "✓ ok    " } else { "✗ FAILED" };
-            println!("{mark}  {id}  {}", v.detail);
+            let mark = if ok { "✓ ok    " } else { "✗ FAILED" };
+            println!("{mark}  {id}  {detail}");
         }
         results.push(json!({
             "id": id,
-            "ok": v.ok,
+            "ok": ok,
             "deep": v.deep,
             "at": v.at,
             "detail": v.detail,
+            "restore_test": restore,
         }));
     }
     match args.format {

@@ -63,6 +63,10 @@ impl Catalog {
         Ok(Self { local, remote, rt })
     }
 
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
     pub fn has_remote(&self) -> bool {
         self.remote.is_some()
     }

@@ -18,6 +18,7 @@ mod live;
 mod locate;
 mod plan;
 mod report;
+mod restore_test;
 mod resume;
 mod run;
 mod schema;
