@@ -672,3 +672,74 @@ fn the_backup_prune_step_applies_the_policy_to_its_source() {
     }
     assert!(text.contains("\"kept\":3"), "{text}");
 }
+
+/// lifeboat as a user runs it in a directory holding `lifeboat.yaml`.
+fn in_dir(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("LIFEBOAT_REPO")
+        .env_remove("LIFEBOAT_STATE")
+        .env_remove("LIFEBOAT_CONFIG")
+        .env_remove("LIFEBOAT_OFFSITE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run lifeboat")
+}
+
+#[test]
+fn the_config_file_names_the_repository_and_the_retention_policy() {
+    let r = Repo::new();
+    for days in [3, 2, 1] {
+        r.backup("shop_pg-data", SignedDuration::from_hours(24 * days), &[]);
+    }
+    fs::write(
+        r.dir.path().join("lifeboat.yaml"),
+        "repo: repo\nstate_dir: state\nretention: { keep_last: 2 }\n",
+    )
+    .unwrap();
+    let o = in_dir(r.dir.path(), &["backups", "prune", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pruned: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pruned["policy"], "keep last 2");
+    assert_eq!(pruned["deleted"], 1);
+    assert_eq!(r.ids().len(), 2);
+    // A flag still wins over the file.
+    let o = in_dir(
+        r.dir.path(),
+        &[
+            "backups",
+            "prune",
+            "--keep-last",
+            "1",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    let dry: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(dry["forgotten"], 1);
+
+    // A mistake in the file: its position, exit 2, nothing done.
+    fs::write(
+        r.dir.path().join("lifeboat.yaml"),
+        "repo: repo\nretention:\n  keep_lats: 2\n",
+    )
+    .unwrap();
+    let o = in_dir(r.dir.path(), &["backups", "prune"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: lifeboat.yaml:3:3: retention: unknown field `keep_lats`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(r.ids().len(), 2);
+    // --config names another file; a missing one is an error too.
+    let o = in_dir(r.dir.path(), &["--config", "nope.yaml", "backups", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("config file nope.yaml: "),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -56,8 +56,10 @@ would do with `lifeboat plan` before an incident.",
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
 4 rollback incomplete, 5 Docker/lock/repository unavailable.
 
-Environment: DOCKER_HOST, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE, LIFEBOAT_REPO,
-LIFEBOAT_LOCK_DIR, RUST_LOG (log filter), NO_COLOR."
+Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE,
+LIFEBOAT_REPO, LIFEBOAT_OFFSITE, LIFEBOAT_AGE_IDENTITY, LIFEBOAT_LOCK_DIR,
+AWS_ENDPOINT_URL and the AWS credential chain, RUST_LOG (log filter), NO_COLOR.
+Config file: ./lifeboat.yaml when present (docs/config.md)."
 )]
 pub struct Cli {
     /// Directory holding the runbooks.
