@@ -1,7 +1,6 @@
-//! sha256 + byte count of everything passing through a reader or writer.
+//! sha256 + byte count of what a writer writes, or of a whole stored file.
 
-use std::io::{self, Read, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
@@ -40,39 +39,24 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// The running sha256 and byte count of a stored object being read, shared by
-/// every [`Tap`] on it: the decoding layers read through one tap, and what they
-/// leave unread is drained through another, so each stored byte is hashed once.
-#[derive(Clone, Default)]
-pub(super) struct Digesting(Arc<Mutex<(Sha256, u64)>>);
-
-impl Digesting {
-    /// A reader that hashes into this digest what it reads from `inner`.
-    pub fn tap<R: Read>(&self, inner: R) -> Tap<R> {
-        Tap {
-            inner,
-            digest: self.clone(),
+/// The hex sha256 and length of everything in `file`, read with `pread`: it
+/// neither uses nor moves the file's offset, so another thread can read the
+/// same file (through a clone) at the same time.
+pub(super) fn hash_file(file: &std::fs::File) -> io::Result<(String, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; super::BUF];
+    let mut at = 0u64;
+    loop {
+        match file.read_at(&mut buf, at) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-
-    /// The hex sha256 and the byte count so far.
-    pub fn result(&self) -> (String, u64) {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        (hex::encode(state.0.clone().finalize()), state.1)
-    }
-}
-
-pub(super) struct Tap<R> {
-    inner: R,
-    digest: Digesting,
-}
-
-impl<R: Read> Read for Tap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut state = self.digest.0.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0.update(&buf[..n]);
-        state.1 += n as u64;
-        Ok(n)
-    }
+    Ok((hex::encode(hasher.finalize()), at))
 }

@@ -7,23 +7,18 @@ use std::path::PathBuf;
 
 use zstd::stream::read::Decoder;
 
-use super::hashing::{Digesting, Tap};
+use super::hashing::hash_file;
 use super::keys::{Keys, Opened};
 use super::{BUF, BackupKind, Manifest, RepoError, volume_rules};
 use crate::archive::Scanner;
 
 /// The raw bytes of a stored object, decrypted and decompressed.
-pub(super) type Decoded = Decoder<'static, BufReader<Opened<BufReader<Tap<File>>>>>;
+pub(super) type Decoded = Decoder<'static, BufReader<Opened<BufReader<File>>>>;
 
-/// Opens the stored object `file` for decoding; every stored byte read is
-/// hashed into `digest`. Err: why it cannot be decrypted.
-pub(super) fn decode(
-    keys: &Keys,
-    m: &Manifest,
-    file: File,
-    digest: &Digesting,
-) -> Result<Decoded, RepoError> {
-    let stored = BufReader::with_capacity(BUF, digest.tap(file));
+/// Opens the stored object `file` for decoding (its sha256 is checked
+/// elsewhere). Err: why it cannot be decrypted.
+pub(super) fn decode(keys: &Keys, m: &Manifest, file: File) -> Result<Decoded, RepoError> {
+    let stored = BufReader::with_capacity(BUF, file);
     let opened = match m.encryption {
         None => Opened::Plain(stored),
         Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|reason| {
@@ -37,17 +32,6 @@ pub(super) fn decode(
         id: m.id.clone(),
         reason: format!("zstd: {e}"),
     })
-}
-
-/// Hashes what is left of `file` after the decoding layers stopped reading:
-/// the result covers every stored byte. Returns the sha256 and byte count.
-pub(super) fn drain(
-    file: &mut File,
-    digest: &Digesting,
-    path: &std::path::Path,
-) -> Result<(String, u64), RepoError> {
-    io::copy(&mut digest.tap(file), &mut io::sink()).map_err(RepoError::io(path))?;
-    Ok(digest.result())
 }
 
 /// A backup whose object passed every check; [`into_reader`](Self::into_reader) reads it.
@@ -86,9 +70,15 @@ impl VerifiedBackup {
         self.file
             .seek(SeekFrom::Start(0))
             .map_err(RepoError::io(&self.path))?;
-        let digest = Digesting::default();
         let clone = self.file.try_clone().map_err(RepoError::io(&self.path))?;
-        let decoder = decode(&self.keys, &self.manifest, clone, &digest)?;
+        // The stored bytes are hashed again on a thread of their own, with
+        // `pread`, while this reader decodes: on 2 cores that hides the hash.
+        let hashed = self.file.try_clone().map_err(RepoError::io(&self.path))?;
+        let hasher = std::thread::Builder::new()
+            .name("lifeboat-sha256".into())
+            .spawn(move || hash_file(&hashed))
+            .map_err(RepoError::io(&self.path))?;
+        let decoder = decode(&self.keys, &self.manifest, clone)?;
         let scanner =
             (self.manifest.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules()));
         Ok(Box::new(VerifiedReader {
@@ -96,8 +86,7 @@ impl VerifiedBackup {
             scanner,
             manifest: self.manifest,
             path: self.path,
-            file: self.file,
-            digest,
+            hasher: Some(hasher),
             raw_bytes: 0,
             failed: None,
         }))
@@ -110,9 +99,8 @@ struct VerifiedReader {
     scanner: Option<Scanner>,
     manifest: Manifest,
     path: PathBuf,
-    /// Shares its offset with the decoder's file: drains what it left.
-    file: File,
-    digest: Digesting,
+    /// sha256 and length of the stored object, computed alongside.
+    hasher: Option<std::thread::JoinHandle<io::Result<(String, u64)>>>,
     raw_bytes: u64,
     /// The first error, repeated by later reads.
     failed: Option<String>,
@@ -155,7 +143,11 @@ impl VerifiedReader {
             return Ok(());
         }
         let m = &self.manifest;
-        let (sha256, _) = drain(&mut self.file, &self.digest, &self.path)?;
+        let hashed = match self.hasher.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(io::Error::other("the hashing thread failed")),
+        };
+        let (sha256, _) = hashed.map_err(RepoError::io(&self.path))?;
         if sha256 != m.sha256 {
             return Err(RepoError::Corrupt {
                 id: m.id.clone(),

@@ -121,15 +121,17 @@ fn new_object(
     Err(RepoError::io(dir)(last))
 }
 
-/// zstd level 3 unless `LIFEBOAT_ZSTD_LEVEL` says otherwise (1–19). On a
-/// small machine compression is most of a backup's CPU: level 1 costs about
-/// 40% less CPU than level 3 for a ~12% larger object (docs/benchmarks.md).
+/// zstd level 1 unless `LIFEBOAT_ZSTD_LEVEL` says otherwise (-7 to 19;
+/// negative levels are zstd's `--fast=N`). On a 2-core machine compression is
+/// most of a backup's CPU: level 1 costs about half the CPU of level 3 for a
+/// ~7% larger object, and keeps the backup close to the speed of Docker's
+/// archive stream (docs/benchmarks.md).
 pub fn compression_level() -> i32 {
     std::env::var("LIFEBOAT_ZSTD_LEVEL")
         .ok()
         .and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|l| (1..=19).contains(l))
-        .unwrap_or(3)
+        .filter(|l| (-7..=19).contains(l) && *l != 0)
+        .unwrap_or(1)
 }
 
 fn encoder(output: Sealed<Hashing<BufWriter<File>>>) -> io::Result<Sink> {
