@@ -28,7 +28,8 @@ use lifeboat::docker::Docker;
 use lifeboat::repo::{BackupKind, LocalRepo, NewBackup, Origin};
 use lifeboat::steps::transfer::{restore_volume, store_volume};
 
-const USAGE: &str = "usage: volume_io backup VOLUME REPO_DIR
+const USAGE: &str = "usage: volume_io get VOLUME              (archive GET, bytes dropped)
+       volume_io backup VOLUME REPO_DIR
        volume_io restore VOLUME REPO_DIR ID
        volume_io write REPO_DIR TAR_FILE
        volume_io read REPO_DIR ID";
@@ -38,6 +39,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
+        ["get", volume] => get(volume).await,
         ["backup", volume, repo] => backup(volume, repo).await,
         ["restore", volume, repo, id] => restore(volume, repo, id).await,
         ["write", repo, file] => write(repo, file),
@@ -64,6 +66,29 @@ fn open(repo: &str) -> Result<Arc<LocalRepo>, String> {
 
 async fn connect() -> Result<Docker, String> {
     Docker::connect().await.map_err(|e| e.to_string())
+}
+
+/// The archive stream alone, through the same helper and client as a backup:
+/// the floor under `backup`.
+async fn get(volume: &str) -> Result<String, String> {
+    use futures_util::StreamExt;
+    let docker = connect().await?;
+    let start = Instant::now();
+    let stream = docker
+        .read_volume(volume)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = std::pin::pin!(stream);
+    let (mut bytes, mut chunks) = (0u64, 0u64);
+    while let Some(chunk) = stream.next().await {
+        bytes += chunk.map_err(|e| e.to_string())?.len() as u64;
+        chunks += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(format!(
+        "raw_bytes={bytes} chunks={chunks} mean_chunk={} seconds={secs:.3}",
+        bytes / chunks.max(1)
+    ))
 }
 
 async fn backup(volume: &str, repo: &str) -> Result<String, String> {

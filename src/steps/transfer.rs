@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,12 +39,20 @@ pub async fn store_volume(
     };
     let mut stream = std::pin::pin!(stream);
     let (mut moved, mut last) = (0u64, Instant::now());
+    // Docker sends ~20 KiB pieces; the writer gets them in 1 MiB batches, so
+    // the hand-off between the two threads is rare and the queue deep enough
+    // (DEPTH × 1 MiB) to ride out the encoder's pauses.
+    let mut batch = BytesMut::with_capacity(CHUNK);
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(chunk) => {
                 moved += chunk.len() as u64;
-                if !storer.send(chunk).await {
-                    break;
+                batch.extend_from_slice(&chunk);
+                if batch.len() >= CHUNK {
+                    let full = std::mem::replace(&mut batch, BytesMut::with_capacity(CHUNK));
+                    if !storer.send(full.freeze()).await {
+                        break;
+                    }
                 }
                 if last.elapsed() >= PROGRESS_EVERY {
                     progress(moved);
@@ -56,6 +64,9 @@ pub async fn store_volume(
                 return Err(StepError::new(format!("reading volume {volume}: {e}")));
             }
         }
+    }
+    if !batch.is_empty() {
+        storer.send(batch.freeze()).await;
     }
     progress(moved);
     storer.commit().await
