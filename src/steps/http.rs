@@ -108,7 +108,8 @@ async fn send(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `: `-joined.
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -119,7 +120,8 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn excerpt(body: &str) -> String {
+/// The start of a body for an error message.
+pub(super) fn excerpt(body: &str) -> String {
     let t: String = body.trim().chars().take(300).collect();
     if t.is_empty() {
         "(empty)".into()

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::container::outputs;
+use super::http::{chain, excerpt};
 use super::transfer::{Storer, verified_stream};
 use super::volume::{backup_id, backup_outputs};
 use crate::engine::{Event, Outputs, StepError};
@@ -179,16 +180,10 @@ async fn send_checked(
         }
     }
     body.truncate(EXCERPT);
-    let text = String::from_utf8_lossy(&body);
-    let text = text.trim();
-    let excerpt = if text.is_empty() {
-        "(empty)".to_string()
-    } else {
-        format!("`{text}`")
-    };
     Err(StepError::new(format!(
-        "{method} {url}: status {}; body: {excerpt}",
-        status.as_u16()
+        "{method} {url}: status {}; body: {}",
+        status.as_u16(),
+        excerpt(&String::from_utf8_lossy(&body))
     )))
 }
 
@@ -201,15 +196,4 @@ fn recorded_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
