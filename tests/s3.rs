@@ -928,6 +928,27 @@ async fn the_backups_commands_work_on_s3_from_a_new_machine() {
     // pin is recorded on S3; prune keeps the pinned and the newest one.
     assert_eq!(json(&["pin", &ids[0]])["changed"], true);
     assert_eq!(remote_manifest(&ids[0])["pinned"], true);
+    // Another machine pins ids[1] on S3 after this one cached it unpinned:
+    // prune reads the manifest again before deleting, and keeps it.
+    let mut other = remote_manifest(&ids[1]);
+    other["pinned"] = serde_json::json!(true);
+    let pinned_elsewhere = state.path().join("pinned.json");
+    std::fs::write(
+        &pinned_elsewhere,
+        serde_json::to_vec_pretty(&other).unwrap(),
+    )
+    .unwrap();
+    server.aws(&[
+        "s3",
+        "cp",
+        pinned_elsewhere.to_str().unwrap(),
+        &format!("s3://catalog/prod/backups/pgdata/{}.json", ids[1]),
+    ]);
+    let kept = json(&["prune", "--keep-last", "1"]);
+    assert_eq!(kept["deleted"], 0, "{kept}");
+    assert_eq!(remote_manifest(&ids[1])["pinned"], true);
+    assert_eq!(json(&["unpin", &ids[1]])["pinned"], false);
+    assert_eq!(remote_manifest(&ids[1])["pinned"], false);
     let pruned = json(&["prune", "--keep-last", "1"]);
     assert_eq!(pruned["deleted"], 1, "{pruned}");
     assert_eq!(pruned["sources"][0]["deleted"], serde_json::json!([ids[1]]));

@@ -206,7 +206,8 @@ impl Catalog {
             m.pinned = pinned;
             m
         };
-        if held.remote && changed {
+        // Always: the copy on S3 may say otherwise (another machine's pin).
+        if held.remote {
             self.push_manifest(&manifest)?;
         }
         Ok((manifest, changed))
@@ -238,18 +239,56 @@ impl Catalog {
         if dry_run {
             return Ok(pruned);
         }
-        let doomed: Vec<String> = pruned
-            .forgotten()
-            .filter(|m| !m.pinned)
-            .map(|m| m.id.clone())
-            .collect();
+        let doomed: Vec<String> = pruned.forgotten().map(|m| m.id.clone()).collect();
         for id in doomed {
-            match self.delete(&id) {
-                Ok(bytes) => pruned.deleted.push((id, bytes)),
+            // Pinned since the listing (here or by another machine): kept.
+            match self.pinned_now(&id).and_then(|pinned| {
+                if pinned {
+                    Ok(None)
+                } else {
+                    self.delete(&id).map(Some)
+                }
+            }) {
+                Ok(Some(bytes)) => pruned.deleted.push((id, bytes)),
+                Ok(None) => {
+                    if let Some(d) = pruned.decisions.iter_mut().find(|d| d.backup.id == id) {
+                        d.keep = true;
+                        d.backup.pinned = true;
+                        d.reasons.push(retention::Reason::Pinned);
+                    }
+                }
                 Err(e) => pruned.failed.push((id, e.to_string())),
             }
         }
         Ok(pruned)
+    }
+
+    /// Whether backup `id` is pinned now: its local manifest, and the one on
+    /// S3 read again (not the listing's copy).
+    fn pinned_now(&self, id: &str) -> Result<bool, RepoError> {
+        let held = self.get(id)?;
+        let mut pinned = held.local && self.local.get(id)?.pinned;
+        if held.remote
+            && let Some(r) = &self.remote
+        {
+            let key = manifest_key(&held.manifest);
+            let bytes = self
+                .rt
+                .block_on(r.store.get_small(&key))
+                .map_err(|e| s3_error(&r.store, e))?;
+            let fresh: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+                s3_error(
+                    &r.store,
+                    S3Error::BadManifest {
+                        bucket: r.store.bucket().into(),
+                        key: key.clone(),
+                        message: e.to_string(),
+                    },
+                )
+            })?;
+            pinned |= fresh.pinned;
+        }
+        Ok(pinned)
     }
 
     fn push_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
