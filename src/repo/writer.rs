@@ -137,10 +137,21 @@ pub fn compression_level() -> i32 {
 fn encoder(output: Sealed<Hashing<BufWriter<File>>>) -> io::Result<Sink> {
     let mut enc = Encoder::new(output, compression_level())?;
     enc.include_checksum(true)?;
-    // Each worker buffers whole jobs: capped, memory does not grow with the host.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    enc.multithread(u32::try_from(workers).unwrap_or(1).max(1))?;
+    enc.multithread(compression_workers())?;
     Ok(enc)
+}
+
+/// zstd worker threads: `LIFEBOAT_ZSTD_WORKERS` (0 = compress on the
+/// writer's own thread, up to 8), else the core count capped at 4. Each
+/// worker buffers whole jobs, so the cap keeps memory independent of the host.
+pub fn compression_workers() -> u32 {
+    std::env::var("LIFEBOAT_ZSTD_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n <= 8)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32)
+        })
 }
 
 impl BackupWriter {
