@@ -9,6 +9,9 @@ use jiff::{SignedDuration, Timestamp};
 use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup, Origin};
 use serde_json::Value;
 
+mod common;
+use common::volume_tar;
+
 struct Repo {
     dir: tempfile::TempDir,
     repo: LocalRepo,
@@ -95,23 +98,6 @@ impl Repo {
             .map(|m| m.id)
             .collect()
     }
-}
-
-/// A tar like Docker's archive API returns for `/data`.
-fn volume_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut dir = tar::Header::new_gnu();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    b.append_data(&mut dir, "data/", &[][..]).unwrap();
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, format!("data/{name}"), *data)
-            .unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 fn stdout(o: &Output) -> String {

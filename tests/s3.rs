@@ -16,6 +16,9 @@ use lifeboat::s3::{
 };
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::volume_tar;
+
 const ACCESS_KEY: &str = "lifeboat-test";
 const SECRET_KEY: &str = "lifeboat-test-secret";
 const MIB: usize = 1 << 20;
@@ -538,23 +541,6 @@ async fn listing_follows_every_page() {
     let small_pages = store.list_pages("k/", Some(97)).await.unwrap();
     assert_eq!(small_pages, all);
     assert_eq!(other.list("").await.unwrap().len(), 1);
-}
-
-/// A tar like Docker's archive API returns for `/data`.
-fn volume_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut dir = tar::Header::new_gnu();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    b.append_data(&mut dir, "data/", &[][..]).unwrap();
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, format!("data/{name}"), *data)
-            .unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 fn local_backup(repo: &LocalRepo, source: &str, raw: &[u8]) -> Manifest {

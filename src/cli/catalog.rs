@@ -250,13 +250,7 @@ impl Catalog {
                 }
             }) {
                 Ok(Some(bytes)) => pruned.deleted.push((id, bytes)),
-                Ok(None) => {
-                    if let Some(d) = pruned.decisions.iter_mut().find(|d| d.backup.id == id) {
-                        d.keep = true;
-                        d.backup.pinned = true;
-                        d.reasons.push(retention::Reason::Pinned);
-                    }
-                }
+                Ok(None) => pruned.keep_pinned(&id),
                 Err(e) => pruned.failed.push((id, e.to_string())),
             }
         }

@@ -41,7 +41,7 @@ pub async fn restore_test(
         .await
         .map_err(|e| e.to_string())?;
     let result = restore_and_count(docker, repo, &volume, m).await;
-    let removed = remove(docker, &volume).await;
+    let removed = docker.remove_volume(&volume).await;
     match (result, removed) {
         (Ok(seen), Ok(())) => Ok(seen),
         (Ok(_), Err(e)) => Err(format!(
@@ -94,19 +94,4 @@ async fn restore_and_count(
         stats.dirs,
         stats.symlinks
     ))
-}
-
-/// Removes the scratch volume. The helper container that read it back is
-/// removed in the background; wait for that (up to 10 s) rather than fail.
-async fn remove(docker: &Docker, volume: &str) -> Result<(), crate::docker::DockerError> {
-    let mut tries = 0;
-    loop {
-        match docker.remove_volume(volume).await {
-            Err(crate::docker::DockerError::InUse { .. }) if tries < 40 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            other => return other,
-        }
-    }
 }

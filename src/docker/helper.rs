@@ -26,6 +26,8 @@ const VOLUME_LABEL: &str = "lifeboat.helper.volume";
 /// Where the volume is mounted in a helper.
 pub(crate) const MOUNT_POINT: &str = "/data";
 const HELPER_FILE: &str = "lifeboat-helper";
+/// Helper containers are named `lifeboat-helper-<volume>-<hex>`.
+pub(super) const HELPER_PREFIX: &str = "lifeboat-helper-";
 const HELPER_TEXT: &str = "lifeboat helper: this container is only created, never started\n";
 
 /// Helpers this process has created and not yet released (never "stale").
@@ -241,7 +243,7 @@ impl Docker {
             return Err(DockerError::not_found(format!("volume `{volume}`")));
         }
         self.ensure_helper_image().await?;
-        let name = format!("lifeboat-helper-{volume}-{}", random_hex());
+        let name = format!("{HELPER_PREFIX}{volume}-{}", random_hex());
         live()
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -7,6 +7,7 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveVolumeOption
 
 use super::Docker;
 use super::error::{DockerError, status_of};
+use super::helper::HELPER_PREFIX;
 
 fn volume_what(name: &str) -> String {
     format!("volume `{name}`")
@@ -55,7 +56,7 @@ impl Docker {
         if !self.volume_exists(name).await? {
             return Err(DockerError::not_found(volume_what(name)));
         }
-        let users = self.volume_users(name).await?;
+        let users = self.volume_users_settled(name).await?;
         if !users.is_empty() {
             return Err(DockerError::InUse {
                 volume: name.to_string(),
@@ -86,6 +87,20 @@ impl Docker {
             }
             Err(e) => Err(self.err(format!("removing {}", volume_what(name)), None, e)),
         }
+    }
+
+    /// The volume's users once lifeboat's own helpers are gone: a helper's
+    /// guard removes it in the background when its archive stream ends, so
+    /// users that are all helpers are waited for (up to 10 s).
+    async fn volume_users_settled(&self, name: &str) -> Result<Vec<(String, bool)>, DockerError> {
+        for _ in 0..40 {
+            let users = self.volume_users(name).await?;
+            if users.is_empty() || !users.iter().all(|(n, _)| n.starts_with(HELPER_PREFIX)) {
+                return Ok(users);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        self.volume_users(name).await
     }
 
     /// Containers (any state) that mount the volume: (name, running), sorted by name.

@@ -30,6 +30,15 @@ impl Pruned {
     pub fn freed(&self) -> u64 {
         self.deleted.iter().map(|(_, b)| b).sum()
     }
+
+    /// Backup `id` turned out pinned between the decision and its deletion: kept.
+    pub fn keep_pinned(&mut self, id: &str) {
+        if let Some(d) = self.decisions.iter_mut().find(|d| d.backup.id == id) {
+            d.keep = true;
+            d.backup.pinned = true;
+            d.reasons.push(retention::Reason::Pinned);
+        }
+    }
 }
 
 impl LocalRepo {
@@ -87,13 +96,7 @@ impl LocalRepo {
                     tracing::info!(id, source, bytes, "pruned backup");
                     pruned.deleted.push((id, bytes));
                 }
-                Ok(None) => {
-                    if let Some(d) = pruned.decisions.iter_mut().find(|d| d.backup.id == id) {
-                        d.keep = true;
-                        d.backup.pinned = true;
-                        d.reasons.push(retention::Reason::Pinned);
-                    }
-                }
+                Ok(None) => pruned.keep_pinned(&id),
                 Err(e) => pruned.failed.push((id, e.to_string())),
             }
         }
