@@ -2,7 +2,7 @@
 //! (DESIGN §9). These tests fail, not skip, when `s3s-fs` is not installed:
 //! `cargo install s3s-fs@0.14.1 --features binary --locked`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lifeboat::repo::{BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin};
 use lifeboat::s3::{
-    S3Error, S3Options, S3Store, StaticCredentials, list_manifests, manifest_key, object_key,
-    pull_backup, push_backup,
+    ObjectReader, S3Error, S3Options, S3Store, StaticCredentials, list_manifests, manifest_key,
+    object_key, pull_backup, push_backup,
 };
 use sha2::{Digest, Sha256};
 
@@ -485,6 +485,71 @@ async fn server_killed_mid_download_leaves_no_file() {
     assert!(!dst.exists(), "{msg}");
 }
 
+/// Reads `n` bytes of `r` (all of it when `None`) on a blocking thread.
+async fn read_some(
+    mut r: ObjectReader,
+    n: Option<usize>,
+) -> (ObjectReader, std::io::Result<Vec<u8>>) {
+    tokio::task::spawn_blocking(move || {
+        let mut got = Vec::new();
+        let read = match n {
+            Some(n) => {
+                got.resize(n, 0);
+                r.read_exact(&mut got)
+            }
+            None => r.read_to_end(&mut got).map(|_| ()),
+        };
+        (r, read.map(|()| got))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_streams_resumes_after_a_restart_and_fails_loudly_when_the_server_is_gone() {
+    let mut server = Server::start();
+    let patient = S3Options {
+        max_attempts: 10,
+        initial_backoff: Duration::from_millis(200),
+        ..options(5, 2)
+    };
+    let store = server.store("s3://stream", patient).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(48 * MIB, 9);
+    store
+        .upload_file("big", &write_file(dir.path(), "f", &bytes))
+        .await
+        .unwrap();
+    let rt = tokio::runtime::Handle::current();
+    let size = bytes.len() as u64;
+
+    let (_, whole) = read_some(store.reader(&rt, "big", size), None).await;
+    assert!(whole.unwrap() == bytes);
+    // An object longer than its manifest says is an error, not a silent cut.
+    let (_, err) = read_some(store.reader(&rt, "big", size - 1), None).await;
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("it has more than the"), "{err}");
+
+    // The server restarts mid-read: the reader asks for the rest and the
+    // bytes come out whole and in order.
+    let (r, head) = read_some(store.reader(&rt, "big", size), Some(8 * MIB)).await;
+    server.restart();
+    let (_, tail) = read_some(r, None).await;
+    let mut got = head.unwrap();
+    got.extend(tail.unwrap());
+    assert!(got == bytes, "{} of {} bytes", got.len(), bytes.len());
+
+    // The server is gone for good: an error after the retries, then the
+    // same error again, never a short end of file.
+    let quick = server.store("s3://stream", options(5, 2)).await;
+    let (r, _) = read_some(quick.reader(&rt, "big", size), Some(8 * MIB)).await;
+    server.kill();
+    let (r, err) = read_some(r, None).await;
+    let err = err.unwrap_err().to_string();
+    let (_, again) = read_some(r, Some(1)).await;
+    assert_eq!(again.unwrap_err().to_string(), err);
+}
+
 #[tokio::test]
 async fn server_down_fails_after_retries_with_a_clear_error() {
     let port = free_port();
@@ -902,14 +967,47 @@ async fn the_backups_commands_work_on_s3_from_a_new_machine() {
     let (_, table) = lifeboat_backups(&server, state.path(), &["list"]);
     assert!(table.lines().next().unwrap().ends_with("WHERE"), "{table}");
 
-    // verify fetches, checks and records the result on S3 too.
-    let verified = json(&["verify", &ids[1]]);
-    assert_eq!(verified[0]["ok"], true);
+    // verify streams the object from S3 (no local copy is left), checks
+    // it, and records the result in the manifest on S3.
+    let verified = json(&["verify", &ids[1], "--deep"]);
+    assert_eq!(verified[0]["ok"], true, "{verified}");
+    assert_eq!(verified[0]["deep"], true);
+    let detail = verified[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("tar ok (2 entries: 1 files, 1 dirs"),
+        "{detail}"
+    );
     assert_eq!(remote_manifest(&ids[1])["verification"]["ok"], true);
     assert_eq!(
         json(&["show", &ids[1]])["locations"],
-        serde_json::json!(["local", "s3"])
+        serde_json::json!(["s3"])
     );
+    assert!(!state.path().join("repo/backups").exists());
+    // A byte flipped in an object on S3 fails its verification, recorded on S3.
+    let stored = server
+        .root
+        .path()
+        .join("catalog/prod/backups/pgdata")
+        .join(format!("{}.tar.zst", ids[0]));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let good = bytes.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&stored, &bytes).unwrap();
+    let (code, out) = lifeboat_backups(&server, state.path(), &["verify", &ids[0]]);
+    assert_eq!(code, 3, "{out}");
+    // (The SDK checks the CRC32 s3s-fs stored at upload before lifeboat's sha256 can.)
+    let said = format!(
+        "FAILED  {id}  backup {id} cannot be read: \
+         s3://catalog/prod/backups/pgdata/{id}.tar.zst is damaged: reading it to its end: ",
+        id = ids[0]
+    );
+    assert!(
+        out.contains(&said) && out.contains("checksum mismatch"),
+        "{out}"
+    );
+    assert_eq!(remote_manifest(&ids[0])["verification"]["ok"], false);
+    std::fs::write(&stored, good).unwrap();
 
     // pin is recorded on S3; prune keeps the pinned and the newest one.
     assert_eq!(json(&["pin", &ids[0]])["changed"], true);

@@ -273,23 +273,13 @@ fn entry<'a>(cat: &Catalog, h: &'a Held) -> Entry<'a> {
     Entry {
         manifest: &h.manifest,
         verified: h.manifest.verified(),
-        path: object_place(cat, h),
-        locations: h.locations(),
-    }
-}
-
-fn object_place(cat: &Catalog, h: &Held) -> String {
-    match (h.local, cat.remote_url()) {
-        (false, Some(url)) => format!("{url}/{}", crate::s3::object_key(&h.manifest)),
-        _ => cat.local.object_path(&h.manifest).display().to_string(),
+        path: cat.object_location(h),
+        locations: cat.locations(h),
     }
 }
 
 fn list(cat: &Catalog, args: ListArgs) -> u8 {
-    let all = match cat.list() {
-        Ok(all) => all,
-        Err(e) => return fail(&e),
-    };
+    let all = cat.list();
     let now = Timestamp::now();
     let cutoff = args.since.map(|s| s.cutoff(now));
     let total = all.len();
@@ -346,7 +336,7 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
                 if m.pinned { "pinned" } else { "-" }.into(),
             ];
             if cat.has_remote() {
-                row.push(h.locations().join("+"));
+                row.push(cat.locations(h).join("+"));
             }
             row
         })
@@ -440,9 +430,9 @@ fn show(cat: &Catalog, args: ShowArgs) -> u8 {
     if let Some(n) = m.file_count {
         lines.push(("files", n.to_string()));
     }
-    lines.push(("object", object_place(cat, &held)));
+    lines.push(("object", cat.object_location(&held)));
     if cat.has_remote() {
-        lines.push(("stored in", held.locations().join(", ")));
+        lines.push(("stored in", cat.locations(&held).join(", ")));
     }
     lines.push(("sha256", m.sha256.clone()));
     lines.push((
@@ -500,15 +490,12 @@ fn show(cat: &Catalog, args: ShowArgs) -> u8 {
 
 fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
     let ids: Vec<String> = if args.all || args.source.is_some() {
-        match cat.list() {
-            Ok(all) => all
-                .into_iter()
-                .map(|h| h.manifest)
-                .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
-                .map(|m| m.id)
-                .collect(),
-            Err(e) => return fail(&e),
-        }
+        cat.list()
+            .into_iter()
+            .map(|h| h.manifest)
+            .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
+            .map(|m| m.id)
+            .collect()
     } else {
         // Unknown ids are refused before anything is checked.
         for id in &args.ids {
@@ -549,7 +536,7 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         let mut detail = v.detail.clone();
         let mut restore = serde_json::Value::Null;
         if let (Some(docker), true) = (&docker, v.ok) {
-            let tested = cat.local.get(id).map_err(|e| e.to_string()).map(|m| {
+            let tested = cat.fetch(id).map_err(|e| e.to_string()).map(|m| {
                 cat.block_on(super::restore_test::restore_test(
                     docker,
                     cat.local.clone(),
@@ -609,15 +596,11 @@ fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
                 m.id, m.source, m.id
             ));
         }
-        match cat.backups_of(&m.source) {
-            Ok(of_source) if of_source.len() <= 1 => {
-                return usage_error(&format!(
-                    "backup {} is the only backup of `{}`; add --force to delete it anyway",
-                    m.id, m.source
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => return fail(&e),
+        if cat.backups_of(&m.source).len() <= 1 {
+            return usage_error(&format!(
+                "backup {} is the only backup of `{}`; add --force to delete it anyway",
+                m.id, m.source
+            ));
         }
     }
     let freed = match cat.delete(&m.id) {
@@ -706,10 +689,7 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
              or a `retention:` section to the config file",
         );
     }
-    let known = match cat.sources() {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+    let known = cat.sources();
     let sources = if args.sources.is_empty() {
         known.clone()
     } else {

@@ -1,220 +1,219 @@
-//! The catalog `lifeboat backups` works on: the local repository and, when
-//! one is configured (`--repo s3://…` or `--offsite`), the S3 repository, as
-//! one list rebuilt from their manifests. A backup may be in either or both;
-//! deleting, pinning and pruning act on every copy.
+//! The catalog `lifeboat backups` works on: every configured [`Store`] — the
+//! local repository and, when one is configured (`--repo s3://…` or
+//! `--offsite`), the S3 repository — as one list rebuilt from their
+//! manifests. A backup may be in any or all of them; verifying, pinning,
+//! deleting and pruning act on every copy.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use crate::repo::id::check_source;
 use crate::repo::retention::{self, Policy};
-use crate::repo::{LocalRepo, Manifest, Pruned, RepoError, Verification};
-use crate::s3::{S3Error, S3Store, list_manifests, manifest_key, object_key, pull_backup};
+use crate::repo::{LocalRepo, Manifest, Pruned, RepoError, Store, Verification, suggestions};
+use crate::s3::{S3Repo, S3Store, pull_backup};
 
-/// One backup and where its copies are.
+/// One backup and the stores that hold a copy (indexes into the catalog's
+/// stores, in their order).
 #[derive(Debug, Clone)]
 pub struct Held {
     pub manifest: Manifest,
-    pub local: bool,
-    pub remote: bool,
-}
-
-impl Held {
-    pub fn locations(&self) -> Vec<&'static str> {
-        let mut at = Vec::new();
-        if self.local {
-            at.push("local");
-        }
-        if self.remote {
-            at.push("s3");
-        }
-        at
-    }
+    at: Vec<usize>,
 }
 
 pub struct Catalog {
+    /// Restore tests restore from here.
     pub local: Arc<LocalRepo>,
-    remote: Option<Remote>,
+    /// The local repository first; its copy is preferred when reading.
+    stores: Vec<Box<dyn Store>>,
+    /// Each store's manifests, listed once when the catalog is opened.
+    listed: Vec<Vec<Manifest>>,
+    /// The S3 repository, for fetching backups held only there.
+    remote: Option<S3Store>,
     rt: tokio::runtime::Runtime,
 }
 
-struct Remote {
-    store: S3Store,
-    manifests: Vec<Manifest>,
-}
-
 impl Catalog {
-    /// Lists the remote manifests once, up front.
+    /// Lists every store once, up front.
     pub fn open(
         local: Arc<LocalRepo>,
-        store: Option<S3Store>,
+        remote: Option<S3Store>,
         rt: tokio::runtime::Runtime,
     ) -> Result<Self, RepoError> {
-        let remote = match store {
-            None => None,
-            Some(store) => {
-                let manifests = rt
-                    .block_on(list_manifests(&store))
-                    .map_err(|e| s3_error(&store, e))?;
-                Some(Remote { store, manifests })
-            }
-        };
-        Ok(Self { local, remote, rt })
+        let mut stores: Vec<Box<dyn Store>> = vec![Box::new((*local).clone())];
+        if let Some(store) = &remote {
+            let s3 = S3Repo::new(store.clone(), rt.handle().clone(), local.shared_keys());
+            stores.push(Box::new(s3));
+        }
+        let listed = stores
+            .iter()
+            .map(|s| s.manifests())
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            local,
+            stores,
+            listed,
+            remote,
+            rt,
+        })
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
+    /// Whether there is more than the local repository.
     pub fn has_remote(&self) -> bool {
-        self.remote.is_some()
-    }
-
-    /// `s3://bucket/prefix` of the remote, if any.
-    pub fn remote_url(&self) -> Option<String> {
-        self.remote.as_ref().map(|r| r.store.url())
+        self.stores.len() > 1
     }
 
     /// Where the repository is, for messages.
     pub fn describe(&self) -> String {
-        match self.remote_url() {
-            Some(url) => format!("{} and {url}", self.local.root().display()),
-            None => self.local.root().display().to_string(),
-        }
+        let places: Vec<String> = self.stores.iter().map(|s| s.describe()).collect();
+        places.join(" and ")
     }
 
-    /// Every backup, newest first; the local manifest wins when both have one.
-    pub fn list(&self) -> Result<Vec<Held>, RepoError> {
-        let mut all: Vec<Held> = self
-            .local
-            .list()?
-            .into_iter()
-            .map(|manifest| Held {
-                manifest,
-                local: true,
-                remote: false,
-            })
-            .collect();
-        if let Some(r) = &self.remote {
-            for m in &r.manifests {
-                match all.iter_mut().find(|h| h.manifest.id == m.id) {
-                    Some(h) => h.remote = true,
-                    None => all.push(Held {
-                        manifest: m.clone(),
-                        local: false,
-                        remote: true,
-                    }),
+    /// `local`, `s3`: the stores holding `h`.
+    pub fn locations(&self, h: &Held) -> Vec<&'static str> {
+        h.at.iter().map(|&i| self.stores[i].kind()).collect()
+    }
+
+    /// Where the object of `h` is read from (the first store holding it).
+    pub fn object_location(&self, h: &Held) -> String {
+        self.stores[h.at[0]].object_location(&h.manifest)
+    }
+
+    /// Every backup, newest first; the first store's manifest wins when
+    /// several hold one.
+    pub fn list(&self) -> Vec<Held> {
+        let mut all: Vec<Held> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, manifests) in self.listed.iter().enumerate() {
+            for m in manifests {
+                match index.get(m.id.as_str()) {
+                    Some(&at) => all[at].at.push(i),
+                    None => {
+                        index.insert(&m.id, all.len());
+                        all.push(Held {
+                            manifest: m.clone(),
+                            at: vec![i],
+                        });
+                    }
                 }
             }
         }
         all.sort_by(|a, b| {
             (b.manifest.created_at, &b.manifest.id).cmp(&(a.manifest.created_at, &a.manifest.id))
         });
-        Ok(all)
+        all
     }
 
     pub fn get(&self, id: &str) -> Result<Held, RepoError> {
-        let remote = self
-            .remote
-            .as_ref()
-            .and_then(|r| r.manifests.iter().find(|m| m.id == id));
-        match (self.local.get(id), remote) {
-            (Ok(manifest), remote) => Ok(Held {
-                manifest,
-                local: true,
-                remote: remote.is_some(),
-            }),
-            (Err(RepoError::NotFound { .. }), Some(m)) => Ok(Held {
-                manifest: m.clone(),
-                local: false,
-                remote: true,
-            }),
-            (Err(e), _) => Err(e),
+        let mut all = self.list();
+        if let Some(i) = all.iter().position(|h| h.manifest.id == id) {
+            return Ok(all.swap_remove(i));
         }
+        Err(RepoError::NotFound {
+            id: id.into(),
+            root: self.describe().into(),
+            suggestions: suggestions(id, all.iter().map(|h| h.manifest.id.as_str())),
+        })
     }
 
-    pub fn backups_of(&self, source: &str) -> Result<Vec<Held>, RepoError> {
-        Ok(self
-            .list()?
+    /// The manifest of backup `id` in the local repository, fetched from S3
+    /// first (sha256 checked on the way) when it is only there.
+    pub fn fetch(&self, id: &str) -> Result<Manifest, RepoError> {
+        let held = self.get(id)?;
+        if let (false, Some(store)) = (held.at.contains(&0), &self.remote) {
+            self.rt
+                .block_on(pull_backup(store, &self.local, &held.manifest))
+                .map_err(|e| RepoError::Io {
+                    path: store.url().into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+        }
+        self.local.get(id)
+    }
+
+    pub fn backups_of(&self, source: &str) -> Vec<Held> {
+        self.list()
             .into_iter()
             .filter(|h| h.manifest.source == source)
-            .collect())
+            .collect()
     }
 
-    pub fn sources(&self) -> Result<Vec<String>, RepoError> {
-        let mut s: Vec<String> = self
-            .list()?
-            .into_iter()
-            .map(|h| h.manifest.source)
-            .collect();
+    pub fn sources(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.list().into_iter().map(|h| h.manifest.source).collect();
         s.sort();
         s.dedup();
-        Ok(s)
+        s
     }
 
-    /// Verifies a backup. One held only off-site is fetched into the local
-    /// repository first (its sha256 is checked on the way); the result is
-    /// recorded in the manifest, on S3 too.
+    /// Checks the copy of backup `id` in the first store that holds it (an
+    /// off-site-only backup is streamed, not copied here) and records the
+    /// result in every copy's manifest.
     pub fn verify(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
         let held = self.get(id)?;
-        if !held.local
-            && let Some(r) = &self.remote
-        {
-            self.rt
-                .block_on(pull_backup(&r.store, &self.local, &held.manifest))
-                .map_err(|e| s3_error(&r.store, e))?;
-        }
-        let v = self.local.verify(id, deep)?;
-        if held.remote {
-            self.push_manifest(&self.local.get(id)?)?;
-        }
-        Ok(v)
+        let checked = self.stores[held.at[0]].check(&held.manifest, deep);
+        let verification = Verification::of(id, checked, deep);
+        self.update(&held, |m| {
+            m.verification = Some(verification.clone());
+            true
+        })?;
+        Ok(verification)
     }
 
-    /// Deletes every copy (S3: the manifest first, so a listing never shows
-    /// a backup without its object). Returns the bytes freed.
-    pub fn delete(&self, id: &str) -> Result<u64, RepoError> {
-        let held = self.get(id)?;
-        let mut freed = 0;
-        if held.local {
-            freed += self.local.delete(id)?;
-        }
-        if held.remote
-            && let Some(r) = &self.remote
-        {
-            let m = &held.manifest;
-            self.rt
-                .block_on(async {
-                    r.store.delete(&manifest_key(m)).await?;
-                    r.store.delete(&object_key(m)).await
-                })
-                .map_err(|e| s3_error(&r.store, e))?;
-            freed += m.stored_bytes;
-        }
-        Ok(freed)
-    }
-
-    /// Pins or unpins every copy; returns the manifest and whether it changed.
+    /// Pins or unpins every copy; returns the manifest and whether any copy changed.
     pub fn set_pinned(&self, id: &str, pinned: bool) -> Result<(Manifest, bool), RepoError> {
         let held = self.get(id)?;
-        let changed = held.manifest.pinned != pinned;
-        let manifest = if held.local {
-            self.local.set_pinned(id, pinned)?.0
-        } else {
-            let mut m = held.manifest.clone();
+        let changed = self.update(&held, |m| {
+            let changed = m.pinned != pinned;
             m.pinned = pinned;
-            m
-        };
-        // Always: the copy on S3 may say otherwise (another machine's pin).
-        if held.remote {
-            self.push_manifest(&manifest)?;
-        }
+            changed
+        })?;
+        let mut manifest = held.manifest;
+        manifest.pinned = pinned;
         Ok((manifest, changed))
     }
 
+    /// Applies `change` to each copy's manifest as stored now (another
+    /// machine may have pinned it since the listing) and saves those it
+    /// changed. Whether any changed.
+    fn update(
+        &self,
+        held: &Held,
+        change: impl Fn(&mut Manifest) -> bool,
+    ) -> Result<bool, RepoError> {
+        let mut any = false;
+        for &i in &held.at {
+            let store = &self.stores[i];
+            let Some(mut m) = store.reload(&held.manifest)? else {
+                continue;
+            };
+            if change(&mut m) {
+                store.save_manifest(&m)?;
+                any = true;
+            }
+        }
+        Ok(any)
+    }
+
+    /// Deletes every copy. Returns the bytes freed.
+    pub fn delete(&self, id: &str) -> Result<u64, RepoError> {
+        self.delete_held(&self.get(id)?)
+    }
+
+    fn delete_held(&self, held: &Held) -> Result<u64, RepoError> {
+        held.at
+            .iter()
+            .map(|&i| self.stores[i].remove(&held.manifest))
+            .sum()
+    }
+
     /// Applies `policy` to the backups of `source` wherever they are, and
-    /// (unless `dry_run`) deletes the forgotten ones everywhere.
+    /// (unless `dry_run`) deletes the forgotten ones everywhere. A backup
+    /// pinned since the listing, here or by another machine, is kept.
     pub fn prune(
         &self,
         source: &str,
@@ -222,14 +221,9 @@ impl Catalog {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<Pruned, RepoError> {
-        if !self.has_remote() {
-            return self.local.prune(source, policy, now, None, dry_run);
-        }
-        let backups: Vec<Manifest> = self
-            .backups_of(source)?
-            .into_iter()
-            .map(|h| h.manifest)
-            .collect();
+        check_source(source)?;
+        let held = self.backups_of(source);
+        let backups = held.iter().map(|h| h.manifest.clone()).collect();
         let mut pruned = Pruned {
             source: source.to_string(),
             decisions: retention::apply(policy, backups, now, None),
@@ -239,14 +233,17 @@ impl Catalog {
         if dry_run {
             return Ok(pruned);
         }
-        let doomed: Vec<String> = pruned.forgotten().map(|m| m.id.clone()).collect();
-        for id in doomed {
-            // Pinned since the listing (here or by another machine): kept.
-            match self.pinned_now(&id).and_then(|pinned| {
+        let doomed: Vec<&Held> = pruned
+            .forgotten()
+            .filter_map(|m| held.iter().find(|h| h.manifest.id == m.id))
+            .collect();
+        for h in doomed {
+            let id = h.manifest.id.clone();
+            match self.pinned_now(h).and_then(|pinned| {
                 if pinned {
                     Ok(None)
                 } else {
-                    self.delete(&id).map(Some)
+                    self.delete_held(h).map(Some)
                 }
             }) {
                 Ok(Some(bytes)) => pruned.deleted.push((id, bytes)),
@@ -257,49 +254,16 @@ impl Catalog {
         Ok(pruned)
     }
 
-    /// Whether backup `id` is pinned now: its local manifest, and the one on
-    /// S3 read again (not the listing's copy).
-    fn pinned_now(&self, id: &str) -> Result<bool, RepoError> {
-        let held = self.get(id)?;
-        let mut pinned = held.local && self.local.get(id)?.pinned;
-        if held.remote
-            && let Some(r) = &self.remote
-        {
-            let key = manifest_key(&held.manifest);
-            let bytes = self
-                .rt
-                .block_on(r.store.get_small(&key))
-                .map_err(|e| s3_error(&r.store, e))?;
-            let fresh: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                s3_error(
-                    &r.store,
-                    S3Error::BadManifest {
-                        bucket: r.store.bucket().into(),
-                        key: key.clone(),
-                        message: e.to_string(),
-                    },
-                )
-            })?;
-            pinned |= fresh.pinned;
+    /// Whether any copy of `h` is pinned now (its manifests read again).
+    fn pinned_now(&self, h: &Held) -> Result<bool, RepoError> {
+        for &i in &h.at {
+            if self.stores[i]
+                .reload(&h.manifest)?
+                .is_some_and(|m| m.pinned)
+            {
+                return Ok(true);
+            }
         }
-        Ok(pinned)
-    }
-
-    fn push_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
-        let Some(r) = &self.remote else {
-            return Ok(());
-        };
-        let mut json = serde_json::to_vec_pretty(m).expect("a manifest always serializes");
-        json.push(b'\n');
-        self.rt
-            .block_on(r.store.put_small(&manifest_key(m), json))
-            .map_err(|e| s3_error(&r.store, e))
-    }
-}
-
-fn s3_error(store: &S3Store, e: S3Error) -> RepoError {
-    RepoError::Io {
-        path: PathBuf::from(store.url()),
-        source: std::io::Error::other(e.to_string()),
+        Ok(false)
     }
 }

@@ -148,16 +148,7 @@ impl LocalRepo {
         let Ok(all) = self.list() else {
             return Vec::new();
         };
-        let mut close: Vec<(usize, String)> = all
-            .into_iter()
-            .filter_map(|m| {
-                let d = strsim::levenshtein(id, &m.id);
-                let partial = id.len() >= 4 && m.id.contains(id);
-                (d <= 3 || partial).then_some((if partial { 0 } else { d }, m.id))
-            })
-            .collect();
-        close.sort();
-        close.into_iter().take(3).map(|(_, id)| id).collect()
+        suggestions(id, all.iter().map(|m| m.id.as_str()))
     }
 
     fn no_backup(&self, source: &str, reference: &str, hint: String) -> RepoError {
@@ -167,6 +158,23 @@ impl LocalRepo {
             hint,
         }
     }
+}
+
+/// Up to 3 of `ids` close to `id` (a typo, or a part of it), closest first.
+pub fn suggestions<'a>(id: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut close: Vec<(usize, &str)> = ids
+        .filter_map(|known| {
+            let d = strsim::levenshtein(id, known);
+            let partial = id.len() >= 4 && known.contains(id);
+            (d <= 3 || partial).then_some((if partial { 0 } else { d }, known))
+        })
+        .collect();
+    close.sort();
+    close
+        .into_iter()
+        .take(3)
+        .map(|(_, id)| id.to_string())
+        .collect()
 }
 
 fn sort_newest_first(all: &mut [Manifest]) {

@@ -1,10 +1,10 @@
 //! sha256 + byte count of what a writer writes, or of a whole stored file.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
-/// Hashes what it writes on.
+/// Hashes what it writes on, or what is read through it.
 pub(super) struct Hashing<T> {
     inner: T,
     hasher: Sha256,
@@ -36,6 +36,15 @@ impl<W: Write> Write for Hashing<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
     }
 }
 

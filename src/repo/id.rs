@@ -47,7 +47,7 @@ pub(crate) fn is_source(source: &str) -> bool {
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-pub(super) fn check_source(source: &str) -> Result<(), RepoError> {
+pub(crate) fn check_source(source: &str) -> Result<(), RepoError> {
     if is_source(source) {
         Ok(())
     } else {

@@ -15,18 +15,22 @@ mod pin;
 mod prune;
 mod reader;
 pub mod retention;
+mod store;
 mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use catalog::suggestions;
 pub use error::RepoError;
 pub use keys::{KeySettings, Keys};
 pub use manifest::{BackupKind, Manifest, Origin, Verification};
 pub use prune::Pruned;
 pub use reader::VerifiedBackup;
 pub use retention::{Decision, Policy, Reason};
+pub use store::Store;
+pub use verify::Checked;
 pub use writer::{BackupWriter, NewBackup};
 
 /// Size of the I/O buffers used for objects.
@@ -63,6 +67,11 @@ impl LocalRepo {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The keys, to share with another store (`s3::S3Repo`).
+    pub fn shared_keys(&self) -> Arc<Keys> {
+        self.keys.clone()
     }
 
     pub fn root(&self) -> &Path {

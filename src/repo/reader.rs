@@ -13,12 +13,16 @@ use super::{BUF, BackupKind, Manifest, RepoError, volume_rules};
 use crate::archive::Scanner;
 
 /// The raw bytes of a stored object, decrypted and decompressed.
-pub(super) type Decoded = Decoder<'static, BufReader<Opened<BufReader<File>>>>;
+pub(super) type Decoded<R = File> = Decoder<'static, BufReader<Opened<BufReader<R>>>>;
 
-/// Opens the stored object `file` for decoding (its sha256 is checked
+/// Opens the stored object `stored` for decoding (its sha256 is checked
 /// elsewhere). Err: why it cannot be decrypted.
-pub(super) fn decode(keys: &Keys, m: &Manifest, file: File) -> Result<Decoded, RepoError> {
-    let stored = BufReader::with_capacity(BUF, file);
+pub(super) fn decode<R: Read>(
+    keys: &Keys,
+    m: &Manifest,
+    stored: R,
+) -> Result<Decoded<R>, RepoError> {
+    let stored = BufReader::with_capacity(BUF, stored);
     let opened = match m.encryption {
         None => Opened::Plain(stored),
         Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|reason| {

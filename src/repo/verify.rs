@@ -1,5 +1,6 @@
 //! Pass 1 over a stored object: sha256 of every stored byte, then (deep) zstd
-//! decoding and, for volumes, the tar scan. Used by `open_verified` and `verify`.
+//! decoding and, for volumes, the tar scan. Used by `open_verified` and
+//! `verify`, and, over a stream, by [`Store::check`](super::Store::check).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -7,14 +8,15 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use super::hashing::hash_file;
+use super::hashing::{Hashing, hash_file};
 use super::keys::Keys;
 use super::reader::{VerifiedBackup, decode};
 use super::{BUF, BackupKind, LocalRepo, Manifest, RepoError, Verification, volume_rules};
 use crate::archive::{ArchiveError, Scanner, Stats};
 
 /// What a passed check saw.
-pub(super) struct Checked {
+#[derive(Debug)]
+pub struct Checked {
     deep: bool,
     raw_bytes: u64,
     stats: Option<Stats>,
@@ -35,11 +37,24 @@ impl LocalRepo {
     /// and records the result in its manifest.
     pub fn verify(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
         let (mut m, manifest_path) = self.locate(id)?;
-        let path = self.object_path(&m);
-        let result = File::open(&path)
-            .map_err(RepoError::io(&path))
-            .and_then(|mut file| check(&self.keys, &m, &path, &mut file, deep));
-        let verification = Verification {
+        let verification = Verification::of(id, self.check_file(&m, deep), deep);
+        m.verification = Some(verification.clone());
+        m.store(&manifest_path)?;
+        Ok(verification)
+    }
+
+    /// Pass 1 over the object of `m`, without recording anything.
+    pub(super) fn check_file(&self, m: &Manifest, deep: bool) -> Result<Checked, RepoError> {
+        let path = self.object_path(m);
+        let mut file = File::open(&path).map_err(RepoError::io(&path))?;
+        check(&self.keys, m, &path, &mut file, deep)
+    }
+}
+
+impl Verification {
+    /// The record of a check of backup `id` that ended with `result`.
+    pub fn of(id: &str, result: Result<Checked, RepoError>, deep: bool) -> Self {
+        let v = Self {
             at: Timestamp::now(),
             ok: result.is_ok(),
             deep,
@@ -57,17 +72,15 @@ impl LocalRepo {
                 Err(e) => e.to_string(),
             },
         };
-        if !verification.ok {
-            tracing::warn!(id, "verification failed: {}", verification.detail);
+        if !v.ok {
+            tracing::warn!(id, "verification failed: {}", v.detail);
         }
-        m.verification = Some(verification.clone());
-        m.store(&manifest_path)?;
-        Ok(verification)
+        v
     }
 }
 
 impl Checked {
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let mut s = String::from("sha256 ok");
         if self.deep {
             s += &format!("; zstd ok ({} raw bytes)", self.raw_bytes);
@@ -112,9 +125,22 @@ pub(super) fn check(
         let hashed = hasher
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
-        (hashed, decoded)
+        (hashed.map_err(RepoError::io(path)), decoded)
     });
-    let (sha256, stored) = hashed.map_err(RepoError::io(path))?;
+    conclude(m, path, (hashed, decoded), deep)
+}
+
+/// The verdict on what hashing (sha256, bytes) and decoding saw.
+fn conclude(
+    m: &Manifest,
+    path: &Path,
+    (hashed, decoded): (
+        Result<(String, u64), RepoError>,
+        Result<Decoding, RepoError>,
+    ),
+    deep: bool,
+) -> Result<Checked, RepoError> {
+    let (sha256, stored) = hashed?;
     let Decoding {
         raw_bytes,
         mut scanner,
@@ -166,6 +192,34 @@ pub(super) fn check(
     })
 }
 
+/// Pass 1 over a stream of the stored bytes (an object on S3), read once:
+/// hashed on the way into the decoder (deep), or only hashed. `place` names
+/// the object in errors.
+pub(super) fn check_stream(
+    keys: &Keys,
+    m: &Manifest,
+    place: &Path,
+    stored: impl Read,
+    deep: bool,
+) -> Result<Checked, RepoError> {
+    let mut hashing = Hashing::new(stored);
+    let decoded = if deep {
+        decode_all(keys, m, &mut hashing)
+    } else {
+        Decoding::default()
+    };
+    // What the decoder did not need (or everything, when not deep) is hashed too.
+    let drained = io::copy(&mut hashing, &mut io::sink());
+    let (_, sha256, stored) = hashing.finish();
+    let hashed = drained
+        .map(|_| (sha256, stored))
+        .map_err(|e| RepoError::Unreadable {
+            id: m.id.clone(),
+            reason: e.to_string(),
+        });
+    conclude(m, place, (hashed, Ok(decoded)), deep)
+}
+
 /// What decoding a stored object to its end saw.
 #[derive(Default)]
 struct Decoding {
@@ -177,12 +231,12 @@ struct Decoding {
 
 /// Decrypts, decompresses and (volumes) scans the whole object; stops at the
 /// first failure. The stored bytes are hashed by the caller, not here.
-fn decode_all(keys: &Keys, m: &Manifest, file: File) -> Decoding {
+fn decode_all(keys: &Keys, m: &Manifest, stored: impl Read) -> Decoding {
     let mut d = Decoding {
         scanner: (m.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules())),
         ..Decoding::default()
     };
-    let mut decoder = match decode(keys, m, file) {
+    let mut decoder = match decode(keys, m, stored) {
         Ok(decoder) => decoder,
         Err(e) => {
             d.failure = Some(Failure::Key(e));

@@ -249,7 +249,7 @@ impl S3Store {
         Ok(range.end - range.start)
     }
 
-    fn corrupt(&self, full: &str, reason: String) -> S3Error {
+    pub(super) fn corrupt(&self, full: &str, reason: String) -> S3Error {
         S3Error::Corrupt {
             bucket: self.bucket.clone(),
             key: full.into(),

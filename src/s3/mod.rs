@@ -5,11 +5,15 @@
 //! streamed multipart uploads with bounded memory and come down streamed to a
 //! `.partial` file. [`push_backup`], [`list_manifests`] and [`pull_backup`]
 //! keep the local repository's layout (`backups/<source>/<id>.<ext>` and
-//! `<id>.json`) under the prefix, the manifest written last.
+//! `<id>.json`) under the prefix, the manifest written last. [`S3Repo`] is
+//! that repository as a [`crate::repo::Store`], for the catalog; it reads
+//! objects as streams ([`ObjectReader`]).
 
 mod download;
 mod error;
 mod repo;
+mod store;
+mod stream;
 mod upload;
 
 pub use upload::UploadStats;
@@ -26,6 +30,8 @@ use aws_sdk_s3::primitives::ByteStream;
 
 pub use error::S3Error;
 pub use repo::{list_manifests, manifest_key, object_key, pull_backup, push_backup};
+pub use store::S3Repo;
+pub use stream::ObjectReader;
 
 use error::Call;
 

@@ -187,13 +187,13 @@ fn sha256_file(path: &Path) -> io::Result<String> {
 }
 
 /// Pretty JSON and a newline, as the local repository writes it.
-fn manifest_json(m: &Manifest) -> Vec<u8> {
+pub(super) fn manifest_json(m: &Manifest) -> Vec<u8> {
     let mut json = serde_json::to_vec_pretty(m).expect("a manifest always serializes");
     json.push(b'\n');
     json
 }
 
-fn parse_manifest(bytes: &[u8], source: &str, id: &str) -> Result<Manifest, String> {
+pub(super) fn parse_manifest(bytes: &[u8], source: &str, id: &str) -> Result<Manifest, String> {
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     m.check(source, id)?;
     Ok(m)

@@ -1,0 +1,102 @@
+//! [`S3Repo`]: the S3 repository as a [`Store`] (for the catalog), with the
+//! same layout as a local repository under the bucket's prefix.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+
+use super::repo::{list_manifests, manifest_json, parse_manifest};
+use super::{S3Error, S3Store, manifest_key, object_key};
+use crate::repo::{Keys, Manifest, RepoError, Store};
+
+/// An S3 repository driven from synchronous code: each call blocks on the
+/// runtime `rt`, so none may be made from inside it.
+pub struct S3Repo {
+    store: S3Store,
+    rt: Handle,
+    keys: Arc<Keys>,
+}
+
+impl S3Repo {
+    /// `keys` decrypt objects for deep checks.
+    pub fn new(store: S3Store, rt: Handle, keys: Arc<Keys>) -> Self {
+        Self { store, rt, keys }
+    }
+
+    /// An S3 error as a repository error naming the store.
+    fn error(&self, e: S3Error) -> RepoError {
+        RepoError::Io {
+            path: PathBuf::from(self.store.url()),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
+impl Store for S3Repo {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn describe(&self) -> String {
+        self.store.url()
+    }
+
+    fn object_location(&self, m: &Manifest) -> String {
+        format!("{}/{}", self.store.url(), object_key(m))
+    }
+
+    fn manifests(&self) -> Result<Vec<Manifest>, RepoError> {
+        self.rt
+            .block_on(list_manifests(&self.store))
+            .map_err(|e| self.error(e))
+    }
+
+    fn reload(&self, m: &Manifest) -> Result<Option<Manifest>, RepoError> {
+        let key = manifest_key(m);
+        let bytes = match self.rt.block_on(self.store.get_small(&key)) {
+            Ok(bytes) => bytes,
+            Err(S3Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        parse_manifest(&bytes, &m.source, &m.id)
+            .map(Some)
+            .map_err(|message| {
+                self.error(S3Error::BadManifest {
+                    bucket: self.store.bucket().into(),
+                    key,
+                    message,
+                })
+            })
+    }
+
+    fn save_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
+        self.rt
+            .block_on(self.store.put_small(&manifest_key(m), manifest_json(m)))
+            .map_err(|e| self.error(e))
+    }
+
+    fn open_object(&self, m: &Manifest) -> Result<Box<dyn Read + Send>, RepoError> {
+        Ok(Box::new(self.store.reader(
+            &self.rt,
+            &object_key(m),
+            m.stored_bytes,
+        )))
+    }
+
+    /// The manifest first, then the object; the object's size is what is freed.
+    fn remove(&self, m: &Manifest) -> Result<u64, RepoError> {
+        self.rt
+            .block_on(async {
+                self.store.delete(&manifest_key(m)).await?;
+                self.store.delete(&object_key(m)).await
+            })
+            .map_err(|e| self.error(e))?;
+        Ok(m.stored_bytes)
+    }
+
+    fn keys(&self) -> &Keys {
+        &self.keys
+    }
+}
