@@ -978,11 +978,28 @@ async fn the_backups_commands_work_on_s3_from_a_new_machine() {
         "{detail}"
     );
     assert_eq!(remote_manifest(&ids[1])["verification"]["ok"], true);
+    let cache = state.path().join("cache");
+    let listing = || {
+        String::from_utf8(
+            Command::new("find")
+                .arg(state.path())
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
     assert_eq!(
         json(&["show", &ids[1]])["locations"],
-        serde_json::json!(["s3"])
+        serde_json::json!(["s3"]),
+        "{}",
+        listing()
     );
-    assert!(!state.path().join("repo/backups").exists());
+    assert!(
+        !cache.join("catalog/prod/backups").exists(),
+        "{}",
+        listing()
+    );
     // A byte flipped in an object on S3 fails its verification, recorded on S3.
     let stored = server
         .root

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use zstd::stream::write::Encoder;
 
+use super::fsutil::WriteBehind;
 use super::hashing::Hashing;
 use super::id::{check_source, new_id};
 use super::keys::Sealed;
@@ -24,7 +25,7 @@ pub struct NewBackup {
     pub run_id: Option<String>,
 }
 
-type Sink = Encoder<'static, Sealed<Hashing<BufWriter<File>>>>;
+type Sink = Encoder<'static, Sealed<Hashing<BufWriter<WriteBehind>>>>;
 
 /// Receives the raw bytes of a backup ([`Write`]); [`finish`](Self::finish) publishes it.
 /// Dropped without `finish`, it removes what it wrote: an interrupted backup leaves nothing.
@@ -53,9 +54,10 @@ impl LocalRepo {
             None => new.kind.extension().to_string(),
         };
         let (now, id, partial, file) = new_object(&dir, &extension)?;
-        let sealed = self
-            .keys
-            .encrypt(Hashing::new(BufWriter::with_capacity(BUF, file)));
+        let sealed = self.keys.encrypt(Hashing::new(BufWriter::with_capacity(
+            BUF,
+            WriteBehind::new(file),
+        )));
         let encoder = sealed.and_then(encoder).map_err(|e| {
             let _ = fs::remove_file(&partial);
             RepoError::io(&partial)(e)
@@ -134,7 +136,7 @@ pub fn compression_level() -> i32 {
         .unwrap_or(1)
 }
 
-fn encoder(output: Sealed<Hashing<BufWriter<File>>>) -> io::Result<Sink> {
+fn encoder(output: Sealed<Hashing<BufWriter<WriteBehind>>>) -> io::Result<Sink> {
     let mut enc = Encoder::new(output, compression_level())?;
     enc.include_checksum(true)?;
     enc.multithread(compression_workers())?;
@@ -196,7 +198,8 @@ impl BackupWriter {
         };
         let file = buffered
             .into_inner()
-            .map_err(|e| RepoError::io(&self.partial)(e.into_error()))?;
+            .map_err(|e| RepoError::io(&self.partial)(e.into_error()))?
+            .file;
         file.sync_all().map_err(RepoError::io(&self.partial))?;
         drop(file);
         let object = self.dir.join(&self.manifest.object);

@@ -1,6 +1,7 @@
 //! Downloads: ranged GETs in parallel, each streamed to its offset in
 //! `<path>.partial` in 1 MiB writes (bounded memory), resumed if a stream
-//! breaks; then fsync, optional size/sha256 check, rename.
+//! breaks, each write handed to the disk at once (so the final fsync has
+//! little left to do); then fsync, optional size/sha256 check, rename.
 
 use std::fs::{self, File};
 use std::ops::Range;
@@ -14,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::error::chain;
 use super::{S3Error, S3Store};
+use crate::repo::fsutil::start_writeback;
 
 /// Bytes written at once (memory ≈ `CHUNK × parallel_downloads` plus the HTTP buffers).
 const CHUNK: usize = 1 << 20;
@@ -269,6 +271,7 @@ async fn write_at(
     let len = data.len() as u64;
     let data = tokio::task::spawn_blocking(move || {
         file.write_all_at(&data, at)?;
+        start_writeback(&file, at, len);
         data.clear();
         Ok::<_, std::io::Error>(data)
     })
