@@ -432,6 +432,213 @@ fn accidental_deletion_brings_back_the_deleted_rows_only() {
     stack.assert_seed();
 }
 
+/// A webhook receiver on loopback: answers 204 to everything and keeps the bodies.
+fn webhook() -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+impl Stack {
+    fn redis_cli(&self, args: &[&str]) -> String {
+        ok(Command::new("docker")
+            .args(["exec", &self.container("redis"), "redis-cli", "-e"])
+            .args(args))
+    }
+
+    /// The backups of a source, as `lifeboat backups list --format json` shows them.
+    fn listed(&self, source: &str) -> Vec<serde_json::Value> {
+        let out = self
+            .lifeboat(&["backups", "list", "--source", source, "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array().unwrap().clone()
+    }
+
+    /// Redis killed (no shutdown save) and started again without dump.rdb:
+    /// what it has afterwards came from its AOF.
+    fn restart_redis_from_its_aof_alone(&self) {
+        let redis = self.container("redis");
+        let loads = || {
+            let log = sh(Command::new("docker").args(["logs", &redis]));
+            String::from_utf8_lossy(&log.stdout)
+                .matches("DB loaded from append only file")
+                .count()
+        };
+        let before = loads();
+        ok(Command::new("docker").args(["kill", &redis]));
+        ok(Command::new("docker").args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/data", self.volume("redis-data")),
+            "lifeboat-test/stack:local",
+            "rm",
+            "-f",
+            "/data/dump.rdb",
+        ]));
+        ok(Command::new("docker").args(["start", &redis]));
+        self.testdata("wait");
+        assert_eq!(loads(), before + 1, "Redis did not load its AOF");
+    }
+}
+
+#[test]
+fn an_rdb_snapshot_replaces_the_data_of_a_running_redis_and_lands_in_its_aof() {
+    let _turn = turn();
+    let stack = Stack::up("rdb");
+    let (url, hooks) = webhook();
+    let hook = format!("webhook_url={url}");
+    let (code, out) = stack.run("nightly-backup", &["--set", &hook]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        hooks.lock().unwrap()[0].contains("Redis RDB snapshot"),
+        "{:?}",
+        hooks.lock().unwrap()
+    );
+    stack.assert_seed();
+
+    // An ordinary exec backup in the catalog: listed, deep-verified, and a
+    // plain RDB file that redis-check-rdb accepts (no transfer marker at the end).
+    let listed = stack.listed("redis-rdb");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let nightly = &listed[0];
+    assert_eq!(nightly["kind"], "exec");
+    assert_eq!(nightly["tags"], serde_json::json!(["nightly"]));
+    assert_eq!(nightly["verified"], true);
+    assert_eq!(nightly["origin"]["compose_service"], "redis");
+    let id = nightly["id"].as_str().unwrap();
+    let out = stack
+        .lifeboat(&["backups", "verify", id, "--deep"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let object = std::fs::read(nightly["path"].as_str().unwrap()).unwrap();
+    let rdb = zstd::decode_all(&object[..]).unwrap();
+    assert!(rdb.starts_with(b"REDIS"));
+    assert_eq!(
+        rdb[rdb.len() - 9],
+        0xFF,
+        "the RDB does not end at its EOF opcode and checksum"
+    );
+    let mut check = Command::new("docker")
+        .args(["exec", "-i", &stack.container("redis"), "sh", "-c"])
+        .arg(r#"f=$(mktemp); cat >"$f"; redis-check-rdb "$f"; s=$?; rm -f "$f"; exit $s"#)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), &rdb).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{report}");
+    assert!(report.contains("10000 keys read"), "{report}");
+
+    // Damage: half the keys deleted, one overwritten, a foreign one added.
+    stack.redis_cli(&[
+        "EVAL",
+        "for i = 1, 5000 do redis.call('DEL', 'key:' .. i) end
+         redis.call('SET', 'key:6000', 'wrong') redis.call('SET', 'foreign', 'x')",
+        "0",
+    ]);
+    assert!(!stack.testdata("check").status.success());
+
+    let t0 = Instant::now();
+    let (code, out) = stack.run("redis-rdb-restore", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("backup {id}")), "{out}");
+    eprintln!("redis-rdb-restore took {:?}", t0.elapsed());
+    stack.assert_seed();
+    assert_eq!(
+        stack.inspect("redis", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(
+        stack.redis_cli(&["CONFIG", "GET", "appendonly"]),
+        "appendonly\nyes\n"
+    );
+    assert_eq!(stack.redis_cli(&["ROLE"]).lines().next(), Some("master"));
+    // The safety snapshot of the damaged data is there too.
+    let listed = stack.listed("redis-rdb");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|b| b["tags"] == serde_json::json!(["safety"]) && b["kind"] == "exec"),
+        "{listed:?}"
+    );
+    stack.restart_redis_from_its_aof_alone();
+    stack.assert_seed();
+
+    // A restore that fails its check rolls back through the same procedure:
+    // a snapshot of an empty Redis fails verify-keys, and the safety snapshot
+    // of the seed goes back in, into the AOF as well.
+    stack.redis_cli(&["FLUSHALL"]);
+    let (code, out) = stack.run("nightly-backup", &["--set", &hook]);
+    assert_eq!(code, 0, "{out}");
+    let empty = stack
+        .listed("redis-rdb")
+        .into_iter()
+        .find(|b| {
+            b["tags"] == serde_json::json!(["nightly"])
+                && b["raw_bytes"].as_u64().is_some_and(|n| n < 4096)
+        })
+        .expect("no snapshot of the empty Redis");
+    stack.testdata("seed");
+    let backup = format!("backup={}", empty["id"].as_str().unwrap());
+    let (code, out) = stack.run("redis-rdb-restore", &["--set", &backup]);
+    assert_eq!(code, 3, "the run must fail and roll back:\n{out}");
+    assert!(out.contains("Rolling back"), "{out}");
+    assert!(out.contains("failed, rolled back"), "{out}");
+    assert!(out.contains("↶ restore-rdb"), "{out}");
+    stack.assert_seed();
+    assert_eq!(
+        stack.redis_cli(&["CONFIG", "GET", "appendonly"]),
+        "appendonly\nyes\n"
+    );
+    stack.restart_redis_from_its_aof_alone();
+    stack.assert_seed();
+}
+
 #[test]
 fn lifeboat_killed_during_a_restore_resumes_and_loses_nothing() {
     let _turn = turn();
