@@ -81,10 +81,10 @@ make_file() { # GIB PATH
 }
 set -o pipefail
 
-# run LABEL CMD...: appends "seconds kib" to $WORK/LABEL.times
+# run LABEL CMD...: appends "seconds kib user-cpu-s sys-cpu-s" to $WORK/LABEL.times
 run() {
     local label=$1; shift
-    /usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/cmd.err" \
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/cmd.err" \
         || { cat "$WORK/cmd.err" >&2; die "$label failed: $*"; }
     cat "$WORK/time.out" >>"$WORK/$label.times"
     log "  $label: $(cat "$WORK/time.out")"
@@ -113,16 +113,19 @@ bytes=$(stat -c %s "$src")
 echo
 echo "File: $SIZE_GIB GiB ($bytes bytes), median of $RUNS; all runs (s): see stderr."
 echo
-echo "| direction | lifeboat | aws s3 cp | speed-up | lifeboat peak RSS | aws peak RSS |"
-echo "|---|---|---|---|---|---|"
+echo "| direction | lifeboat | aws s3 cp | speed-up | lifeboat peak RSS | aws peak RSS | lifeboat CPU | aws CPU |"
+echo "|---|---|---|---|---|---|---|---|"
+# cpu LABEL: median of user + sys CPU seconds
+cpu() { awk '{ print $3 + $4 }' "$WORK/$1.times" | median; }
 for dir in up down; do
     lb=$(col "lb-$dir" 1 | median); aw=$(col "aws-$dir" 1 | median)
     lbm=$(col "lb-$dir" 2 | median | mib); awm=$(col "aws-$dir" 2 | median | mib)
     name=$([ "$dir" = up ] && echo upload || echo download)
-    printf '| %s | %s s (%.0f MiB/s) | %s s (%.0f MiB/s) | %.2f× | %s MiB | %s MiB |\n' \
+    printf '| %s | %s s (%.0f MiB/s) | %s s (%.0f MiB/s) | %.2f× | %s MiB | %s MiB | %s s | %s s |\n' \
         "$name" "$lb" "$(awk -v b="$bytes" -v s="$lb" 'BEGIN { print b / 1048576 / s }')" \
         "$aw" "$(awk -v b="$bytes" -v s="$aw" 'BEGIN { print b / 1048576 / s }')" \
-        "$(awk -v a="$aw" -v l="$lb" 'BEGIN { print a / l }')" "$lbm" "$awm"
+        "$(awk -v a="$aw" -v l="$lb" 'BEGIN { print a / l }')" "$lbm" "$awm" \
+        "$(cpu "lb-$dir")" "$(cpu "aws-$dir")"
 done
 "${AWS[@]}" s3 rm --quiet --recursive "s3://$BUCKET/" >/dev/null
 rm -f "$src" "$WORK"/*-down
