@@ -137,6 +137,44 @@ fn exec_and_http_backups_are_raw_bytes() {
 }
 
 #[test]
+fn latest_never_means_a_safety_backup() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("x", b"1")]);
+    let nightly = write(&repo, new("a", BackupKind::Volume, None), &raw);
+    assert!(repo.verify(&nightly.id, false).unwrap().ok);
+    // A run saved the volume as it found it (emptied) and failed; it is the newest.
+    let mut safety = new("a", BackupKind::Volume, Some("run-1"));
+    safety.tags = vec!["safety".into()];
+    let found = write(&repo, safety, &volume_tar(&[]));
+    assert!(repo.verify(&found.id, false).unwrap().ok);
+    assert_eq!(repo.list().unwrap()[0].id, found.id);
+    // A second attempt (another run) restores the nightly backup, not the damage.
+    for reference in ["latest", "latest-verified"] {
+        let m = repo.resolve("a", reference, Some("run-2")).unwrap();
+        assert_eq!(m.id, nightly.id, "{reference}");
+    }
+    // The safety backup is still restorable by id.
+    assert_eq!(
+        repo.resolve("a", &found.id, Some("run-2")).unwrap().id,
+        found.id
+    );
+    // Only safety backups and this run's own: `latest` says why there is none.
+    assert!(repo.delete(&nightly.id).unwrap() > 0);
+    write(&repo, new("a", BackupKind::Volume, Some("run-2")), &raw);
+    let e = repo.resolve("a", "latest", Some("run-2")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "no backup of `a` matches `latest`: of its 2 backup(s), 1 were written by this run \
+             (run-2), which must not restore its own; 1 are safety backups (tag `safety`: the \
+             data as a run found it, before a destructive step), which `latest` never means; \
+             restore one by id if that is what you want (newest: {})",
+            found.id
+        )
+    );
+}
+
+#[test]
 fn list_get_and_resolve() {
     let (_t, repo) = repo();
     assert!(repo.list().unwrap().is_empty());

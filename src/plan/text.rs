@@ -119,7 +119,10 @@ fn render_step(out: &mut String, step: &Step) {
     }
     let _ = writeln!(out, "{head}");
     let width = step.args.keys().map(String::len).max().unwrap_or(0).max(10);
+    // Continuation lines (a multi-line script) line up under the value.
+    let hang = format!("\n{:width$}", "", width = 6 + width + 1);
     let mut field = |name: &str, value: String| {
+        let value = value.trim_end_matches('\n').replace('\n', &hang);
         let _ = writeln!(out, "      {name:<width$} {value}");
     };
     if let Some(d) = &step.description {
@@ -187,7 +190,15 @@ fn render_step(out: &mut String, step: &Step) {
         let args: Vec<String> = undo
             .args
             .iter()
-            .map(|(k, v)| format!("{k}={}", show(v)))
+            .map(|(k, v)| {
+                let text = show(v);
+                // A long script the step itself shows is not printed twice.
+                if text.contains('\n') && step.args.get(k) == Some(v) {
+                    format!("{k}=(as above)")
+                } else {
+                    format!("{k}={text}")
+                }
+            })
             .collect();
         let origin = if undo.builtin { " (built in)" } else { "" };
         field("undo", format!("{} {}{origin}", undo.kind, args.join(" ")));

@@ -69,6 +69,18 @@ pub struct Backup {
     pub tags: Vec<String>,
 }
 
+/// The tag of safety backups: what a run saved right before a destructive
+/// step, i.e. the data as found during an incident (an emptied volume, a
+/// table with bad rows). `latest` and `latest-verified` skip them, or a second
+/// attempt after a failed run would "restore" the damage the first one saved;
+/// they stay restorable by id (rollbacks use ids).
+pub const SAFETY_TAG: &str = "safety";
+
+/// Whether `tags` mark a safety backup.
+pub fn is_safety(tags: &[String]) -> bool {
+    tags.iter().any(|t| t == SAFETY_TAG)
+}
+
 impl World {
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
@@ -94,9 +106,13 @@ impl World {
             .collect()
     }
 
-    /// Resolves `latest`, `latest-verified` or an id among the backups of `source`.
+    /// Resolves `latest`, `latest-verified` or an id among the backups of
+    /// `source`; `latest*` never mean a safety backup ([`SAFETY_TAG`]).
     pub fn resolve_backup(&self, source: &str, reference: &str) -> Option<&Backup> {
-        let of_source = self.backups.iter().filter(|b| b.source == source);
+        let of_source = self
+            .backups
+            .iter()
+            .filter(|b| b.source == source && !is_safety(&b.tags));
         match reference {
             "latest" => of_source.max_by_key(|b| b.created_at),
             "latest-verified" => of_source
@@ -104,5 +120,38 @@ impl World {
                 .max_by_key(|b| b.created_at),
             id => self.backups.iter().find(|b| b.id == id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(id: &str, minute: i64, tags: &[&str], verified: bool) -> Backup {
+        let at = Timestamp::from_second(1_800_000_000 + minute * 60).unwrap();
+        Backup {
+            id: id.into(),
+            source: "pg-data".into(),
+            created_at: at,
+            stored_bytes: 1,
+            verified_at: verified.then_some(at),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn latest_skips_safety_backups() {
+        let world = World {
+            backups: vec![
+                backup("nightly-old", 0, &["nightly"], true),
+                backup("nightly", 10, &["nightly"], false),
+                backup("found-by-a-run", 20, &["safety"], true),
+            ],
+            ..World::default()
+        };
+        let id = |r: &str| world.resolve_backup("pg-data", r).map(|b| b.id.as_str());
+        assert_eq!(id("latest"), Some("nightly"));
+        assert_eq!(id("latest-verified"), Some("nightly-old"));
+        assert_eq!(id("found-by-a-run"), Some("found-by-a-run"));
     }
 }

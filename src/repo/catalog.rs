@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::id::{check_source, is_id};
 use super::{LocalRepo, Manifest, RepoError};
+use crate::plan::world::{SAFETY_TAG, is_safety};
 
 impl LocalRepo {
     /// Every readable manifest, newest first; unreadable ones are logged and skipped.
@@ -64,8 +65,11 @@ impl LocalRepo {
             .into_iter()
             .filter(|m| exclude_run.is_none() || m.run_id.as_deref() != exclude_run)
             .collect();
-        let candidates = not_ours.len();
-        if let Some(m) = not_ours
+        let ours = total - not_ours.len();
+        let (safety, candidates): (Vec<Manifest>, Vec<Manifest>) =
+            not_ours.into_iter().partition(|m| is_safety(&m.tags));
+        let unverified = candidates.len();
+        if let Some(m) = candidates
             .into_iter()
             .find(|m| !verified_only || m.verified())
         {
@@ -82,14 +86,27 @@ impl LocalRepo {
                     known.join("`, `")
                 )
             }
-        } else if candidates == 0 {
-            format!(
-                "its {total} backup(s) were written by this run ({}), which must not restore its own",
-                exclude_run.unwrap_or_default()
-            )
+        } else if unverified == 0 {
+            let mut why = Vec::new();
+            if ours > 0 {
+                why.push(format!(
+                    "{ours} were written by this run ({}), which must not restore its own",
+                    exclude_run.unwrap_or_default()
+                ));
+            }
+            if !safety.is_empty() {
+                why.push(format!(
+                    "{} are safety backups (tag `{SAFETY_TAG}`: the data as a run found it, \
+                     before a destructive step), which `{reference}` never means; restore \
+                     one by id if that is what you want (newest: {})",
+                    safety.len(),
+                    safety[0].id
+                ));
+            }
+            format!("of its {total} backup(s), {}", why.join("; "))
         } else {
             format!(
-                "none of its {candidates} backup(s) has passed verification; verify one, or use `latest`"
+                "none of its {unverified} backup(s) has passed verification; verify one, or use `latest`"
             )
         };
         Err(self.no_backup(source, reference, hint))
