@@ -333,6 +333,12 @@ on_failure: rollback
         "healthy"
     );
     stack.assert_seed();
+    // The failed run's safety backup is now the newest backup of the volume,
+    // but `latest` for the next attempt is still the newest real backup.
+    assert_eq!(stack.backups("redis-data").len(), 2);
+    let (code, out) = stack.run(runbook.to_str().unwrap(), &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("latest → {empty_id}")), "{out}");
 }
 
 #[test]
