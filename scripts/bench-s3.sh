@@ -4,8 +4,10 @@
 # random and text data, and times lifeboat (examples/s3_io, S3Store) against
 # `aws s3 cp` both ways on the same endpoint: wall time and peak RSS from
 # GNU time, median of RUNS, the four commands interleaved in each round. Then
-# lifeboat's peak RSS at two sizes. Checks the round trips byte for byte,
-# prints markdown tables and removes what it created.
+# lifeboat's peak RSS at two sizes. The CPU time of each client and of the
+# server (from /proc) is reported too: on a small machine it shows who waits
+# on whom. Checks the round trips byte for byte, prints markdown tables and
+# removes what it created.
 #
 # Knobs (environment):
 #   SIZE_GIB=2          file size for the lifeboat vs aws comparison
@@ -81,13 +83,17 @@ make_file() { # GIB PATH
 }
 set -o pipefail
 
-# run LABEL CMD...: appends "seconds kib user-cpu-s sys-cpu-s" to $WORK/LABEL.times
+# CPU seconds (user + sys) the server has used so far.
+server_cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$SERVER_PID/stat"; }
+# run LABEL CMD...: appends "seconds kib user-cpu-s sys-cpu-s server-cpu-s" to $WORK/LABEL.times
 run() {
     local label=$1; shift
+    local before; before=$(server_cpu)
     /usr/bin/time -f '%e %M %U %S' -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/cmd.err" \
         || { cat "$WORK/cmd.err" >&2; die "$label failed: $*"; }
-    cat "$WORK/time.out" >>"$WORK/$label.times"
-    log "  $label: $(cat "$WORK/time.out")"
+    printf '%s %s\n' "$(cat "$WORK/time.out")" "$(awk -v a="$before" -v b="$(server_cpu)" 'BEGIN { print b - a }')" \
+        >>"$WORK/$label.times"
+    log "  $label: $(tail -n 1 "$WORK/$label.times")"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times"; }
@@ -113,19 +119,19 @@ bytes=$(stat -c %s "$src")
 echo
 echo "File: $SIZE_GIB GiB ($bytes bytes), median of $RUNS; all runs (s): see stderr."
 echo
-echo "| direction | lifeboat | aws s3 cp | speed-up | lifeboat peak RSS | aws peak RSS | lifeboat CPU | aws CPU |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| direction | lifeboat | aws s3 cp | speed-up | lifeboat peak RSS | aws peak RSS | lifeboat CPU | aws CPU | server CPU (lifeboat / aws) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 # cpu LABEL: median of user + sys CPU seconds
 cpu() { awk '{ print $3 + $4 }' "$WORK/$1.times" | median; }
 for dir in up down; do
     lb=$(col "lb-$dir" 1 | median); aw=$(col "aws-$dir" 1 | median)
     lbm=$(col "lb-$dir" 2 | median | mib); awm=$(col "aws-$dir" 2 | median | mib)
     name=$([ "$dir" = up ] && echo upload || echo download)
-    printf '| %s | %s s (%.0f MiB/s) | %s s (%.0f MiB/s) | %.2f× | %s MiB | %s MiB | %s s | %s s |\n' \
+    printf '| %s | %s s (%.0f MiB/s) | %s s (%.0f MiB/s) | %.2f× | %s MiB | %s MiB | %s s | %s s | %s s / %s s |\n' \
         "$name" "$lb" "$(awk -v b="$bytes" -v s="$lb" 'BEGIN { print b / 1048576 / s }')" \
         "$aw" "$(awk -v b="$bytes" -v s="$aw" 'BEGIN { print b / 1048576 / s }')" \
         "$(awk -v a="$aw" -v l="$lb" 'BEGIN { print a / l }')" "$lbm" "$awm" \
-        "$(cpu "lb-$dir")" "$(cpu "aws-$dir")"
+        "$(cpu "lb-$dir")" "$(cpu "aws-$dir")" "$(col "lb-$dir" 5 | median)" "$(col "aws-$dir" 5 | median)"
 done
 "${AWS[@]}" s3 rm --quiet --recursive "s3://$BUCKET/" >/dev/null
 rm -f "$src" "$WORK"/*-down
