@@ -187,13 +187,67 @@ async fn send_checked(
     )))
 }
 
-/// The URL as the manifest records it: without a password in it.
+/// Query parameters whose values are secrets when their name contains one of these.
+const SECRET_PARAMS: [&str; 10] = [
+    "token",
+    "key",
+    "secret",
+    "pass",
+    "pwd",
+    "auth",
+    "sig",
+    "credential",
+    "session",
+    "code",
+];
+
+/// The URL as the manifest records it: no password, and the values of query
+/// parameters that look like secrets (`?api_key=`, `?token=`,
+/// `X-Amz-Signature=`, …) replaced by `REDACTED`.
 fn recorded_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => url.to_string(),
+    let Ok(mut u) = reqwest::Url::parse(url) else {
+        return url.to_string();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(None);
+    }
+    let secret = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        SECRET_PARAMS.iter().any(|s| name.contains(s))
+    };
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "REDACTED".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recorded_url;
+
+    #[test]
+    fn recorded_urls_keep_no_secrets() {
+        assert_eq!(
+            recorded_url(
+                "http://admin:hunter2@db:6333/snap?wait=true&api_key=abc&X-Amz-Signature=f00"
+            ),
+            "http://admin@db:6333/snap?wait=true&api_key=REDACTED&X-Amz-Signature=REDACTED"
+        );
+        assert_eq!(
+            recorded_url("https://q.example/collections/c/snapshots?wait=true"),
+            "https://q.example/collections/c/snapshots?wait=true"
+        );
+        assert_eq!(recorded_url("not a url"), "not a url");
     }
 }
