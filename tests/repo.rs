@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lifeboat::repo::{
-    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, RepoError,
+    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, RepoError, Store,
 };
 use sha2::{Digest, Sha256};
 
@@ -134,6 +134,90 @@ fn exec_and_http_backups_are_raw_bytes() {
     let empty = write(&repo, new("qdrant", BackupKind::Http, None), b"");
     assert_eq!(empty.raw_bytes, 0);
     assert_eq!(read_back(&repo, &empty.id).unwrap(), b"");
+}
+
+/// A store whose objects are the local repository's, read as a stream that
+/// fails after 1000 bytes with `fail` (or not at all).
+struct Streamed {
+    repo: LocalRepo,
+    fail: Option<std::io::ErrorKind>,
+}
+
+struct Failing(std::io::ErrorKind);
+
+impl std::io::Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(self.0, "the connection was reset"))
+    }
+}
+
+impl Store for Streamed {
+    fn kind(&self) -> &'static str {
+        "stream"
+    }
+    fn describe(&self) -> String {
+        "stream://test".into()
+    }
+    fn object_location(&self, m: &Manifest) -> String {
+        format!("stream://test/{}", m.object)
+    }
+    fn manifests(&self) -> Result<Vec<Manifest>, RepoError> {
+        self.repo.list()
+    }
+    fn reload(&self, m: &Manifest) -> Result<Option<Manifest>, RepoError> {
+        Store::reload(&self.repo, m)
+    }
+    fn save_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
+        Store::save_manifest(&self.repo, m)
+    }
+    fn open_object(&self, m: &Manifest) -> Result<Box<dyn std::io::Read + Send>, RepoError> {
+        let file = Store::open_object(&self.repo, m)?;
+        Ok(match self.fail {
+            None => file,
+            Some(kind) => Box::new(std::io::Read::chain(
+                std::io::Read::take(file, 1000),
+                Failing(kind),
+            )),
+        })
+    }
+    fn remove(&self, m: &Manifest) -> Result<u64, RepoError> {
+        self.repo.delete(&m.id)
+    }
+    fn keys(&self) -> &Keys {
+        self.repo.keys()
+    }
+}
+
+#[test]
+fn a_streamed_check_tells_damage_from_a_store_that_cannot_be_read() {
+    let (_t, repo) = repo();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let raw = volume_tar(&[("a.txt", &big), ("b.txt", b"b")]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+    let check = |fail| {
+        Streamed {
+            repo: repo.clone(),
+            fail,
+        }
+        .check(&m, true)
+    };
+    // The whole stream: the same verdict as the file-based check.
+    let ok = check(None).unwrap().describe();
+    assert_eq!(ok, repo.verify(&m.id, true).unwrap().detail);
+    assert!(ok.contains("tar ok (3 entries: 2 files, 1 dirs"), "{ok}");
+    // Cut off by the network: not a verdict on the backup.
+    let e = check(Some(std::io::ErrorKind::ConnectionReset)).unwrap_err();
+    assert!(matches!(e, RepoError::Unavailable { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "stream://test/{} could not be read, so backup {} was not checked: the connection was reset",
+            m.object, m.id
+        )
+    );
+    // Refused as damaged by the store (a checksum): the backup is bad.
+    let e = check(Some(std::io::ErrorKind::InvalidData)).unwrap_err();
+    assert!(matches!(e, RepoError::Unreadable { .. }), "{e}");
 }
 
 #[test]

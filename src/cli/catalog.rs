@@ -114,6 +114,10 @@ impl Catalog {
         if let Some(i) = all.iter().position(|h| h.manifest.id == id) {
             return Ok(all.swap_remove(i));
         }
+        // A local manifest the listing skipped (unreadable) says why.
+        if let Err(e @ RepoError::BadManifest { .. }) = self.local.get(id) {
+            return Err(e);
+        }
         Err(RepoError::NotFound {
             id: id.into(),
             root: self.describe().into(),
@@ -152,12 +156,19 @@ impl Catalog {
 
     /// Checks the copy of backup `id` in the first store that holds it (an
     /// off-site-only backup is streamed, not copied here) and records the
-    /// result in every copy's manifest.
+    /// result in that copy's manifest. A store that cannot be read records
+    /// nothing ([`RepoError::Unavailable`]).
     pub fn verify(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
         let held = self.get(id)?;
-        let checked = self.stores[held.at[0]].check(&held.manifest, deep);
+        let store = &self.stores[held.at[0]];
+        let checked = match store.check(&held.manifest, deep) {
+            // Not a verdict on the backup: nothing to record.
+            Err(e @ RepoError::Unavailable { .. }) => return Err(e),
+            checked => checked,
+        };
         let verification = Verification::of(id, checked, deep);
-        self.update(&held, |m| {
+        // Only the copy that was checked: another copy may differ.
+        self.update_in(&held, held.at[0], |m| {
             m.verification = Some(verification.clone());
             true
         })?;
@@ -187,16 +198,27 @@ impl Catalog {
     ) -> Result<bool, RepoError> {
         let mut any = false;
         for &i in &held.at {
-            let store = &self.stores[i];
-            let Some(mut m) = store.reload(&held.manifest)? else {
-                continue;
-            };
-            if change(&mut m) {
-                store.save_manifest(&m)?;
-                any = true;
-            }
+            any |= self.update_in(held, i, &change)?;
         }
         Ok(any)
+    }
+
+    /// [`update`](Self::update) of the copy in store `i` only.
+    fn update_in(
+        &self,
+        held: &Held,
+        i: usize,
+        change: impl Fn(&mut Manifest) -> bool,
+    ) -> Result<bool, RepoError> {
+        let store = &self.stores[i];
+        let Some(mut m) = store.reload(&held.manifest)? else {
+            return Ok(false);
+        };
+        if !change(&mut m) {
+            return Ok(false);
+        }
+        store.save_manifest(&m)?;
+        Ok(true)
     }
 
     /// Deletes every copy. Returns the bytes freed.

@@ -105,8 +105,17 @@ impl LocalRepo {
             }
             format!("of its {total} backup(s), {}", why.join("; "))
         } else {
+            let skipped = if safety.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} safety backup(s), tag `{SAFETY_TAG}`, were not considered)",
+                    safety.len()
+                )
+            };
             format!(
-                "none of its {unverified} backup(s) has passed verification; verify one, or use `latest`"
+                "none of its {unverified} backup(s) has passed verification{skipped}; verify one, \
+                 or use `latest`"
             )
         };
         Err(self.no_backup(source, reference, hint))

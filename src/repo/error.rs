@@ -39,6 +39,14 @@ pub enum RepoError {
     Decrypt { id: String, reason: String },
     #[error("backup {id} cannot be read: {reason}")]
     Unreadable { id: String, reason: String },
+    /// The store could not be read (network, permissions): nothing is known
+    /// about the backup itself, so nothing is recorded about it.
+    #[error("{place} could not be read, so backup {id} was not checked: {reason}")]
+    Unavailable {
+        id: String,
+        place: String,
+        reason: String,
+    },
     #[error("backup {id} holds an unsafe or malformed tar archive: {source}")]
     BadArchive { id: String, source: ArchiveError },
     #[error("{}: {source}", path.display())]

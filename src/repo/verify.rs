@@ -194,7 +194,9 @@ fn conclude(
 
 /// Pass 1 over a stream of the stored bytes (an object on S3), read once:
 /// hashed on the way into the decoder (deep), or only hashed. `place` names
-/// the object in errors.
+/// the object in errors. A read error of kind `InvalidData` means the object
+/// is damaged; any other kind, that it could not be read
+/// ([`RepoError::Unavailable`]).
 pub(super) fn check_stream(
     keys: &Keys,
     m: &Manifest,
@@ -211,12 +213,20 @@ pub(super) fn check_stream(
     // What the decoder did not need (or everything, when not deep) is hashed too.
     let drained = io::copy(&mut hashing, &mut io::sink());
     let (_, sha256, stored) = hashing.finish();
-    let hashed = drained
-        .map(|_| (sha256, stored))
-        .map_err(|e| RepoError::Unreadable {
-            id: m.id.clone(),
-            reason: e.to_string(),
-        });
+    let hashed = drained.map(|_| (sha256, stored)).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidData {
+            RepoError::Unreadable {
+                id: m.id.clone(),
+                reason: e.to_string(),
+            }
+        } else {
+            RepoError::Unavailable {
+                id: m.id.clone(),
+                place: place.display().to_string(),
+                reason: e.to_string(),
+            }
+        }
+    });
     conclude(m, place, (hashed, Ok(decoded)), deep)
 }
 

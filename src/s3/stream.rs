@@ -4,6 +4,8 @@
 //! whatever the object's size. For synchronous consumers (verification).
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,13 +17,34 @@ use super::{S3Error, S3Store};
 /// Body chunks buffered between the task and the reader.
 const IN_FLIGHT: usize = 16;
 
+/// Why the bytes stopped: the object is not what its manifest says, or it
+/// could not be read (network, permissions, the server).
+enum Stop {
+    Damaged(String),
+    Unreachable(String),
+}
+
 /// The bytes of one object; ends with an error (never a short `Ok(0)`) when
-/// the object cannot be read to its end, and repeats it on later reads.
+/// the object cannot be read to its end, and repeats it on later reads. The
+/// error's kind tells damage ([`io::ErrorKind::InvalidData`]: the object
+/// differs from its manifest or fails S3's checksum) from a failure to read
+/// it (any other kind), which says nothing about the backup.
 pub struct ObjectReader {
-    rx: mpsc::Receiver<Result<Bytes, String>>,
+    rx: mpsc::Receiver<Stop>,
     chunk: Bytes,
-    failed: Option<String>,
+    chunks: mpsc::Receiver<Bytes>,
+    failed: Option<(io::ErrorKind, String)>,
+    size: u64,
+    delivered: u64,
+    resumed: Arc<AtomicU32>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl ObjectReader {
+    /// How many times a broken stream was resumed with a range GET.
+    pub fn resumed(&self) -> u32 {
+        self.resumed.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for ObjectReader {
@@ -33,17 +56,31 @@ impl Drop for ObjectReader {
 impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
-            if let Some(e) = &self.failed {
-                return Err(io::Error::other(e.clone()));
+            if let Some((kind, e)) = &self.failed {
+                return Err(io::Error::new(*kind, e.clone()));
             }
-            match self.rx.blocking_recv() {
-                None => return Ok(0),
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => self.failed = Some(e),
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.chunk = chunk,
+                // The task ended: with a reason, or with every byte, or it died.
+                None => {
+                    self.failed = Some(match self.rx.try_recv() {
+                        Ok(Stop::Damaged(e)) => (io::ErrorKind::InvalidData, e),
+                        Ok(Stop::Unreachable(e)) => (io::ErrorKind::Other, e),
+                        Err(_) if self.delivered == self.size => return Ok(0),
+                        Err(_) => (
+                            io::ErrorKind::Other,
+                            format!(
+                                "the download stopped at byte {} of {}",
+                                self.delivered, self.size
+                            ),
+                        ),
+                    });
+                }
             }
         }
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        self.delivered += n as u64;
         Ok(n)
     }
 }
@@ -52,21 +89,41 @@ impl S3Store {
     /// Streams `key`, which must be `size` bytes long, on `rt`. Must not be
     /// read from inside the runtime (it blocks).
     pub fn reader(&self, rt: &tokio::runtime::Handle, key: &str, size: u64) -> ObjectReader {
-        let (tx, rx) = mpsc::channel(IN_FLIGHT);
-        let task = rt.spawn(self.clone().feed(self.full_key(key), size, tx));
+        let (tx, chunks) = mpsc::channel(IN_FLIGHT);
+        let (stop_tx, rx) = mpsc::channel(1);
+        let resumed = Arc::new(AtomicU32::new(0));
+        let feed = self
+            .clone()
+            .feed(self.full_key(key), size, tx, stop_tx, resumed.clone());
         ObjectReader {
             rx,
             chunk: Bytes::new(),
+            chunks,
             failed: None,
-            task,
+            size,
+            delivered: 0,
+            resumed,
+            task: rt.spawn(feed),
         }
     }
 
-    /// Sends the object's bytes in order, then closes the channel; or sends
-    /// why it could not.
-    async fn feed(self, full: String, size: u64, tx: mpsc::Sender<Result<Bytes, String>>) {
-        if let Err(e) = self.send_body(&full, size, &tx).await {
-            let _ = tx.send(Err(e.to_string())).await;
+    /// Sends the object's bytes in order; or, first, why it could not.
+    async fn feed(
+        self,
+        full: String,
+        size: u64,
+        tx: mpsc::Sender<Bytes>,
+        stop: mpsc::Sender<Stop>,
+        resumed: Arc<AtomicU32>,
+    ) {
+        if let Err(e) = self.send_body(&full, size, &tx, &resumed).await {
+            let why = match e {
+                S3Error::Corrupt { .. } => Stop::Damaged(e.to_string()),
+                e => Stop::Unreachable(e.to_string()),
+            };
+            // The reason goes first: the reader looks for it once the
+            // chunks end, which is when `tx` is dropped.
+            let _ = stop.send(why).await;
         }
     }
 
@@ -74,11 +131,13 @@ impl S3Store {
         &self,
         full: &str,
         size: u64,
-        tx: &mpsc::Sender<Result<Bytes, String>>,
+        tx: &mpsc::Sender<Bytes>,
+        resumed: &AtomicU32,
     ) -> Result<(), S3Error> {
         let mut at = 0u64;
         let mut etag: Option<String> = None;
         let mut failures = 0u32;
+        let mut broke_at = 0u64;
         loop {
             let mut request = self
                 .client
@@ -93,6 +152,23 @@ impl S3Store {
                 .send()
                 .await
                 .map_err(|e| self.call("GetObject", full).error(e))?;
+            // A server that ignores the range would send the start again.
+            let expected = format!("bytes {at}-");
+            if at > 0
+                && !out
+                    .content_range()
+                    .is_some_and(|r| r.starts_with(&expected))
+            {
+                return Err(S3Error::Request {
+                    op: "GetObject",
+                    bucket: self.bucket.clone(),
+                    key: full.into(),
+                    cause: format!(
+                        "asked to resume at byte {at}, the server answered with range {:?}",
+                        out.content_range()
+                    ),
+                });
+            }
             etag = etag.or_else(|| out.e_tag().map(str::to_string));
             let mut body = out.body;
             let broke = loop {
@@ -105,7 +181,7 @@ impl S3Store {
                                 format!("it has more than the {size} bytes its manifest says"),
                             ));
                         }
-                        if tx.send(Ok(chunk)).await.is_err() {
+                        if tx.send(chunk).await.is_err() {
                             return Ok(()); // the reader is gone
                         }
                     }
@@ -121,10 +197,21 @@ impl S3Store {
                 }
                 return Ok(());
             };
+            let cause = chain(&e);
+            if at == size && cause.contains("checksum mismatch") {
+                // Every byte came, then the SDK refused the body: the
+                // checksum S3 stored at upload does not match.
+                return Err(self.corrupt(full, format!("reading it to its end: {cause}")));
+            }
             if at == size {
-                // Every byte came, then the SDK refused the body: its
-                // checksum (the one S3 stored at upload) does not match.
-                return Err(self.corrupt(full, format!("reading it to its end: {}", chain(&e))));
+                // Every byte is here: the sha256 decides.
+                return Ok(());
+            }
+            // Progress since the last break: a long object may break now and
+            // then without the server being down.
+            if at > broke_at {
+                failures = 0;
+                broke_at = at;
             }
             failures += 1;
             if failures >= self.options.max_attempts {
@@ -133,8 +220,7 @@ impl S3Store {
                     bucket: self.bucket.clone(),
                     key: full.into(),
                     cause: format!(
-                        "the download broke off at byte {at} of {size} ({failures} attempts): {}",
-                        chain(&e)
+                        "the download broke off at byte {at} of {size} ({failures} attempts): {cause}"
                     ),
                 });
             }
@@ -142,9 +228,9 @@ impl S3Store {
                 key = full,
                 at,
                 size,
-                "download broke off, resuming: {}",
-                chain(&e)
+                "download broke off, resuming: {cause}"
             );
+            resumed.fetch_add(1, Ordering::Relaxed);
             let backoff = self.options.initial_backoff * 2u32.pow(failures - 1);
             tokio::time::sleep(backoff.min(Duration::from_secs(20))).await;
         }

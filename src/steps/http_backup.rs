@@ -30,11 +30,13 @@ pub async fn backup(ctx: &Ctx) -> Result<Outputs, StepError> {
     let url = ctx.args.str("url")?;
     let method = method(ctx, "GET")?;
     let request = request(ctx, method.clone(), &url)?;
+    // Messages and the manifest show the URL without its secrets.
+    let url = recorded_url(&url);
     let new = NewBackup {
         source: ctx.args.str("name")?,
         kind: BackupKind::Http,
         origin: Origin {
-            url: Some(recorded_url(&url)),
+            url: Some(url.clone()),
             ..Origin::default()
         },
         tags: ctx.args.strings("tags")?,
@@ -70,7 +72,7 @@ pub async fn backup(ctx: &Ctx) -> Result<Outputs, StepError> {
                 storer.abort().await;
                 return Err(StepError::new(format!(
                     "{method} {url}: reading the body after {moved} bytes: {}",
-                    chain(&e)
+                    chain(&e.without_url())
                 )));
             }
         }
@@ -131,7 +133,7 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
         }
         None => request.header(CONTENT_LENGTH, total).body(body),
     };
-    let response = send_checked(request, &method, &url).await?;
+    let response = send_checked(request, &method, &recorded_url(&url)).await?;
     let status = response.status().as_u16();
     Ok(outputs([
         ("backup_id", json!(manifest.id)),
@@ -166,7 +168,7 @@ async fn send_checked(
     let mut response = request
         .send()
         .await
-        .map_err(|e| StepError::new(format!("{method} {url}: {}", chain(&e))))?;
+        .map_err(|e| StepError::new(format!("{method} {url}: {}", chain(&e.without_url()))))?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -201,16 +203,18 @@ const SECRET_PARAMS: [&str; 10] = [
     "code",
 ];
 
-/// The URL as the manifest records it: no password, and the values of query
+/// The URL as the manifest records it: no user or password, and the values of query
 /// parameters that look like secrets (`?api_key=`, `?token=`,
 /// `X-Amz-Signature=`, …) replaced by `REDACTED`.
 fn recorded_url(url: &str) -> String {
     let Ok(mut u) = reqwest::Url::parse(url) else {
         return url.to_string();
     };
-    if u.password().is_some() {
-        let _ = u.set_password(None);
-    }
+    // The user may be a token too (`https://TOKEN@host/`); a fragment is
+    // never sent, and may carry one.
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.set_fragment(None);
     let secret = |name: &str| {
         let name = name.to_ascii_lowercase();
         SECRET_PARAMS.iter().any(|s| name.contains(s))
@@ -242,11 +246,15 @@ mod tests {
             recorded_url(
                 "http://admin:hunter2@db:6333/snap?wait=true&api_key=abc&X-Amz-Signature=f00"
             ),
-            "http://admin@db:6333/snap?wait=true&api_key=REDACTED&X-Amz-Signature=REDACTED"
+            "http://db:6333/snap?wait=true&api_key=REDACTED&X-Amz-Signature=REDACTED"
         );
         assert_eq!(
             recorded_url("https://q.example/collections/c/snapshots?wait=true"),
             "https://q.example/collections/c/snapshots?wait=true"
+        );
+        assert_eq!(
+            recorded_url("https://ghp_secret@git.example/snap#access_token=x"),
+            "https://git.example/snap"
         );
         assert_eq!(recorded_url("not a url"), "not a url");
     }
