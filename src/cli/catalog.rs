@@ -27,8 +27,11 @@ pub struct Catalog {
     pub local: Arc<LocalRepo>,
     /// The local repository first; its copy is preferred when reading.
     stores: Vec<Box<dyn Store>>,
-    /// Each store's manifests, listed once when the catalog is opened.
-    listed: Vec<Vec<Manifest>>,
+    /// Every backup, newest first, merged from each store's manifests as
+    /// listed once when the catalog was opened.
+    all: Vec<Held>,
+    /// Index into `all` by id.
+    by_id: HashMap<String, usize>,
     /// The S3 repository, for fetching backups held only there.
     remote: Option<S3Store>,
     rt: tokio::runtime::Runtime,
@@ -49,11 +52,18 @@ impl Catalog {
         let listed = stores
             .iter()
             .map(|s| s.manifests())
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let all = merge(listed);
+        let by_id = all
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.manifest.id.clone(), i))
+            .collect();
         Ok(Self {
             local,
             stores,
-            listed,
+            all,
+            by_id,
             remote,
             rt,
         })
@@ -87,32 +97,12 @@ impl Catalog {
     /// Every backup, newest first; the first store's manifest wins when
     /// several hold one.
     pub fn list(&self) -> Vec<Held> {
-        let mut all: Vec<Held> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for (i, manifests) in self.listed.iter().enumerate() {
-            for m in manifests {
-                match index.get(m.id.as_str()) {
-                    Some(&at) => all[at].at.push(i),
-                    None => {
-                        index.insert(&m.id, all.len());
-                        all.push(Held {
-                            manifest: m.clone(),
-                            at: vec![i],
-                        });
-                    }
-                }
-            }
-        }
-        all.sort_by(|a, b| {
-            (b.manifest.created_at, &b.manifest.id).cmp(&(a.manifest.created_at, &a.manifest.id))
-        });
-        all
+        self.all.clone()
     }
 
     pub fn get(&self, id: &str) -> Result<Held, RepoError> {
-        let mut all = self.list();
-        if let Some(i) = all.iter().position(|h| h.manifest.id == id) {
-            return Ok(all.swap_remove(i));
+        if let Some(&i) = self.by_id.get(id) {
+            return Ok(self.all[i].clone());
         }
         // A local manifest the listing skipped (unreadable) says why.
         if let Err(e @ RepoError::BadManifest { .. }) = self.local.get(id) {
@@ -121,7 +111,7 @@ impl Catalog {
         Err(RepoError::NotFound {
             id: id.into(),
             root: self.describe().into(),
-            suggestions: suggestions(id, all.iter().map(|h| h.manifest.id.as_str())),
+            suggestions: suggestions(id, self.all.iter().map(|h| h.manifest.id.as_str())),
         })
     }
 
@@ -288,4 +278,29 @@ impl Catalog {
         }
         Ok(false)
     }
+}
+
+/// Every backup once, newest first, from each store's manifests (in store
+/// order: the first store's manifest wins when several hold one).
+fn merge(listed: Vec<Vec<Manifest>>) -> Vec<Held> {
+    let mut all: Vec<Held> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, manifests) in listed.into_iter().enumerate() {
+        for m in manifests {
+            match index.get(&m.id) {
+                Some(&at) => all[at].at.push(i),
+                None => {
+                    index.insert(m.id.clone(), all.len());
+                    all.push(Held {
+                        manifest: m,
+                        at: vec![i],
+                    });
+                }
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        (b.manifest.created_at, &b.manifest.id).cmp(&(a.manifest.created_at, &a.manifest.id))
+    });
+    all
 }
