@@ -9,10 +9,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use lifeboat::repo::{BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin};
+use lifeboat::repo::{
+    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, Store,
+};
 use lifeboat::s3::{
-    ObjectReader, S3Error, S3Options, S3Store, StaticCredentials, list_manifests, manifest_key,
-    object_key, pull_backup, push_backup,
+    ObjectReader, S3Error, S3Options, S3Repo, S3Store, StaticCredentials, list_manifests,
+    manifest_key, object_key, pull_backup, push_backup,
 };
 use sha2::{Digest, Sha256};
 
@@ -550,6 +552,41 @@ async fn an_object_streams_resumes_after_a_restart_and_fails_loudly_when_the_ser
     let err = err.unwrap_err().to_string();
     let (_, again) = read_some(r, Some(1)).await;
     assert_eq!(again.unwrap_err().to_string(), err);
+}
+
+#[test]
+fn a_manifest_update_is_applied_again_when_another_machine_changed_it_first() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = Server::start();
+    let store = rt.block_on(server.store("s3://cas/p", options(5, 2)));
+    let dir = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(dir.path().join("repo")).unwrap();
+    let m = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    rt.block_on(push_backup(&store, &repo, &m.id)).unwrap();
+    let here = S3Repo::new(store.clone(), rt.handle().clone(), repo.shared_keys());
+    let elsewhere = S3Repo::new(store.clone(), rt.handle().clone(), repo.shared_keys());
+    // This machine tags the backup; between its read and its write, another
+    // machine pins it. Without a conditional PUT the pin would be lost.
+    let raced = std::cell::Cell::new(false);
+    let changed = here
+        .update_manifest(&m, &|fresh: &mut Manifest| {
+            if !raced.replace(true) {
+                let mut other = fresh.clone();
+                other.pinned = true;
+                elsewhere.save_manifest(&other).unwrap();
+            }
+            fresh.tags.push("checked".into());
+            true
+        })
+        .unwrap();
+    assert!(changed);
+    let now = here.reload(&m).unwrap().unwrap();
+    assert!(now.pinned, "the other machine's pin was lost");
+    assert_eq!(now.tags, vec!["s3-test".to_string(), "checked".to_string()]);
+    // No change: nothing written; a deleted backup: nothing to update.
+    assert!(!here.update_manifest(&m, &|_: &mut Manifest| false).unwrap());
+    here.remove(&m).unwrap();
+    assert!(!here.update_manifest(&m, &|_: &mut Manifest| true).unwrap());
 }
 
 #[tokio::test]

@@ -200,15 +200,7 @@ impl Catalog {
         i: usize,
         change: impl Fn(&mut Manifest) -> bool,
     ) -> Result<bool, RepoError> {
-        let store = &self.stores[i];
-        let Some(mut m) = store.reload(&held.manifest)? else {
-            return Ok(false);
-        };
-        if !change(&mut m) {
-            return Ok(false);
-        }
-        store.save_manifest(&m)?;
-        Ok(true)
+        self.stores[i].update_manifest(&held.manifest, &change)
     }
 
     /// Deletes every copy. Returns the bytes freed.

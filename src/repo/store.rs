@@ -34,6 +34,26 @@ pub trait Store: Send + Sync {
     /// Replaces the manifest of `m`'s backup (a pin, a verification).
     fn save_manifest(&self, m: &Manifest) -> Result<(), RepoError>;
 
+    /// Applies `change` to the manifest of `m`'s backup as stored now, and
+    /// saves it when `change` says it changed something. Whether it did;
+    /// false when the backup is gone. A store shared between machines makes
+    /// this atomic: S3 saves with a conditional PUT and starts again when
+    /// another writer got there first, so a pin made elsewhere is not lost.
+    fn update_manifest(
+        &self,
+        m: &Manifest,
+        change: &dyn Fn(&mut Manifest) -> bool,
+    ) -> Result<bool, RepoError> {
+        let Some(mut fresh) = self.reload(m)? else {
+            return Ok(false);
+        };
+        if !change(&mut fresh) {
+            return Ok(false);
+        }
+        self.save_manifest(&fresh)?;
+        Ok(true)
+    }
+
     /// The stored bytes of `m`'s object, streamed.
     fn open_object(&self, m: &Manifest) -> Result<Box<dyn Read + Send>, RepoError>;
 

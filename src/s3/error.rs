@@ -27,6 +27,8 @@ pub enum S3Error {
         key: String,
         cause: String,
     },
+    #[error("s3://{bucket}/{key} was changed by another writer since it was read")]
+    Changed { bucket: String, key: String },
     #[error("s3://{bucket}/{key} does not exist")]
     NotFound { bucket: String, key: String },
     #[error("s3://{bucket}/{key} is {size} bytes, more than the {limit} bytes allowed here")]
@@ -110,6 +112,12 @@ impl Call<'_> {
             SdkError::ServiceError(s) => {
                 let err = s.err();
                 let code = err.code().unwrap_or_default();
+                if code == "PreconditionFailed" {
+                    return S3Error::Changed {
+                        bucket: self.bucket.into(),
+                        key: self.key.into(),
+                    };
+                }
                 if matches!(code, "NoSuchKey" | "NotFound") {
                     return S3Error::NotFound {
                         bucket: self.bucket.into(),

@@ -249,12 +249,24 @@ impl S3Store {
 
     /// Writes a small object (a manifest) in one request.
     pub async fn put_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        self.put_small_if(key, bytes, None).await
+    }
+
+    /// [`put_small`](Self::put_small) only if the object's ETag is still
+    /// `etag` (a conditional PUT, `If-Match`); [`S3Error::Changed`] if not.
+    pub async fn put_small_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        etag: Option<&str>,
+    ) -> Result<(), S3Error> {
         let full = self.full_key(key);
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
             .content_type(content_type(&full))
+            .set_if_match(etag.map(str::to_string))
             .body(ByteStream::from(bytes))
             .send()
             .await
@@ -264,6 +276,12 @@ impl S3Store {
 
     /// Reads a small object (a manifest), at most 16 MiB.
     pub async fn get_small(&self, key: &str) -> Result<Vec<u8>, S3Error> {
+        self.get_small_tagged(key).await.map(|(bytes, _)| bytes)
+    }
+
+    /// [`get_small`](Self::get_small) and the object's ETag, for a later
+    /// [`put_small_if`](Self::put_small_if).
+    pub async fn get_small_tagged(&self, key: &str) -> Result<(Vec<u8>, Option<String>), S3Error> {
         let full = self.full_key(key);
         let call = self.call("GetObject", &full);
         let out = self
@@ -275,6 +293,7 @@ impl S3Store {
             .await
             .map_err(|e| call.error(e))?;
         let size = out.content_length().unwrap_or(0).max(0) as u64;
+        let etag = out.e_tag().map(str::to_string);
         let too_large = |size| S3Error::TooLarge {
             bucket: self.bucket.clone(),
             key: full.clone(),
@@ -297,7 +316,7 @@ impl S3Store {
                 return Err(too_large(bytes.len() as u64));
             }
         }
-        Ok(bytes)
+        Ok((bytes, etag))
     }
 
     /// Every key under `under` (relative to the prefix, e.g. `backups/`), with

@@ -11,6 +11,9 @@ use super::repo::{list_manifests, manifest_json, parse_manifest};
 use super::{S3Error, S3Store, manifest_key, object_key};
 use crate::repo::{Keys, Manifest, RepoError, Store};
 
+/// Conditional manifest updates tried before giving up on a busy manifest.
+const UPDATE_ATTEMPTS: usize = 5;
+
 /// An S3 repository driven from synchronous code: each call blocks on the
 /// runtime `rt`, so none may be made from inside it.
 pub struct S3Repo {
@@ -75,6 +78,48 @@ impl Store for S3Repo {
         self.rt
             .block_on(self.store.put_small(&manifest_key(m), manifest_json(m)))
             .map_err(|e| self.error(e))
+    }
+
+    /// Read, change, then PUT only if the manifest's ETag is still the one
+    /// read (`If-Match`); when another writer changed it in between, read
+    /// its version and apply `change` again, up to [`UPDATE_ATTEMPTS`] times.
+    fn update_manifest(
+        &self,
+        m: &Manifest,
+        change: &dyn Fn(&mut Manifest) -> bool,
+    ) -> Result<bool, RepoError> {
+        let key = manifest_key(m);
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (bytes, etag) = match self.rt.block_on(self.store.get_small_tagged(&key)) {
+                Ok(read) => read,
+                Err(S3Error::NotFound { .. }) => return Ok(false),
+                Err(e) => return Err(self.error(e)),
+            };
+            let mut fresh = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
+                self.error(S3Error::BadManifest {
+                    bucket: self.store.bucket().into(),
+                    key: key.clone(),
+                    message,
+                })
+            })?;
+            if !change(&mut fresh) {
+                return Ok(false);
+            }
+            let put = self
+                .store
+                .put_small_if(&key, manifest_json(&fresh), etag.as_deref());
+            match self.rt.block_on(put) {
+                Ok(()) => return Ok(true),
+                Err(S3Error::Changed { .. }) => {
+                    tracing::info!(key, "manifest changed by another writer, applying again");
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        Err(self.error(S3Error::Changed {
+            bucket: self.store.bucket().into(),
+            key,
+        }))
     }
 
     fn open_object(&self, m: &Manifest) -> Result<Box<dyn Read + Send>, RepoError> {
