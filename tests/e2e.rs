@@ -179,6 +179,11 @@ impl Stack {
             .to_string()
     }
 
+    /// The container's healthcheck status (`healthy`, `starting`, …).
+    fn health(&self, service: &str) -> String {
+        self.inspect(service, "{{.State.Health.Status}}")
+    }
+
     fn backups(&self, source: &str) -> Vec<PathBuf> {
         let dir = self
             .dir
@@ -250,14 +255,8 @@ fn full_data_loss_brings_back_exactly_the_seed() {
     assert_eq!(code, 0, "{out}");
     eprintln!("full-data-loss took {:?}", t0.elapsed());
     stack.assert_seed();
-    assert_eq!(
-        stack.inspect("redis", "{{.State.Health.Status}}"),
-        "healthy"
-    );
-    assert_eq!(
-        stack.inspect("postgres", "{{.State.Health.Status}}"),
-        "healthy"
-    );
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.health("postgres"), "healthy");
 
     // The history and the journal tell what happened, for people and scripts.
     let history = stack
@@ -324,14 +323,8 @@ on_failure: rollback
     assert!(out.contains("Rolling back"), "{out}");
     assert!(out.contains("failed, rolled back"), "{out}");
     // The run ends only once what was healthy before is healthy again.
-    assert_eq!(
-        stack.inspect("redis", "{{.State.Health.Status}}"),
-        "healthy"
-    );
-    assert_eq!(
-        stack.inspect("postgres", "{{.State.Health.Status}}"),
-        "healthy"
-    );
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.health("postgres"), "healthy");
     stack.assert_seed();
     // The failed run's safety backup is now the newest backup of the volume,
     // but `latest` for the next attempt is still the newest real backup.
@@ -594,10 +587,7 @@ fn an_rdb_snapshot_replaces_the_data_of_a_running_redis_and_lands_in_its_aof() {
     assert!(out.contains(&format!("backup {id}")), "{out}");
     eprintln!("redis-rdb-restore took {:?}", t0.elapsed());
     stack.assert_seed();
-    assert_eq!(
-        stack.inspect("redis", "{{.State.Health.Status}}"),
-        "healthy"
-    );
+    assert_eq!(stack.health("redis"), "healthy");
     assert_eq!(
         stack.redis_cli(&["CONFIG", "GET", "appendonly"]),
         "appendonly\nyes\n"

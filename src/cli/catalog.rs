@@ -122,10 +122,7 @@ impl Catalog {
         if let (false, Some(store)) = (held.at.contains(&0), &self.remote) {
             self.rt
                 .block_on(pull_backup(store, &self.local, &held.manifest))
-                .map_err(|e| RepoError::Io {
-                    path: store.url().into(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
+                .map_err(|e| e.in_repo(&store.url()))?;
         }
         self.local.get(id)
     }

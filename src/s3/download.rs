@@ -8,7 +8,6 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
@@ -245,8 +244,7 @@ impl S3Store {
                 "download broke off, resuming: {}",
                 chain(&e)
             );
-            let backoff = self.options.initial_backoff * 2u32.pow(failures - 1);
-            tokio::time::sleep(backoff.min(Duration::from_secs(20))).await;
+            tokio::time::sleep(self.options.backoff(failures)).await;
         }
         Ok(range.end - range.start)
     }

@@ -68,6 +68,14 @@ pub enum S3Error {
 }
 
 impl S3Error {
+    /// This error as a repository error naming the S3 repository `url`.
+    pub fn in_repo(self, url: &str) -> RepoError {
+        RepoError::Io {
+            path: url.into(),
+            source: io::Error::other(self.to_string()),
+        }
+    }
+
     /// `map_err` helper for I/O on `path`.
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
         move |source| Self::Io {

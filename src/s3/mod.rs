@@ -39,6 +39,8 @@ use error::Call;
 pub const MIN_PART_SIZE: usize = 5 << 20;
 /// Most parts one multipart upload may have.
 const MAX_PARTS: u64 = 10_000;
+/// The longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(20);
 /// What [`S3Store::get_small`] accepts.
 pub const SMALL_LIMIT: u64 = 16 << 20;
 
@@ -101,7 +103,13 @@ impl S3Options {
         RetryConfig::standard()
             .with_max_attempts(self.max_attempts)
             .with_initial_backoff(self.initial_backoff)
-            .with_max_backoff(Duration::from_secs(20))
+            .with_max_backoff(MAX_BACKOFF)
+    }
+
+    /// The pause before resuming a broken download after `failures` breaks
+    /// (at least 1): doubled each time, at most [`MAX_BACKOFF`].
+    fn backoff(&self, failures: u32) -> Duration {
+        (self.initial_backoff * 2u32.pow(failures.saturating_sub(1).min(16))).min(MAX_BACKOFF)
     }
 
     fn timeout_config(&self) -> TimeoutConfig {

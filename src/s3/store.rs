@@ -2,7 +2,6 @@
 //! same layout as a local repository under the bucket's prefix.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
@@ -30,10 +29,26 @@ impl S3Repo {
 
     /// An S3 error as a repository error naming the store.
     fn error(&self, e: S3Error) -> RepoError {
-        RepoError::Io {
-            path: PathBuf::from(self.store.url()),
-            source: std::io::Error::other(e.to_string()),
-        }
+        e.in_repo(&self.store.url())
+    }
+
+    /// The manifest of `m`'s backup as stored now, and its ETag; `None`
+    /// when it is gone.
+    fn read_manifest(&self, m: &Manifest) -> Result<Option<(Manifest, Option<String>)>, RepoError> {
+        let key = manifest_key(m);
+        let (bytes, etag) = match self.rt.block_on(self.store.get_small_tagged(&key)) {
+            Ok(read) => read,
+            Err(S3Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        let fresh = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
+            self.error(S3Error::BadManifest {
+                bucket: self.store.bucket().into(),
+                key,
+                message,
+            })
+        })?;
+        Ok(Some((fresh, etag)))
     }
 }
 
@@ -57,21 +72,7 @@ impl Store for S3Repo {
     }
 
     fn reload(&self, m: &Manifest) -> Result<Option<Manifest>, RepoError> {
-        let key = manifest_key(m);
-        let bytes = match self.rt.block_on(self.store.get_small(&key)) {
-            Ok(bytes) => bytes,
-            Err(S3Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.error(e)),
-        };
-        parse_manifest(&bytes, &m.source, &m.id)
-            .map(Some)
-            .map_err(|message| {
-                self.error(S3Error::BadManifest {
-                    bucket: self.store.bucket().into(),
-                    key,
-                    message,
-                })
-            })
+        Ok(self.read_manifest(m)?.map(|(fresh, _)| fresh))
     }
 
     fn save_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
@@ -90,18 +91,9 @@ impl Store for S3Repo {
     ) -> Result<bool, RepoError> {
         let key = manifest_key(m);
         for _ in 0..UPDATE_ATTEMPTS {
-            let (bytes, etag) = match self.rt.block_on(self.store.get_small_tagged(&key)) {
-                Ok(read) => read,
-                Err(S3Error::NotFound { .. }) => return Ok(false),
-                Err(e) => return Err(self.error(e)),
+            let Some((mut fresh, etag)) = self.read_manifest(m)? else {
+                return Ok(false);
             };
-            let mut fresh = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
-                self.error(S3Error::BadManifest {
-                    bucket: self.store.bucket().into(),
-                    key: key.clone(),
-                    message,
-                })
-            })?;
             if !change(&mut fresh) {
                 return Ok(false);
             }

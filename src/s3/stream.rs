@@ -6,7 +6,6 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -231,8 +230,7 @@ impl S3Store {
                 "download broke off, resuming: {cause}"
             );
             resumed.fetch_add(1, Ordering::Relaxed);
-            let backoff = self.options.initial_backoff * 2u32.pow(failures - 1);
-            tokio::time::sleep(backoff.min(Duration::from_secs(20))).await;
+            tokio::time::sleep(self.options.backoff(failures)).await;
         }
     }
 }
