@@ -51,7 +51,7 @@ impl<R: Read> Read for Hashing<R> {
 /// The hex sha256 and length of everything in `file`, read with `pread`: it
 /// neither uses nor moves the file's offset, so another thread can read the
 /// same file (through a clone) at the same time.
-pub(super) fn hash_file(file: &std::fs::File) -> io::Result<(String, u64)> {
+pub(crate) fn hash_file(file: &std::fs::File) -> io::Result<(String, u64)> {
     use std::os::unix::fs::FileExt;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; super::BUF];

@@ -7,7 +7,7 @@ mod catalog;
 mod delete;
 mod error;
 pub(crate) mod fsutil;
-mod hashing;
+pub(crate) mod hashing;
 pub(crate) mod id;
 mod keys;
 mod manifest;

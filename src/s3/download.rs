@@ -9,12 +9,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use super::error::chain;
 use super::{S3Error, S3Store};
 use crate::repo::fsutil::start_writeback;
+use crate::repo::hashing::hash_file;
 
 /// Bytes written at once (memory ≈ `CHUNK × parallel_downloads` plus the HTTP buffers).
 const CHUNK: usize = 1 << 20;
@@ -140,7 +140,8 @@ impl S3Store {
             let hash = expect.is_some();
             tokio::task::spawn_blocking(move || -> std::io::Result<Option<String>> {
                 file.sync_all()?;
-                hash.then(|| sha256_of(&file)).transpose()
+                hash.then(|| hash_file(&file).map(|(sha, _)| sha))
+                    .transpose()
             })
             .await
             .map_err(|e| S3Error::io(&path)(std::io::Error::other(chain(&e))))?
@@ -277,20 +278,4 @@ async fn write_at(
     .map_err(|e| S3Error::io(path)(std::io::Error::other(chain(&e))))?
     .map_err(S3Error::io(path))?;
     Ok((data, at + len))
-}
-
-/// The sha256 of the whole file.
-fn sha256_of(file: &File) -> std::io::Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0; CHUNK];
-    let mut at = 0;
-    loop {
-        let n = file.read_at(&mut buf, at)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        at += n as u64;
-    }
-    Ok(hex::encode(h.finalize()))
 }

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use sha2::{Digest, Sha256};
 
 use super::download::Expect;
 use super::{S3Error, S3Store};
+use crate::repo::hashing::hash_file;
 use crate::repo::id::{is_id, is_source};
 use crate::repo::{LocalRepo, Manifest};
 
@@ -165,25 +165,11 @@ async fn same_object(path: &Path, m: &Manifest) -> Result<bool, S3Error> {
         Err(e) => return Err(S3Error::io(path)(e)),
     }
     let owned = path.to_path_buf();
-    let sha = tokio::task::spawn_blocking(move || sha256_file(&owned))
+    let sha = tokio::task::spawn_blocking(move || File::open(&owned).and_then(|f| hash_file(&f)))
         .await
         .map_err(|e| S3Error::io(path)(io::Error::other(e.to_string())))?
         .map_err(S3Error::io(path))?;
-    Ok(sha == m.sha256)
-}
-
-fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    Ok(sha.0 == m.sha256)
 }
 
 /// Pretty JSON and a newline, as the local repository writes it.
