@@ -1042,3 +1042,167 @@ fn encrypted_backups_restore_only_with_their_key() {
     assert_eq!(code, 0, "{out}");
     stack.assert_seed();
 }
+
+impl Stack {
+    fn psql(&self, sql: &str) -> String {
+        ok(Command::new("docker").args([
+            "exec",
+            &self.container("postgres"),
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "postgres",
+            "-d",
+            "shop",
+            "-c",
+            sql,
+        ]))
+        .trim()
+        .to_string()
+    }
+
+    fn journals(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("state/runs"))
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+#[test]
+fn a_backup_of_another_volume_is_refused_in_the_plan_and_at_run_time_and_a_run_set_restores_both() {
+    let _turn = turn();
+    let stack = Stack::up("source");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    let redis = stack.listed(&stack.volume("redis-data"));
+    let redis_id = redis[0]["id"].as_str().unwrap().to_string();
+    let run_id = redis[0]["run_id"].as_str().unwrap().to_string();
+    // Rows written after the backup: what a wrong restore would lose.
+    stack.psql("INSERT INTO customers VALUES (900001, 'late', 'late@example.test', '2026-01-01')");
+
+    // One id for both volumes: the plan says restore-postgres would restore
+    // Redis's files into PostgreSQL's volume, and the run refuses to start.
+    let journals = stack.journals().len();
+    let backup = format!("backup={redis_id}");
+    let (code, out) = stack.run("full-data-loss", &["--set", &backup]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("refusing to run full-data-loss"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "step `restore-postgres`: backup {redis_id} is a backup of `{}`, not of `{}`",
+            stack.volume("redis-data"),
+            stack.volume("pg-data")
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("use `run:{run_id}`")), "{out}");
+    assert!(out.contains("Nothing was changed"), "{out}");
+    assert_eq!(stack.journals().len(), journals, "no run was started");
+    assert_eq!(stack.health("postgres"), "healthy");
+
+    // Forced: the step itself refuses at run time, before touching the volume,
+    // and the rollback does not "undo" a restore that never happened.
+    let (code, out) = stack.run("full-data-loss", &["--set", &backup, "--force"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains(&format!(
+            "is a backup of `{}`, not of `{}`",
+            stack.volume("redis-data"),
+            stack.volume("pg-data")
+        )),
+        "{out}"
+    );
+    assert!(out.contains("nothing was changed"), "{out}");
+    let journal = std::fs::read_to_string(stack.journals().last().unwrap()).unwrap();
+    assert!(
+        !journal.contains(r#""record":"undo_started","id":"restore-postgres""#),
+        "a refused restore is not undone:\n{journal}"
+    );
+    stack.testdata("wait");
+    assert_eq!(
+        stack.psql("SELECT name FROM customers WHERE id = 900001"),
+        "late",
+        "PostgreSQL's data is as it was"
+    );
+
+    // The run set: each volume gets the backup that run took of it.
+    let (code, out) = stack.run(
+        "full-data-loss",
+        &["--set", &format!("backup=run:{run_id}")],
+    );
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+}
+
+#[test]
+fn ctrl_c_while_postgres_starts_rolls_back_to_the_data_as_it_was() {
+    let _turn = turn();
+    let stack = Stack::up("ctrlc");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    // The pre-run data differs from the backup, so a rollback that lets the
+    // restored data win is seen.
+    stack
+        .psql("INSERT INTO customers VALUES (900002, 'pre-run', 'pre@example.test', '2026-01-01')");
+
+    let project = format!("project={}", stack.project);
+    let child = stack
+        .lifeboat(&[
+            "run",
+            "full-data-loss",
+            "--yes",
+            "--parallel",
+            "1",
+            "--set",
+            &project,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        assert!(Instant::now() < deadline, "start-postgres never started");
+        let started = stack.journals().iter().any(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text.contains(r#""runbook":"full-data-loss""#)
+                && text.contains(r#""record":"step_started","id":"start-postgres""#)
+        });
+        if started {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The start request is then on its way to Docker (the journal record is
+    // written just before it is sent).
+    std::thread::sleep(Duration::from_millis(
+        std::env::var("LIFEBOAT_TEST_SIGINT_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40),
+    ));
+    ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("cancelled, rolled back"), "{text}");
+    stack.testdata("wait");
+    assert_eq!(
+        stack.psql("SELECT name FROM customers WHERE id = 900002"),
+        "pre-run",
+        "the rollback put back the data as it was before the run:\n{text}"
+    );
+    assert_eq!(stack.health("postgres"), "healthy");
+    assert_eq!(stack.health("redis"), "healthy");
+}

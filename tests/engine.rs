@@ -22,9 +22,16 @@ struct Fake {
     /// step id → how many attempts fail before one succeeds (u32::MAX: all).
     failures: HashMap<String, u32>,
     undo_failures: Vec<String>,
+    /// Steps that refuse before changing anything (`StepError::refused`).
+    refusals: Vec<String>,
+    /// step id → how long the world takes to carry out its request. The
+    /// request lands even if the caller stops waiting, as Docker's do.
+    lands_after: HashMap<String, Duration>,
     delay: Duration,
     /// (in flight now, most in flight at once)
     counts: Arc<Mutex<(usize, usize)>>,
+    /// What the world did, in order (shared with `log` through `timeline`).
+    landed: Arc<Mutex<Vec<String>>>,
 }
 
 impl Executor for Fake {
@@ -34,10 +41,9 @@ impl Executor for Fake {
         _: UnboundedSender<Event>,
     ) -> BoxFuture<'static, Result<Outputs, StepError>> {
         let tag = if call.undo { "undo" } else { "do" };
-        self.log.lock().unwrap().push(format!(
-            "{tag} {} {} #{}",
-            call.step, call.kind, call.attempt
-        ));
+        let line = format!("{tag} {} {} #{}", call.step, call.kind, call.attempt);
+        self.landed.lock().unwrap().push(line.clone());
+        self.log.lock().unwrap().push(line);
         let fail = if call.undo {
             self.undo_failures.contains(&call.step)
         } else {
@@ -46,6 +52,11 @@ impl Executor for Fake {
                 .is_some_and(|n| call.attempt <= *n)
         };
         let delay = self.delay;
+        let refuse = !call.undo && self.refusals.contains(&call.step);
+        let lands = (!call.undo)
+            .then(|| self.lands_after.get(&call.step).copied())
+            .flatten();
+        let landed = Arc::clone(&self.landed);
         let step = call.step.clone();
         let args = serde_json::Value::Object(call.args.into_iter().collect());
         let counts = self.counts.clone();
@@ -56,7 +67,20 @@ impl Executor for Fake {
                 c.1 = c.1.max(c.0);
             }
             tokio::time::sleep(delay).await;
+            if let Some(after) = lands {
+                let landed = landed.clone();
+                let what = step.clone();
+                // Detached: dropping this future does not take the request back.
+                let request = tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    landed.lock().unwrap().push(format!("landed {what}"));
+                });
+                let _ = request.await;
+            }
             counts.lock().unwrap().0 -= 1;
+            if refuse {
+                return Err(StepError::refused(format!("{step} refused")));
+            }
             if fail {
                 return Err(StepError::new(format!("{step} broke")));
             }
@@ -367,5 +391,137 @@ async fn a_timeout_fails_the_attempt() {
     assert_eq!(
         report.errors,
         vec!["verify: timed out after 20ms".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_waits_for_a_change_docker_already_received_before_rolling_back() {
+    // Ctrl-C while `start-a` is in flight: Docker has the request and starts
+    // the container whatever the client does. The rollback's restore of its
+    // volume must not begin before that start has landed.
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        lands_after: [("start-a".to_string(), Duration::from_millis(400))].into(),
+        ..Fake::default()
+    });
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let (report, events) = go(&plan, fake.clone(), 1, cancel).await;
+    assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
+    let timeline = fake.landed.lock().unwrap().clone();
+    let landed = timeline.iter().position(|l| l == "landed start-a");
+    let first_undo = timeline.iter().position(|l| l.starts_with("undo"));
+    assert!(
+        landed.is_some() && landed < first_undo,
+        "the start landed before any undo ran: {timeline:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Interrupted { waiting_for } if waiting_for == &["start-a".to_string()])),
+        "{events:?}"
+    );
+    // It finished, so the rollback knows it happened; the restore is undone.
+    assert!(timeline.contains(&"undo restore-a volume.restore #1".to_string()));
+}
+
+#[tokio::test]
+async fn ctrl_c_cuts_off_a_check_in_flight() {
+    let text = RUNBOOK.replace("retry: { attempts: 3, backoff: 10ms }", "timeout: 60s");
+    let plan = plan_of(&text);
+    let fake = Arc::new(Fake {
+        lands_after: [("verify".to_string(), Duration::from_secs(30))].into(),
+        ..Fake::default()
+    });
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let t0 = std::time::Instant::now();
+    let (report, _) = go(&plan, fake.clone(), 4, cancel).await;
+    assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "a read-only check is not waited for: {:?}",
+        t0.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_restore_refused_before_touching_anything_is_not_undone() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        refusals: vec!["restore-a".to_string()],
+        ..Fake::default()
+    });
+    let (report, _) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
+    let undos: Vec<String> = log(&fake)
+        .into_iter()
+        .filter(|l| l.starts_with("undo"))
+        .collect();
+    assert!(
+        !undos.iter().any(|u| u.contains("restore-a")),
+        "nothing was written to a-data, so nothing is put back: {undos:?}"
+    );
+    assert!(undos.contains(&"undo stop-a container.start #1".to_string()));
+}
+
+#[tokio::test]
+async fn a_resumed_rollback_skips_undos_that_already_finished() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake::default());
+    let done = |id: &str| {
+        let mut out = Outputs::new();
+        out.insert("backup_id".into(), json!(format!("B-{id}")));
+        out.insert("was_running".into(), json!(true));
+        (id.to_string(), out)
+    };
+    let seed = Seed {
+        done: [
+            "stop-a",
+            "safety-a",
+            "restore-a",
+            "stop-b",
+            "safety-b",
+            "restore-b",
+        ]
+        .into_iter()
+        .map(done)
+        .collect(),
+        failed: vec!["start-a".into()],
+        rollback: Some("start-a: broke".into()),
+        // Killed during the rollback, after the undo of restore-b finished.
+        undone: vec!["restore-b".into()],
+        ..Seed::default()
+    };
+    let scope = RunScope::new(
+        vec![("backup".into(), "latest".into())],
+        &plan.targets,
+        "r1",
+        "now",
+    );
+    let (tx, _rx) = unbounded_channel();
+    let options = Options {
+        run_id: "r1".into(),
+        parallel: 1,
+        cancel: CancellationToken::new(),
+        secrets: vec![],
+    };
+    let report = run(&plan, &scope, fake.clone(), None, tx, &options, seed).await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
+    let undos: Vec<String> = log(&fake);
+    assert_eq!(
+        undos,
+        vec![
+            "undo stop-b container.start #1",
+            "undo restore-a volume.restore #1",
+            "undo stop-a container.start #1",
+        ],
+        "restore-b's undo finished before the kill and is not run again"
     );
 }

@@ -156,3 +156,86 @@ steps:
         "Bearer {{ token }}"
     );
 }
+
+fn full_data_loss_with(world: &World, sets: &[(String, String)]) -> lifeboat::plan::Plan {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/full-data-loss.yaml");
+    let options = Options {
+        sets,
+        missing: Missing::Refuse,
+        world: Some((world, "fixtures/worlds/demo.json")),
+    };
+    compile(&source(&path), &options).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn a_backup_of_another_volume_is_a_predicted_failure_and_a_run_set_picks_one_per_volume() {
+    let mut world = demo_world();
+    for b in &mut world.backups {
+        if b.id == "20261121T020000Z-d4e5f6" || b.id == "20261121T020500Z-0a1b2c" {
+            b.run_id = Some("20261121T020000Z-9f9f9f".into());
+        }
+    }
+    // One id for two volumes: Redis's backup must not be restored into PostgreSQL's volume.
+    let sets = [("backup".to_string(), "20261121T020000Z-d4e5f6".to_string())];
+    let plan = full_data_loss_with(&world, &sets);
+    let failing: Vec<(&str, &str)> = plan
+        .predicted_failures
+        .iter()
+        .map(|f| (f.step.as_str(), f.reason.as_str()))
+        .collect();
+    assert_eq!(
+        failing,
+        [(
+            "restore-postgres",
+            "backup 20261121T020000Z-d4e5f6 is a backup of `demo_redis-data`, not of \
+             `demo_pg-data`; restoring it here is refused (to restore each volume's backup \
+             from the run that took it, use `run:20261121T020000Z-9f9f9f`); to restore \
+             another volume's backup on purpose, name that volume with `from:`"
+        )]
+    );
+    let postgres = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "restore-postgres")
+        .unwrap();
+    assert_eq!(postgres.backup.as_ref().unwrap().resolved, None);
+    let text = text::render(&plan);
+    let section = text
+        .split("\nPredicted failures")
+        .nth(1)
+        .expect("the text plan lists predicted failures");
+    insta::assert_snapshot!(format!("Predicted failures{section}"));
+
+    // The run set: each volume's backup from that run.
+    let sets = [(
+        "backup".to_string(),
+        "run:20261121T020000Z-9f9f9f".to_string(),
+    )];
+    let plan = full_data_loss_with(&world, &sets);
+    assert!(
+        plan.predicted_failures.is_empty(),
+        "{:?}",
+        plan.predicted_failures
+    );
+    let resolved: Vec<(&str, Option<&str>)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.id.as_str(), s.backup.as_ref()?.resolved.as_deref())))
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            ("restore-redis", Some("20261121T020000Z-d4e5f6")),
+            ("restore-postgres", Some("20261121T020500Z-0a1b2c"))
+        ]
+    );
+
+    // A missing backup is a predicted failure too.
+    let sets = [("backup".to_string(), "run:no-such-run".to_string())];
+    let plan = full_data_loss_with(&world, &sets);
+    assert_eq!(plan.predicted_failures.len(), 2);
+    assert_eq!(
+        plan.predicted_failures[0].reason,
+        "the repository has no `run:no-such-run` backup of `demo_redis-data`"
+    );
+}

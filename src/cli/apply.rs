@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::execute::{Request, confirm_destructive, execute};
+use super::execute::{Request, confirm_destructive, execute, refuse_predicted_failures};
 use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
 use super::run::{compile_live, recordable_sets, report_failure};
@@ -22,6 +22,9 @@ pub struct Args {
     /// Do not ask before destructive steps and gates.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Run even though the plan predicts that a step will fail.
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub parallel: usize,
     #[arg(long, value_enum, default_value_t)]
@@ -111,6 +114,9 @@ pub fn run(places: &Places, args: Args) -> u8 {
                 lines.join("\n")
             ));
             return EXIT_FAILED;
+        }
+        if let Err(code) = refuse_predicted_failures(&saved, args.force) {
+            return code;
         }
         if let Err(code) = confirm_destructive(&saved, args.yes) {
             return code;

@@ -82,6 +82,7 @@ fn lifeboat(runbooks: &Path, places: &Places, runbook: &str, project: &str) -> R
             sets: vec![("project".into(), project.into())],
             yes: true,
             dry_run: false,
+            force: false,
             parallel: 4,
             format: Format::Text,
         },

@@ -81,6 +81,32 @@ pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
     }
 }
 
+/// Refuses a plan that already says a step will fail, unless `--force`:
+/// starting it would stop services and take safety backups for nothing, and
+/// then roll back.
+pub fn refuse_predicted_failures(plan: &Plan, force: bool) -> Result<(), u8> {
+    if force || plan.predicted_failures.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = plan
+        .predicted_failures
+        .iter()
+        .map(|f| format!("  ✗ {f}"))
+        .collect();
+    Err(usage_error(&format!(
+        "refusing to run {}: its plan says {} will fail:\n{}\nNothing was changed. Fix the \
+         cause (see `lifeboat plan {}`), or pass --force to run it anyway.",
+        plan.runbook,
+        if lines.len() == 1 {
+            "this step"
+        } else {
+            "these steps"
+        },
+        lines.join("\n"),
+        plan.runbook
+    )))
+}
+
 /// The Docker objects a plan touches, as lock names.
 fn lock_names(plan: &Plan) -> Vec<String> {
     let kind_of = |target: &str| {

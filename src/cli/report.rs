@@ -166,6 +166,14 @@ impl Human_ {
             Event::StepSkipped { id, reason } => {
                 self.say(format!("  - {id:<22} skipped: {reason}"));
             }
+            Event::Interrupted { waiting_for } if !waiting_for.is_empty() => {
+                self.say(format!(
+                    "Interrupted: waiting for {} to finish before rolling back (they change the \
+                     world; cutting them off could leave Docker half-way)",
+                    waiting_for.join(", ")
+                ));
+            }
+            Event::Interrupted { .. } => {}
             Event::RollbackStarted { reason, undos } => {
                 self.say(format!(
                     "{} ({undos} undo{}): {reason}",

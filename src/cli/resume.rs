@@ -149,7 +149,16 @@ pub fn seed_from(records: &[Record]) -> Seed {
                 seed.done.push((id.clone(), out));
             }
             Record::StepSkipped { id, .. } => seed.skipped.push(id.clone()),
-            Record::StepFailed { id, .. } => seed.failed.push(id.clone()),
+            Record::StepFailed {
+                id,
+                untouched: false,
+                ..
+            } => seed.failed.push(id.clone()),
+            Record::StepFailed {
+                id,
+                untouched: true,
+                ..
+            } => seed.refused.push(id.clone()),
             Record::RollbackStarted { reason, .. } => seed.rollback = Some(reason.clone()),
             Record::UndoFinished { id, .. } => seed.undone.push(id.clone()),
             _ => {}
@@ -158,6 +167,7 @@ pub fn seed_from(records: &[Record]) -> Seed {
     // Without a rollback under way, failed steps are tried again.
     if seed.rollback.is_none() {
         seed.failed.clear();
+        seed.refused.clear();
         seed.skipped.clear();
     }
     seed

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::execute::{Request, confirm_destructive, execute};
+use super::execute::{Request, confirm_destructive, execute, refuse_predicted_failures};
 use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
@@ -26,6 +26,9 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     /// How many independent steps may run at once.
+    /// Run even though the plan predicts that a step will fail.
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub parallel: usize,
     /// `json`: one engine event per line on stdout, for scripts.
@@ -115,6 +118,9 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         }
         for w in &plan.warnings {
             eprintln!("warning: {w}");
+        }
+        if let Err(code) = refuse_predicted_failures(&plan, args.force) {
+            return code;
         }
         if let Err(code) = confirm_destructive(&plan, args.yes) {
             return code;

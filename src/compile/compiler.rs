@@ -294,9 +294,15 @@ impl<'a> Compiler<'a> {
             })
             .collect();
         let mut warnings = Vec::new();
+        let mut predicted_failures = Vec::new();
         let world = options.world.map(|(world, name)| {
             let mut prober = Prober::new(world, &targets);
-            prober.annotate(&mut plan_targets, &mut steps, &mut warnings);
+            prober.annotate(
+                &mut plan_targets,
+                &mut steps,
+                &mut warnings,
+                &mut predicted_failures,
+            );
             prober.info(name)
         });
         let summary = Summary::of(&steps);
@@ -320,6 +326,7 @@ impl<'a> Compiler<'a> {
             steps,
             world,
             warnings,
+            predicted_failures,
             summary,
         })
     }

@@ -89,7 +89,9 @@ impl ArgType {
             ArgType::StrList => "a list of strings".into(),
             ArgType::StrMap => "a mapping of strings".into(),
             ArgType::OneOf(values) => format!("one of {}", values.join(", ")),
-            ArgType::BackupRef => "`latest`, `latest-verified` or a backup id".into(),
+            ArgType::BackupRef => {
+                "`latest`, `latest-verified`, `run:<run id>` or a backup id".into()
+            }
             ArgType::Expect(keys) => format!("a mapping with any of {}", keys.join(", ")),
             ArgType::Any => "any value".into(),
         }

@@ -10,8 +10,10 @@ use sha2::{Digest, Sha256};
 
 use super::targets::{Target as RunbookTarget, TargetKind, Targets};
 use super::template::is_template;
-use crate::plan::plan::{BackupChoice, Observation, Step, Target, Touch, WorldInfo};
-use crate::plan::world::{Backup, World};
+use crate::plan::plan::{
+    BackupChoice, Observation, PredictedFailure, Step, Target, Touch, WorldInfo,
+};
+use crate::plan::world::{Backup, RUN_PREFIX, Unresolved, World};
 
 pub struct Prober<'a> {
     world: &'a World,
@@ -33,6 +35,7 @@ impl<'a> Prober<'a> {
         plan_targets: &mut [Target],
         steps: &mut [Step],
         warnings: &mut Vec<String>,
+        failures: &mut Vec<PredictedFailure>,
     ) {
         for t in plan_targets.iter_mut() {
             let Some(target) = self.targets.get(&t.name) else {
@@ -73,7 +76,7 @@ impl<'a> Prober<'a> {
                     probe: Some(probe),
                 });
             }
-            step.backup = self.backup_choice(step, warnings);
+            step.backup = self.backup_choice(step, failures);
         }
     }
 
@@ -126,7 +129,11 @@ impl<'a> Prober<'a> {
         }
     }
 
-    fn backup_choice(&mut self, step: &Step, warnings: &mut Vec<String>) -> Option<BackupChoice> {
+    fn backup_choice(
+        &mut self,
+        step: &Step,
+        failures: &mut Vec<PredictedFailure>,
+    ) -> Option<BackupChoice> {
         let reference = step.args.get("backup")?.as_str()?.to_string();
         let source = self.backup_source(step)?;
         if step.templates.contains_key("backup") || is_template(&reference) {
@@ -137,30 +144,54 @@ impl<'a> Prober<'a> {
                 probe: Some("decided at run time".into()),
             });
         }
-        let found = self.world.resolve_backup(&source, &reference).cloned();
+        let world = self.world;
+        let found = world.resolve_backup(&source, &reference);
         self.observe(
             format!("backup {reference} of {source}"),
             found
                 .as_ref()
-                .map_or_else(|| "none".to_string(), |b| b.id.clone()),
+                .map_or_else(|_| "none".to_string(), |b| b.id.clone()),
         );
-        match found {
-            Some(b) => Some(BackupChoice {
-                reference,
-                source,
-                resolved: Some(b.id.clone()),
-                probe: Some(describe_backup(&b, self.world.taken_at)),
-            }),
-            None => {
-                warnings.push(format!("step `{}`: the repository has no `{reference}` backup of `{source}`; this step will fail", step.id));
-                Some(BackupChoice {
-                    reference,
-                    source,
-                    resolved: None,
-                    probe: Some("no such backup in the repository".into()),
-                })
+        let (resolved, probe) = match found {
+            Ok(b) => (Some(b.id.clone()), describe_backup(b, world.taken_at)),
+            Err(Unresolved::None) => {
+                failures.push(PredictedFailure {
+                    step: step.id.clone(),
+                    reason: format!("the repository has no `{reference}` backup of `{source}`"),
+                });
+                (None, "no such backup in the repository".into())
             }
-        }
+            Err(Unresolved::OtherSource(b)) => {
+                let mut reason = format!(
+                    "backup {} is a backup of `{}`, not of `{source}`; restoring it here \
+                     is refused",
+                    b.id, b.source
+                );
+                if let Some(run) = &b.run_id {
+                    reason.push_str(&format!(
+                        " (to restore each volume's backup from the run that took it, \
+                         use `{RUN_PREFIX}{run}`)"
+                    ));
+                }
+                if step.kind == "volume.restore" {
+                    reason.push_str(
+                        "; to restore another volume's backup on purpose, name that volume \
+                         with `from:`",
+                    );
+                }
+                failures.push(PredictedFailure {
+                    step: step.id.clone(),
+                    reason,
+                });
+                (None, format!("a backup of `{}`", b.source))
+            }
+        };
+        Some(BackupChoice {
+            reference,
+            source,
+            resolved,
+            probe: Some(probe),
+        })
     }
 
     /// Whose backups a step's `backup:` refers to.

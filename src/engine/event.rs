@@ -47,6 +47,11 @@ pub enum Event {
         id: String,
         reason: String,
     },
+    /// Ctrl-C: no new step starts; these steps in flight change the world
+    /// and are waited for before the rollback (checks are cut off).
+    Interrupted {
+        waiting_for: Vec<String>,
+    },
     RollbackStarted {
         reason: String,
         undos: usize,

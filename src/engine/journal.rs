@@ -51,6 +51,9 @@ pub enum Record {
         at: Timestamp,
         duration_ms: u64,
         error: String,
+        /// It refused before changing anything: nothing to undo.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        untouched: bool,
     },
     StepSkipped {
         id: String,

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Event, Outcome};
@@ -47,6 +47,9 @@ pub struct StepError {
     pub message: String,
     /// Worth another attempt (`retry:`); a refused precondition is not.
     pub retryable: bool,
+    /// The step refused before it changed anything (a backup that does not
+    /// verify, a volume in use): a rollback has nothing of it to undo.
+    pub untouched: bool,
 }
 
 impl StepError {
@@ -54,14 +57,30 @@ impl StepError {
         Self {
             message: message.into(),
             retryable: true,
+            untouched: false,
         }
     }
 
     pub fn fatal(message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
             retryable: false,
+            ..Self::new(message)
         }
+    }
+
+    /// A refusal before anything was changed: not retried, not undone.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            retryable: false,
+            untouched: true,
+            ..Self::new(message)
+        }
+    }
+
+    /// The same error, known to have changed nothing.
+    pub fn untouched(mut self) -> Self {
+        self.untouched = true;
+        self
     }
 }
 
@@ -95,9 +114,11 @@ pub struct Seed {
     pub skipped: Vec<String>,
     /// Steps that failed before (a rollback undoes the destructive ones).
     pub failed: Vec<String>,
+    /// Steps that failed before changing anything: failed, nothing to undo.
+    pub refused: Vec<String>,
     /// The run was rolling back: finish the rollback, run nothing forward.
     pub rollback: Option<String>,
-    /// Undos that already succeeded.
+    /// Undos that already succeeded: a resumed rollback does not repeat them.
     pub undone: Vec<String>,
 }
 
@@ -183,6 +204,11 @@ pub async fn run(
             }
         }
     }
+    for id in seed.refused {
+        if let Some(i) = run.index(&id) {
+            run.status[i] = Status::Failed;
+        }
+    }
     run.undone = seed.undone;
     run.emit(Event::RunStarted {
         run_id: options.run_id.clone(),
@@ -266,7 +292,7 @@ impl Run<'_> {
     /// Runs the steps; on failure rolls back as `on_failure` says.
     async fn forward(&mut self) -> Outcome {
         let mut tasks: JoinSet<Finished> = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut running: HashMap<tokio::task::Id, (usize, AbortHandle)> = HashMap::new();
         let mut failure: Option<String> = None;
         let mut cancelled = false;
         let continue_on_failure = self.plan.on_failure == OnFailure::Continue;
@@ -288,7 +314,7 @@ impl Run<'_> {
                             }
                         }
                         Err(e) => {
-                            let Some(i) = running.remove(&e.id()) else { continue };
+                            let Some((i, _)) = running.remove(&e.id()) else { continue };
                             let why = if e.is_cancelled() { "cancelled (interrupted)".to_string() } else { format!("crashed: {e}") };
                             if let Err(e) = self.finish(i, Err(StepError::fatal(why)), Duration::ZERO) {
                                 failure.get_or_insert(e);
@@ -299,7 +325,7 @@ impl Run<'_> {
                 _ = self.options.cancel.cancelled(), if !cancelled => {
                     cancelled = true;
                     failure = Some("interrupted (Ctrl-C)".into());
-                    tasks.abort_all();
+                    self.settle(&running);
                 }
             }
         }
@@ -324,6 +350,27 @@ impl Run<'_> {
         }
     }
 
+    /// Ctrl-C: steps that only look are cut off; steps that change the world
+    /// are waited for, since Docker may already be carrying out a request
+    /// that dropping it would not take back (a start landing in the middle
+    /// of the rollback's restore). The rollback then starts from a settled
+    /// world and undoes what they did.
+    fn settle(&self, running: &HashMap<tokio::task::Id, (usize, AbortHandle)>) {
+        let mut waiting = Vec::new();
+        for (i, handle) in running.values() {
+            let step = &self.plan.steps[*i];
+            if step.effect == Effect::Read {
+                handle.abort();
+            } else {
+                waiting.push(step.id.clone());
+            }
+        }
+        waiting.sort();
+        self.emit(Event::Interrupted {
+            waiting_for: waiting,
+        });
+    }
+
     fn skip(&mut self, i: usize, reason: String) {
         let id = self.plan.steps[i].id.clone();
         self.record(Record::StepSkipped {
@@ -338,7 +385,7 @@ impl Run<'_> {
     fn start_ready(
         &mut self,
         tasks: &mut JoinSet<Finished>,
-        running: &mut HashMap<tokio::task::Id, usize>,
+        running: &mut HashMap<tokio::task::Id, (usize, AbortHandle)>,
         failure: &mut Option<String>,
     ) {
         let limit = self.options.parallel.max(1);
@@ -427,7 +474,7 @@ impl Run<'_> {
                     let result = attempts(executor, call, policy, events).await;
                     (i, result, t0.elapsed())
                 });
-                running.insert(handle.id(), i);
+                running.insert(handle.id(), (i, handle));
                 changed = true;
                 if failure.is_some() && self.plan.on_failure != OnFailure::Continue {
                     return;
@@ -483,15 +530,19 @@ impl Run<'_> {
             }
             Err(e) => {
                 self.status[i] = Status::Failed;
-                if step.effect == Effect::Destroy && step.undo.is_some() {
+                if step.effect == Effect::Destroy && step.undo.is_some() && !e.untouched {
                     self.interrupted.push(i);
                 }
-                let error = self.redact(&e.message);
+                let mut error = self.redact(&e.message);
+                if e.untouched && step.effect == Effect::Destroy {
+                    error.push_str("; nothing was changed");
+                }
                 self.record(Record::StepFailed {
                     id: id.clone(),
                     at: Timestamp::now(),
                     duration_ms: ms(took),
                     error: error.clone(),
+                    untouched: e.untouched,
                 });
                 self.emit(Event::StepFailed {
                     id: id.clone(),
@@ -510,7 +561,10 @@ impl Run<'_> {
     async fn rollback(&mut self, reason: &str) -> bool {
         let mut order: Vec<usize> = self.interrupted.iter().rev().copied().collect();
         order.extend(self.completed.iter().rev().copied());
-        let undos: Vec<usize> = order.into_iter().filter(|&i| self.needs_undo(i)).collect();
+        let undos: Vec<usize> = order
+            .into_iter()
+            .filter(|&i| self.needs_undo(i) && !self.undone.contains(&self.plan.steps[i].id))
+            .collect();
         self.record(Record::RollbackStarted {
             at: Timestamp::now(),
             reason: reason.to_string(),
@@ -694,6 +748,7 @@ async fn attempts(
                     return Err(StepError {
                         message: format!("{} (after {attempt} attempts)", e.message),
                         retryable: false,
+                        ..e
                     });
                 }
                 other => return other,

@@ -23,9 +23,26 @@ pub struct Plan {
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<WorldInfo>,
-    /// Things that will make the run fail or surprise: missing backups, absent containers.
+    /// Things that may surprise: absent containers, a service made by the run itself.
     pub warnings: Vec<String>,
+    /// Steps the world says will fail (no such backup, a backup of another
+    /// source): `run` and `apply` refuse such a plan unless told `--force`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_failures: Vec<PredictedFailure>,
     pub summary: Summary,
+}
+
+/// A step that the plan already knows will fail, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PredictedFailure {
+    pub step: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for PredictedFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step `{}`: {}", self.step, self.reason)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -90,6 +90,15 @@ pub fn render(plan: &Plan) -> String {
         }
         render_step(&mut out, step);
     }
+    if !plan.predicted_failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPredicted failures (`run` refuses this plan; --force runs it anyway)"
+        );
+        for f in &plan.predicted_failures {
+            let _ = writeln!(out, "  ✗ {f}");
+        }
+    }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings");
         for w in &plan.warnings {

@@ -67,7 +67,23 @@ pub struct Backup {
     pub verified_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The run that took it (`run:<id>` picks a run's backups, one per source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
+
+/// Why a backup reference does not name a backup of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unresolved<'a> {
+    /// Nothing matches.
+    None,
+    /// The id names a backup of another source.
+    OtherSource(&'a Backup),
+}
+
+/// The prefix of a run-set reference: `run:<run id>` means the backup of
+/// each source that run took (the newest, if it took several).
+pub const RUN_PREFIX: &str = "run:";
 
 /// The tag of safety backups: what a run saved right before a destructive
 /// step, i.e. the data as found during an incident (an emptied volume, a
@@ -106,20 +122,30 @@ impl World {
             .collect()
     }
 
-    /// Resolves `latest`, `latest-verified` or an id among the backups of
-    /// `source`; `latest*` never mean a safety backup ([`SAFETY_TAG`]).
-    pub fn resolve_backup(&self, source: &str, reference: &str) -> Option<&Backup> {
-        let of_source = self
-            .backups
-            .iter()
-            .filter(|b| b.source == source && !is_safety(&b.tags));
-        match reference {
-            "latest" => of_source.max_by_key(|b| b.created_at),
-            "latest-verified" => of_source
-                .filter(|b| b.verified_at.is_some())
+    /// Resolves `latest`, `latest-verified`, `run:<run id>` or an id among the
+    /// backups of `source`; `latest*` never mean a safety backup
+    /// ([`SAFETY_TAG`]). An id of another source's backup is not a match.
+    pub fn resolve_backup(&self, source: &str, reference: &str) -> Result<&Backup, Unresolved<'_>> {
+        let of_source = self.backups.iter().filter(|b| b.source == source);
+        let found = match reference {
+            "latest" => of_source
+                .filter(|b| !is_safety(&b.tags))
                 .max_by_key(|b| b.created_at),
-            id => self.backups.iter().find(|b| b.id == id),
-        }
+            "latest-verified" => of_source
+                .filter(|b| !is_safety(&b.tags) && b.verified_at.is_some())
+                .max_by_key(|b| b.created_at),
+            r if r.starts_with(RUN_PREFIX) => {
+                let run = &r[RUN_PREFIX.len()..];
+                of_source
+                    .filter(|b| b.run_id.as_deref() == Some(run))
+                    .max_by_key(|b| b.created_at)
+            }
+            id => match self.backups.iter().find(|b| b.id == id) {
+                Some(b) if b.source != source => return Err(Unresolved::OtherSource(b)),
+                found => found,
+            },
+        };
+        found.ok_or(Unresolved::None)
     }
 }
 
@@ -136,6 +162,7 @@ mod tests {
             stored_bytes: 1,
             verified_at: verified.then_some(at),
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            run_id: Some(format!("run-{id}")),
         }
     }
 
@@ -149,9 +176,40 @@ mod tests {
             ],
             ..World::default()
         };
-        let id = |r: &str| world.resolve_backup("pg-data", r).map(|b| b.id.as_str());
+        let id = |r: &str| {
+            world
+                .resolve_backup("pg-data", r)
+                .map(|b| b.id.as_str())
+                .ok()
+        };
         assert_eq!(id("latest"), Some("nightly"));
         assert_eq!(id("latest-verified"), Some("nightly-old"));
         assert_eq!(id("found-by-a-run"), Some("found-by-a-run"));
+    }
+
+    #[test]
+    fn an_id_of_another_source_does_not_resolve_and_a_run_set_picks_per_source() {
+        let mut redis = backup("redis-nightly", 5, &["nightly"], true);
+        redis.source = "redis-data".into();
+        redis.run_id = Some("run-nightly".into());
+        let mut pg = backup("pg-nightly", 6, &["nightly"], true);
+        pg.run_id = Some("run-nightly".into());
+        let world = World {
+            backups: vec![redis.clone(), pg.clone()],
+            ..World::default()
+        };
+        assert_eq!(
+            world.resolve_backup("pg-data", "redis-nightly"),
+            Err(Unresolved::OtherSource(&redis))
+        );
+        assert_eq!(world.resolve_backup("pg-data", "run:run-nightly"), Ok(&pg));
+        assert_eq!(
+            world.resolve_backup("redis-data", "run:run-nightly"),
+            Ok(&redis)
+        );
+        assert_eq!(
+            world.resolve_backup("pg-data", "run:other"),
+            Err(Unresolved::None)
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::id::{check_source, is_id};
 use super::{LocalRepo, Manifest, RepoError};
-use crate::plan::world::{SAFETY_TAG, is_safety};
+use crate::plan::world::{RUN_PREFIX, SAFETY_TAG, is_safety};
 
 impl LocalRepo {
     /// Every readable manifest, newest first; unreadable ones are logged and skipped.
@@ -24,8 +24,8 @@ impl LocalRepo {
         self.locate(id).map(|(m, _)| m)
     }
 
-    /// `latest`, `latest-verified` or an id of a backup of `source`; `latest*`
-    /// skip backups written by run `exclude_run`.
+    /// `latest`, `latest-verified`, `run:<run id>` or an id of a backup of
+    /// `source`; `latest*` skip backups written by run `exclude_run`.
     pub fn resolve(
         &self,
         source: &str,
@@ -33,6 +33,20 @@ impl LocalRepo {
         exclude_run: Option<&str>,
     ) -> Result<Manifest, RepoError> {
         check_source(source)?;
+        if let Some(run) = reference.strip_prefix(RUN_PREFIX) {
+            let mut all = self.list_source(source)?;
+            sort_newest_first(&mut all);
+            return all
+                .into_iter()
+                .find(|m| m.run_id.as_deref() == Some(run))
+                .ok_or_else(|| {
+                    self.no_backup(
+                        source,
+                        reference,
+                        format!("run {run} took no backup of `{source}`"),
+                    )
+                });
+        }
         let verified_only = match reference {
             "latest" => false,
             "latest-verified" => true,
@@ -52,8 +66,8 @@ impl LocalRepo {
                     source,
                     other,
                     format!(
-                        "`{other}` is neither `latest`, `latest-verified` nor a backup id \
-                         (like `20261121T020000Z-a1b2c3`)"
+                        "`{other}` is neither `latest`, `latest-verified`, `run:<run id>` \
+                         nor a backup id (like `20261121T020000Z-a1b2c3`)"
                     ),
                 ));
             }

@@ -26,7 +26,7 @@ pub enum RepoError {
         hint: String,
     },
     #[error(
-        "backup {id} is corrupt: sha256 of {} is {actual}, its manifest says {expected}; nothing was restored",
+        "backup {id} is corrupt: sha256 of {} is {actual}, its manifest says {expected}",
         path.display()
     )]
     Corrupt {
@@ -35,7 +35,7 @@ pub enum RepoError {
         expected: String,
         actual: String,
     },
-    #[error("backup {id} cannot be decrypted: {reason}; nothing was restored")]
+    #[error("backup {id} cannot be decrypted: {reason}")]
     Decrypt { id: String, reason: String },
     #[error("backup {id} cannot be read: {reason}")]
     Unreadable { id: String, reason: String },

@@ -109,6 +109,7 @@ impl Manifest {
             stored_bytes: self.stored_bytes,
             verified_at: self.verification.as_ref().filter(|v| v.ok).map(|v| v.at),
             tags: self.tags.clone(),
+            run_id: self.run_id.clone(),
         }
     }
 

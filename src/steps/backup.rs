@@ -76,8 +76,9 @@ pub async fn exec_restore(ctx: &Ctx) -> Result<Outputs, StepError> {
     let container = ctx.container("container").await?;
     let spec = spec(ctx)?;
     let source = ctx.args.str("name")?;
-    let id = backup_id(ctx, &source)?;
-    super::ensure_local(ctx, &id).await?;
+    let id = super::volume::restorable_backup(ctx, &source)
+        .await
+        .map_err(StepError::untouched)?;
     let (manifest, stream) = verified_stream(ctx.ports.repo.clone(), id).await?;
     let stdin = StreamReader::new(Box::pin(stream));
     let out = ctx

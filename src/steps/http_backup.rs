@@ -18,7 +18,7 @@ use super::Ctx;
 use super::container::outputs;
 use super::http::{chain, excerpt};
 use super::transfer::{Storer, verified_stream};
-use super::volume::{backup_id, backup_outputs};
+use super::volume::backup_outputs;
 use crate::engine::{Event, Outputs, StepError};
 use crate::repo::{BackupKind, NewBackup, Origin};
 
@@ -101,8 +101,9 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
     let field = ctx.args.opt_str("multipart_field")?;
     let mut request = request(ctx, method.clone(), &url)?;
     let source = ctx.args.str("name")?;
-    let id = backup_id(ctx, &source)?;
-    super::ensure_local(ctx, &id).await?;
+    let id = super::volume::restorable_backup(ctx, &source)
+        .await
+        .map_err(StepError::untouched)?;
     // The whole backup verifies before a byte is sent.
     let (manifest, stream) = verified_stream(ctx.ports.repo.clone(), id).await?;
     let total = manifest.raw_bytes;

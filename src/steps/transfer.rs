@@ -167,12 +167,15 @@ pub async fn verified_stream(
     ),
     StepError,
 > {
+    // Nothing was sent anywhere yet: a failure here changed nothing.
     let verified = tokio::task::spawn_blocking(move || repo.open_verified(&id))
         .await
-        .map_err(|e| StepError::fatal(format!("verification crashed: {e}")))?
-        .map_err(super::repo)?;
+        .map_err(|e| StepError::refused(format!("verification crashed: {e}")))?
+        .map_err(|e| super::repo(e).untouched())?;
     let manifest = verified.manifest().clone();
-    let mut reader = verified.into_reader().map_err(super::repo)?;
+    let mut reader = verified
+        .into_reader()
+        .map_err(|e| super::repo(e).untouched())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
     tokio::task::spawn_blocking(move || {
         loop {

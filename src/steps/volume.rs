@@ -134,15 +134,42 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
     let source = ctx
         .optional_volume("from")?
         .unwrap_or_else(|| volume.clone());
-    let id = backup_id(ctx, &source)?;
+    let id = prepare_restore(ctx, &volume, &source)
+        .await
+        .map_err(StepError::untouched)?;
+    // Nothing touches the volume before the whole backup verified.
+    let step = ctx.call.step.clone();
+    let events = ctx.events.clone();
+    let manifest = transfer::restore_volume(
+        &ctx.ports.docker,
+        ctx.ports.repo.clone(),
+        &volume,
+        id,
+        move |bytes, total| {
+            let _ = events.send(crate::engine::Event::Progress {
+                id: step.clone(),
+                bytes,
+                total: Some(total),
+            });
+        },
+    )
+    .await?;
+    let total = manifest.raw_bytes;
+    ctx.progress(total, Some(total));
+    Ok(outputs([("backup_id", json!(manifest.id))]))
+}
+
+/// Everything a volume restore checks before it may touch the volume; the
+/// backup to restore.
+async fn prepare_restore(ctx: &Ctx, volume: &str, source: &str) -> Result<String, StepError> {
     let docker_ = &ctx.ports.docker;
-    if !docker_.volume_exists(&volume).await.map_err(docker)? {
+    if !docker_.volume_exists(volume).await.map_err(docker)? {
         return Err(StepError::fatal(format!(
             "volume `{volume}` does not exist; create it first (volume.create)"
         )));
     }
     let running: Vec<String> = docker_
-        .volume_users(&volume)
+        .volume_users(volume)
         .await
         .map_err(docker)?
         .into_iter()
@@ -165,27 +192,33 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
                 .map_err(docker)?;
         }
     }
+    restorable_backup(ctx, source).await
+}
+
+/// The backup a restore step reads, present locally and taken from `source`:
+/// a pinned or explicit id of another source's backup is refused, since
+/// restoring Redis's files into PostgreSQL's volume is never what was meant
+/// (`from:` says so explicitly for a volume restore).
+pub async fn restorable_backup(ctx: &Ctx, source: &str) -> Result<String, StepError> {
+    let id = backup_id(ctx, source)?;
     super::ensure_local(ctx, &id).await?;
-    // Nothing touches the volume before the whole backup verified.
-    let step = ctx.call.step.clone();
-    let events = ctx.events.clone();
-    let manifest = transfer::restore_volume(
-        docker_,
-        ctx.ports.repo.clone(),
-        &volume,
-        id,
-        move |bytes, total| {
-            let _ = events.send(crate::engine::Event::Progress {
-                id: step.clone(),
-                bytes,
-                total: Some(total),
-            });
-        },
-    )
-    .await?;
-    let total = manifest.raw_bytes;
-    ctx.progress(total, Some(total));
-    Ok(outputs([("backup_id", json!(manifest.id))]))
+    let manifest = ctx.ports.repo.get(&id).map_err(super::repo)?;
+    if manifest.source != source {
+        let hint = if ctx.call.kind == "volume.restore" {
+            format!(
+                "; to restore another source's backup on purpose, say so with `from:` \
+                 (a volume target whose backups these are, here `{}`)",
+                manifest.source
+            )
+        } else {
+            String::new()
+        };
+        return Err(StepError::fatal(format!(
+            "backup {id} is a backup of `{}`, not of `{source}`{hint}",
+            manifest.source
+        )));
+    }
+    Ok(id)
 }
 
 /// The backup a step reads: the one the plan pinned, else `backup:` resolved
