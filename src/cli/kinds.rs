@@ -23,6 +23,7 @@ pub fn run(args: Args) -> u8 {
                     "summary": k.summary,
                     "effect": k.effect,
                     "outputs": k.outputs,
+                    "one_of": k.one_of,
                     "args": k.args.iter().map(|a| serde_json::json!({
                         "name": a.name, "type": a.ty.describe(), "required": a.required, "default": a.default, "help": a.help,
                     })).collect::<Vec<_>>(),
@@ -49,7 +50,13 @@ pub fn run(args: Args) -> u8 {
             k.summary
         );
         for a in k.args {
-            let req = if a.required { "required" } else { "optional" };
+            let req = if a.required {
+                "required".to_string()
+            } else if k.one_of.contains(&a.name) {
+                format!("required: exactly one of {}", k.one_of.join(", "))
+            } else {
+                "optional".to_string()
+            };
             let default = a
                 .default
                 .map(|d| format!(", default {d}"))

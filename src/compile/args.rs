@@ -125,6 +125,40 @@ impl ArgChecker<'_> {
                 out.defaulted.push(spec.name.to_string());
             }
         }
+        if !kind.one_of.is_empty() {
+            let given: Vec<&str> = kind
+                .one_of
+                .iter()
+                .copied()
+                .filter(|a| with.contains_key(*a))
+                .collect();
+            let names = format!("`{}`", kind.one_of.join("` or `"));
+            match given.len() {
+                1 => {}
+                0 => errors.push(
+                    Diagnostic::new(format!("`{}` needs one of {names}", kind.name))
+                        .at(self.index.value(at))
+                        .hint(format!(
+                            "say which backups it acts on: {}",
+                            kind.one_of
+                                .iter()
+                                .filter_map(|a| kind.arg(a))
+                                .map(|a| format!("`{}:` {}", a.name, a.help))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        )),
+                ),
+                _ => errors.push(
+                    Diagnostic::new(format!(
+                        "`{}` takes only one of {names}, found {}",
+                        kind.name,
+                        given.join(" and ")
+                    ))
+                    .at(self.index.key(&child_path(path, given[1])))
+                    .hint(format!("remove `{}`", given[1])),
+                ),
+            }
+        }
         // Keep the kind's argument order: plans read the same way every time.
         out.values.sort_by_cached_key(|k, _| {
             kind.args
@@ -267,6 +301,24 @@ impl ValueCx<'_, '_> {
             },
             ArgType::Command => match value {
                 Yaml::String(_) if self.shell => self.text(value, path, rel).map(Json::String),
+                // One meaning for `shell: true`: `command` is one script for
+                // `sh -c`; `[script]` is the same script, written as a list.
+                Yaml::Sequence(items) if self.shell => match items.as_slice() {
+                    [Yaml::String(_)] => self
+                        .text(&items[0], &format!("{path}[0]"), &format!("{rel}[0]"))
+                        .map(Json::String),
+                    _ => self.error(
+                        path,
+                        "with `shell: true`, `command` is one script for `sh -c`, not a list \
+                         of arguments"
+                            .into(),
+                        Some(
+                            "write the script as one string, e.g. `command: \"redis-cli DBSIZE \
+                             | grep -q .\"`, or drop `shell: true` to run the list as argv"
+                                .into(),
+                        ),
+                    ),
+                },
                 Yaml::Sequence(items) if !items.is_empty() => {
                     let mut argv = Vec::new();
                     for (i, item) in items.iter().enumerate() {

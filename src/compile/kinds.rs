@@ -129,6 +129,8 @@ pub struct KindSpec {
     pub outputs: &'static [&'static str],
     /// For destructive kinds: what they destroy. For backup kinds: what they protect.
     pub subject: Option<Subject>,
+    /// Arguments of which exactly one must be given (none of them is required alone).
+    pub one_of: &'static [&'static str],
 }
 
 impl KindSpec {
@@ -209,6 +211,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["was_running"],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "container.start",
@@ -222,6 +225,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "container.restart",
@@ -235,6 +239,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "container.exec",
@@ -265,6 +270,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["stdout", "stderr", "exit_code"],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "container.recreate",
@@ -284,6 +290,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["previous_image", "container_id"],
         subject: Some(Subject::Target("container")),
+        one_of: &[],
     },
     KindSpec {
         name: "volume.create",
@@ -296,6 +303,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "volume.remove",
@@ -305,6 +313,7 @@ pub static KINDS: &[KindSpec] = &[
         args: &[req("volume", ArgType::Volume, "the volume target")],
         outputs: &[],
         subject: Some(Subject::Target("volume")),
+        one_of: &[],
     },
     KindSpec {
         name: "volume.backup",
@@ -321,6 +330,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("volume")),
+        one_of: &[],
     },
     KindSpec {
         name: "volume.restore",
@@ -338,6 +348,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id"],
         subject: Some(Subject::Target("volume")),
+        one_of: &[],
     },
     KindSpec {
         name: "exec.backup",
@@ -354,6 +365,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("container")),
+        one_of: &[],
     },
     KindSpec {
         name: "exec.restore",
@@ -370,6 +382,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id"],
         subject: Some(Subject::Target("container")),
+        one_of: &[],
     },
     KindSpec {
         name: "http.request",
@@ -395,6 +408,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["status", "body"],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "http.backup",
@@ -414,6 +428,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Source("name")),
+        one_of: &[],
     },
     KindSpec {
         name: "http.restore",
@@ -434,6 +449,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id", "status"],
         subject: Some(Subject::Source("name")),
+        one_of: &[],
     },
     KindSpec {
         name: "backup.verify",
@@ -453,6 +469,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["backup_id", "sha256"],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "backup.prune",
@@ -461,7 +478,11 @@ pub static KINDS: &[KindSpec] = &[
         category: Category::Change,
         args: &[
             opt("volume", ArgType::Volume, "prune this volume's backups"),
-            opt("name", ArgType::Str, "or: this backup source"),
+            opt(
+                "name",
+                ArgType::Str,
+                "prune this backup source's backups (exec or http)",
+            ),
             opt("keep_last", ArgType::Int, "keep the N newest"),
             opt(
                 "keep_hourly",
@@ -480,6 +501,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["deleted", "kept"],
         subject: None,
+        one_of: &["volume", "name"],
     },
     KindSpec {
         name: "compose.up",
@@ -499,6 +521,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "compose.down",
@@ -512,6 +535,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "gate.confirm",
@@ -521,6 +545,7 @@ pub static KINDS: &[KindSpec] = &[
         args: &[req("message", ArgType::Str, "the question")],
         outputs: &[],
         subject: None,
+        one_of: &[],
     },
     KindSpec {
         name: "notify.webhook",
@@ -534,6 +559,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["status"],
         subject: None,
+        one_of: &[],
     },
 ];
 

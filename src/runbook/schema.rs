@@ -36,15 +36,23 @@ pub fn runbook_schema() -> Json {
                 .filter(|a| a.required)
                 .map(|a| a.name)
                 .collect();
+            let mut with = json!({
+                "type": "object",
+                "description": k.summary,
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false
+            });
+            if !k.one_of.is_empty() {
+                with["oneOf"] = k
+                    .one_of
+                    .iter()
+                    .map(|a| json!({ "required": [a] }))
+                    .collect();
+            }
             json!({
                 "if": { "properties": { "uses": { "const": k.name } }, "required": ["uses"] },
-                "then": { "properties": { "with": {
-                    "type": "object",
-                    "description": k.summary,
-                    "properties": properties,
-                    "required": required,
-                    "additionalProperties": false
-                } } }
+                "then": { "properties": { "with": with } }
             })
         })
         .collect();

@@ -90,10 +90,15 @@ impl Args {
 
     /// `command`: a list, or one string run with `sh -c` when `shell: true`.
     pub fn command(&self) -> Result<Vec<String>, StepError> {
+        let shell = self.bool_or("shell", false)?;
         match self.get("command") {
-            Some(Json::String(s)) if self.bool_or("shell", false)? => {
-                Ok(vec!["sh".into(), "-c".into(), s.clone()])
-            }
+            Some(Json::String(s)) if shell => Ok(vec!["sh".into(), "-c".into(), s.clone()]),
+            Some(Json::Array(items)) if shell => match items.as_slice() {
+                [Json::String(s)] => Ok(vec!["sh".into(), "-c".into(), s.clone()]),
+                _ => Err(StepError::fatal(
+                    "with `shell: true`, `command` is one script for `sh -c`, not a list",
+                )),
+            },
             _ => {
                 let argv = self.strings("command")?;
                 if argv.is_empty() {
