@@ -1206,3 +1206,96 @@ fn ctrl_c_while_postgres_starts_rolls_back_to_the_data_as_it_was() {
     assert_eq!(stack.health("postgres"), "healthy");
     assert_eq!(stack.health("redis"), "healthy");
 }
+
+#[test]
+fn compose_down_with_volumes_is_destructive_asks_and_needs_a_backup_of_every_project_volume() {
+    let _turn = turn();
+    // A project whose containers and volumes exist (nothing needs to run).
+    let stack = Stack {
+        project: format!("lbe2e{}-down", std::process::id()),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    stack.compose(&["up", "--no-start"]);
+    let volumes = || {
+        let out = ok(Command::new("docker").args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", stack.project),
+        ]));
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let before = volumes();
+    assert_eq!(
+        before,
+        [stack.volume("pg-data"), stack.volume("redis-data")]
+    );
+    let runbook = |body: &str| {
+        let path = stack.dir.path().join("teardown.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "runbook: teardown\nparams: {{ project: {{ type: string }} }}\n\
+                 targets:\n  pg-data: {{ volume: \"{{{{ project }}}}_pg-data\" }}\n{body}"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let output = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let project = format!("project={}", stack.project);
+
+    // No safety backup: rejected when compiled.
+    let bare = runbook(
+        "steps:\n  - { id: down, uses: compose.down, with: { file: docker-compose.test.yml, project: \"{{ project }}\", volumes: true } }\n",
+    );
+    let (code, text) = output(&mut stack.lifeboat(&["validate", &bare]));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "destructive step `down` (compose.down) has no safety backup of target `pg-data`"
+        ),
+        "{text}"
+    );
+
+    // With a backup of the declared volume only: the plan says DESTRUCTIVE,
+    // the run asks (and refuses without a terminal)...
+    let partial = runbook(
+        "steps:\n  - { id: safety, uses: volume.backup, with: { volume: pg-data, tags: [safety] } }\n  - { id: down, uses: compose.down, needs: [safety], with: { file: docker-compose.test.yml, project: \"{{ project }}\", volumes: true } }\n",
+    );
+    let (code, text) = output(&mut stack.lifeboat(&["plan", &partial, "--set", &project]));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("! down  compose.down  DESTRUCTIVE, guarded by safety"),
+        "{text}"
+    );
+    assert!(text.contains("1 DESTRUCTIVE down (guarded)"), "{text}");
+    let (code, text) = output(&mut stack.lifeboat(&["run", &partial, "--set", &project]));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("destructive steps (down)"), "{text}");
+    assert_eq!(volumes(), before, "nothing was removed");
+
+    // ...and with --yes the step refuses: redis-data has no backup of this run.
+    let (code, text) = output(&mut stack.lifeboat(&["run", &partial, "--yes", "--set", &project]));
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(&format!(
+            "`down --volumes` would remove {} of compose project `{}`, which this run did not back up",
+            stack.volume("redis-data"),
+            stack.project
+        )),
+        "{text}"
+    );
+    assert_eq!(volumes(), before, "nothing was removed");
+}

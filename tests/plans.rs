@@ -239,3 +239,58 @@ fn a_backup_of_another_volume_is_a_predicted_failure_and_a_run_set_picks_one_per
         "the repository has no `run:no-such-run` backup of `demo_redis-data`"
     );
 }
+
+fn plan_text(yaml: &str) -> String {
+    let plan = compile(&Source::new("test.yaml", yaml), &Options::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    text::render(&plan)
+}
+
+#[test]
+fn compose_down_with_volumes_is_destructive_and_guarded_by_backups_of_the_project_volumes() {
+    let guarded = r#"
+runbook: tear-down
+targets:
+  pg-data: { volume: "shop_pg-data" }
+steps:
+  - { id: safety, uses: volume.backup, with: { volume: pg-data, tags: [safety] } }
+  - { id: down, uses: compose.down, needs: [safety], with: { file: c.yml, project: shop, volumes: true } }
+  - { id: stop, uses: compose.down, with: { file: c.yml, project: other } }
+"#;
+    let plan = compile(&Source::new("test.yaml", guarded), &Options::default()).unwrap();
+    let down = plan.steps.iter().find(|s| s.id == "down").unwrap();
+    assert_eq!(down.effect, lifeboat::compile::kinds::Effect::Destroy);
+    assert_eq!(down.guarded_by, ["safety"]);
+    let stop = plan.steps.iter().find(|s| s.id == "stop").unwrap();
+    assert_eq!(stop.effect, lifeboat::compile::kinds::Effect::Mutate);
+    insta::assert_snapshot!(plan_text(guarded));
+}
+
+#[test]
+fn an_exec_restore_is_guarded_by_a_backup_of_its_containers_volumes_and_unsafe_keeps_the_guard() {
+    let yaml = r#"
+runbook: logical-restore
+targets:
+  postgres: { container: shop-postgres-1, volumes: [pg-data] }
+  pg-data: { volume: shop_pg-data }
+steps:
+  - { id: safety-files, uses: volume.backup, with: { volume: pg-data, tags: [safety] } }
+  - id: restore
+    uses: exec.restore
+    needs: [safety-files]
+    with: { container: postgres, command: [pg_restore, -d, shop], name: shop-db, backup: latest }
+    unsafe: "the dump is replayed into a fresh database"
+"#;
+    let text = plan_text(yaml);
+    assert!(
+        text.contains("DESTRUCTIVE, guarded by safety-files (marked unsafe: the dump is replayed into a fresh database)"),
+        "{text}"
+    );
+    assert!(text.contains("1 DESTRUCTIVE restore (guarded)"), "{text}");
+    // Without `unsafe`, the same backup guards it.
+    let plain = yaml.replace(
+        "    unsafe: \"the dump is replayed into a fresh database\"\n",
+        "",
+    );
+    assert!(plan_text(&plain).contains("DESTRUCTIVE, guarded by safety-files\n"));
+}

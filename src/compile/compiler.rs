@@ -609,6 +609,12 @@ impl<'a> Compiler<'a> {
 
     /// Kinds that let the step declare its effect: `readonly: true`, or a GET.
     fn effect(&self, node: &Node, args: &CheckedArgs) -> (Effect, Category) {
+        if let Some(flag) = node.kind.destroys_when {
+            // Only a literal `false` is known to spare the subject.
+            if args.values.get(flag) != Some(&Json::Bool(false)) {
+                return (Effect::Destroy, Category::Destructive);
+            }
+        }
         if let Some(effect) = node.kind.effect {
             return (effect, node.kind.category);
         }
@@ -634,28 +640,68 @@ impl<'a> Compiler<'a> {
         steps: &mut [Step],
     ) {
         let node = &nodes[i];
-        if node.kind.effect != Some(Effect::Destroy) {
+        if steps[i].effect != Effect::Destroy {
             return;
         }
         let Some(needed) = protected_keys(node.kind, &checked[i], targets) else {
             return;
         };
-        if node.raw.unsafe_reason.is_some() {
-            return;
-        }
+        let backs_up = |a: usize, key: &Key| {
+            nodes[a].kind.is_backup()
+                && protected_keys(nodes[a].kind, &checked[a], targets)
+                    .is_some_and(|k| k.contains(key))
+        };
         let mut missing = Vec::new();
         for key in &needed {
-            let guard = dag.nearest_ancestor(i, |a| {
-                nodes[a].kind.is_backup()
-                    && protected_keys(nodes[a].kind, &checked[a], targets)
-                        .is_some_and(|k| k.contains(key))
-            });
-            match guard {
+            match dag.nearest_ancestor(i, |a| backs_up(a, key)) {
                 Some(g) => steps[i].guarded_by.push(nodes[g].raw.id.clone()),
                 None => missing.push(key),
             }
         }
+        // A command restored into a container (exec.restore) is guarded as
+        // well by backups of every volume the container's target declares:
+        // a copy of the files is a safety backup of whatever the command changes.
+        if node.kind.name == "exec.restore" && !missing.is_empty() {
+            let volumes = container_volumes(&checked[i], targets);
+            let guards: Vec<usize> = volumes
+                .iter()
+                .filter_map(|v| dag.nearest_ancestor(i, |a| backs_up(a, &Key::Target(v))))
+                .collect();
+            if !volumes.is_empty() && guards.len() == volumes.len() {
+                missing.clear();
+                steps[i]
+                    .guarded_by
+                    .extend(guards.iter().map(|&g| nodes[g].raw.id.clone()));
+            }
+        }
         steps[i].guarded_by.dedup();
+        // The plan shows what guards a step marked `unsafe` too; only the
+        // error is waived.
+        if node.raw.unsafe_reason.is_some() {
+            return;
+        }
+        if needed.is_empty() {
+            let project = checked[i]
+                .values
+                .get("project")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            self.error(
+                format!(
+                    "destructive step `{}` ({} with `volumes: true`) removes every volume of \
+                     compose project `{project}`, and the runbook declares none of them",
+                    node.raw.id, node.kind.name
+                ),
+                self.index.value(&child_path(&node.path, "uses")),
+                Some(format!(
+                    "declare the project's volumes as targets (`{project}_<name>`) and back them \
+                     up before `{}`, set `volumes: false`, or say why it is safe with \
+                     `unsafe: \"<reason>\"` (a throwaway project)",
+                    node.raw.id
+                )),
+            );
+            return;
+        }
         if missing.is_empty() {
             return;
         }
@@ -667,6 +713,9 @@ impl<'a> Compiler<'a> {
                     .is_some_and(|t| t.kind == TargetKind::Volume) =>
             {
                 "volume.backup"
+            }
+            Key::Target(_) if node.kind.name == "exec.restore" => {
+                "exec.backup (or a volume.backup of each of the container's volumes)"
             }
             Key::Target(_) => "exec.backup",
             Key::Source(_) => "http.backup",
@@ -686,7 +735,14 @@ impl<'a> Compiler<'a> {
             let what = protected_keys(nodes[b].kind, &checked[b], targets)
                 .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
-            format!("`{}` backs up {what}, not {}; back up what this step destroys, or say why it is safe with `unsafe: \"<reason>\"`", nodes[b].raw.id, what_first(&missing))
+            let alternative = match container_volumes(&checked[i], targets).as_slice() {
+                volumes if node.kind.name == "exec.restore" && !volumes.is_empty() => format!(
+                    " (with exec.backup, or with a volume.backup of each of its volumes: {})",
+                    volumes.join(", ")
+                ),
+                _ => String::new(),
+            };
+            format!("`{}` backs up {what}, not {}; back up what this step destroys{alternative}, or say why it is safe with `unsafe: \"<reason>\"`", nodes[b].raw.id, what_first(&missing))
         } else if node.kind.name == "container.recreate" && needed.iter().all(|k| matches!(k, Key::Target(t) if targets.get(*t).is_some_and(|t| t.kind != TargetKind::Volume))) {
             "list the container's data volumes in its target (`volumes: [..]`) and back them up first, or say why it is safe with `unsafe: \"<reason>\"`".to_string()
         } else {
@@ -829,7 +885,28 @@ fn protected_keys<'a>(
             Some(vec![Key::Target(target.0.as_str())])
         }
         Subject::Source(arg) => Some(vec![Key::Source(args.values.get(arg)?.as_str()?)]),
+        Subject::ComposeVolumes(arg) => {
+            // Compose names a project's volumes `<project>_<name>`.
+            let prefix = format!("{}_", args.values.get(arg)?.as_str()?);
+            Some(
+                targets
+                    .iter()
+                    .filter(|(_, t)| t.kind == TargetKind::Volume && t.name.starts_with(&prefix))
+                    .map(|(name, _)| Key::Target(name.as_str()))
+                    .collect(),
+            )
+        }
     }
+}
+
+/// The volume targets a container argument's target declares (`volumes: [..]`).
+fn container_volumes<'a>(args: &CheckedArgs, targets: &'a Targets) -> Vec<&'a str> {
+    args.values
+        .get("container")
+        .and_then(Json::as_str)
+        .and_then(|name| targets.get(name))
+        .map(|t| t.volumes.iter().map(String::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn is_slug(text: &str) -> bool {

@@ -115,6 +115,9 @@ pub enum Subject {
     Target(&'static str),
     /// A backup source named by this string argument (`http.*`).
     Source(&'static str),
+    /// Every volume of the compose project named by this argument
+    /// (`compose.down` with `volumes: true`).
+    ComposeVolumes(&'static str),
 }
 
 /// A step kind.
@@ -131,6 +134,10 @@ pub struct KindSpec {
     pub subject: Option<Subject>,
     /// Arguments of which exactly one must be given (none of them is required alone).
     pub one_of: &'static [&'static str],
+    /// A boolean argument that, when true, makes the step destroy its
+    /// subject (`compose.down` with `volumes: true`); when it is decided at
+    /// run time, the step counts as destructive.
+    pub destroys_when: Option<&'static str>,
 }
 
 impl KindSpec {
@@ -212,6 +219,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["was_running"],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "container.start",
@@ -226,6 +234,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "container.restart",
@@ -240,6 +249,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "container.exec",
@@ -271,6 +281,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["stdout", "stderr", "exit_code"],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "container.recreate",
@@ -291,6 +302,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["previous_image", "container_id"],
         subject: Some(Subject::Target("container")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "volume.create",
@@ -304,6 +316,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "volume.remove",
@@ -314,6 +327,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: Some(Subject::Target("volume")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "volume.backup",
@@ -331,6 +345,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("volume")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "volume.restore",
@@ -349,6 +364,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id"],
         subject: Some(Subject::Target("volume")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "exec.backup",
@@ -366,6 +382,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("container")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "exec.restore",
@@ -383,6 +400,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id"],
         subject: Some(Subject::Target("container")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "http.request",
@@ -409,6 +427,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["status", "body"],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "http.backup",
@@ -429,6 +448,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Source("name")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "http.restore",
@@ -450,6 +470,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id", "status"],
         subject: Some(Subject::Source("name")),
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "backup.verify",
@@ -470,6 +491,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["backup_id", "sha256"],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "backup.prune",
@@ -502,6 +524,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["deleted", "kept"],
         subject: None,
         one_of: &["volume", "name"],
+        destroys_when: None,
     },
     KindSpec {
         name: "compose.up",
@@ -522,10 +545,11 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "compose.down",
-        summary: "take a compose project down (drills)",
+        summary: "take a compose project down (drills); with `volumes: true` it removes the project's volumes: DESTRUCTIVE",
         effect: Some(Effect::Mutate),
         category: Category::Stop,
         args: &[
@@ -534,8 +558,9 @@ pub static KINDS: &[KindSpec] = &[
             def("volumes", ArgType::Bool, "false", "also remove its volumes"),
         ],
         outputs: &[],
-        subject: None,
+        subject: Some(Subject::ComposeVolumes("project")),
         one_of: &[],
+        destroys_when: Some("volumes"),
     },
     KindSpec {
         name: "gate.confirm",
@@ -546,6 +571,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &[],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
     KindSpec {
         name: "notify.webhook",
@@ -560,6 +586,7 @@ pub static KINDS: &[KindSpec] = &[
         outputs: &["status"],
         subject: None,
         one_of: &[],
+        destroys_when: None,
     },
 ];
 
@@ -582,9 +609,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
         for k in KINDS {
-            if k.effect == Some(Effect::Destroy) || k.is_backup() {
+            if k.effect == Some(Effect::Destroy) || k.is_backup() || k.destroys_when.is_some() {
                 let arg = match k.subject {
-                    Some(Subject::Target(a) | Subject::Source(a)) => a,
+                    Some(Subject::Target(a) | Subject::Source(a) | Subject::ComposeVolumes(a)) => a,
                     None => panic!("{} has no subject", k.name),
                 };
                 assert!(

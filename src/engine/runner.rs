@@ -39,6 +39,9 @@ pub struct Call {
     pub backup: Option<String>,
     pub undo: bool,
     pub attempt: u32,
+    /// The step says `unsafe: <reason>`: it may destroy what no backup of
+    /// this run holds (the compiler checked what it could see).
+    pub unsafe_ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -452,6 +455,7 @@ impl Run<'_> {
                     args,
                     undo: false,
                     attempt: 1,
+                    unsafe_ok: step.unsafe_reason.is_some(),
                 };
                 self.record(Record::StepStarted {
                     id: step.id.clone(),
@@ -601,6 +605,7 @@ impl Run<'_> {
                         backup: None,
                         undo: true,
                         attempt: 1,
+                        unsafe_ok: false,
                     };
                     // An undo gets a few attempts of its own: giving up leaves a mess.
                     let policy = Policy {

@@ -238,7 +238,7 @@ impl Summary {
                         .unwrap_or(&step.kind)
                         .to_string();
                     let count = s.destructive.entry(verb).or_default();
-                    if step.unsafe_reason.is_some() {
+                    if step.guarded_by.is_empty() {
                         count.unsafe_ += 1;
                     } else {
                         count.guarded += 1;

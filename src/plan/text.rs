@@ -113,8 +113,15 @@ fn render_step(out: &mut String, step: &Step) {
     let mut head = format!("  {} {}  {}", step.category.symbol(), step.id, step.kind);
     if step.effect == Effect::Destroy {
         match (&step.unsafe_reason, step.guarded_by.is_empty()) {
-            (Some(reason), _) => {
+            (Some(reason), true) => {
                 let _ = write!(head, "  DESTRUCTIVE, UNSAFE: {reason}");
+            }
+            (Some(reason), false) => {
+                let _ = write!(
+                    head,
+                    "  DESTRUCTIVE, guarded by {} (marked unsafe: {reason})",
+                    step.guarded_by.join(", ")
+                );
             }
             (None, false) => {
                 let _ = write!(

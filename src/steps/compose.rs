@@ -27,10 +27,48 @@ pub async fn up(ctx: &Ctx) -> Result<Outputs, StepError> {
 pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
     let mut args = vec!["down".to_string()];
     if ctx.args.bool_or("volumes", false)? {
+        refuse_unsaved_volumes(ctx).await?;
         args.push("--volumes".into());
     }
     run(ctx, args).await?;
     Ok(Outputs::new())
+}
+
+/// `down --volumes` removes every volume of the project, also those the
+/// runbook does not name: each must have a backup taken by this run, unless
+/// the step is marked `unsafe`.
+async fn refuse_unsaved_volumes(ctx: &Ctx) -> Result<(), StepError> {
+    if ctx.call.unsafe_ok {
+        return Ok(());
+    }
+    let project = ctx.args.str("project")?;
+    let volumes = ctx
+        .ports
+        .docker
+        .project_volumes(&project)
+        .await
+        .map_err(|e| super::docker(e).untouched())?;
+    let mut unsaved = Vec::new();
+    for volume in volumes {
+        let saved = ctx
+            .ports
+            .repo
+            .backups_of(&volume)
+            .map_err(|e| super::repo(e).untouched())?
+            .iter()
+            .any(|m| m.run_id.as_deref() == Some(ctx.call.run_id.as_str()));
+        if !saved {
+            unsaved.push(volume);
+        }
+    }
+    if unsaved.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::refused(format!(
+        "`down --volumes` would remove {} of compose project `{project}`, which this run did \
+         not back up; back them up first (volume.backup) or mark the step `unsafe: \"<reason>\"`",
+        unsaved.join(", ")
+    )))
 }
 
 async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
