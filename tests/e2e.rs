@@ -643,48 +643,7 @@ fn lifeboat_killed_during_a_restore_resumes_and_loses_nothing() {
     assert_eq!(code, 0, "{out}");
     stack.lose_everything();
 
-    let project = format!("project={}", stack.project);
-    let mut child = stack
-        .lifeboat(&[
-            "run",
-            "full-data-loss",
-            "--yes",
-            "--parallel",
-            "1",
-            "--set",
-            &project,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the journal says a restore started, then kill -9.
-    let runs = stack.dir.path().join("state/runs");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let journal = loop {
-        assert!(Instant::now() < deadline, "no restore started");
-        let files: Vec<PathBuf> = std::fs::read_dir(&runs)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        let started = files.into_iter().find(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            text.contains(r#""runbook":"full-data-loss""#)
-                && text.contains(r#""record":"step_started","id":"restore-"#)
-        });
-        if let Some(path) = started {
-            break path;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run_id = journal.file_stem().unwrap().to_string_lossy().to_string();
-    let text = std::fs::read_to_string(&journal).unwrap();
-    assert!(
-        !text.contains("run_finished"),
-        "the run ended before the kill"
-    );
-
+    let run_id = stack.kill_full_data_loss_during_a_restore();
     let history = stack.lifeboat(&["history"]).output().unwrap();
     assert!(String::from_utf8_lossy(&history.stdout).contains("unfinished"));
 
@@ -1298,4 +1257,90 @@ fn compose_down_with_volumes_is_destructive_asks_and_needs_a_backup_of_every_pro
         "{text}"
     );
     assert_eq!(volumes(), before, "nothing was removed");
+}
+
+impl Stack {
+    /// Starts `full-data-loss`, kills it (-9) as soon as its journal says a
+    /// restore started, and returns the run id.
+    fn kill_full_data_loss_during_a_restore(&self) -> String {
+        let project = format!("project={}", self.project);
+        let mut child = self
+            .lifeboat(&[
+                "run",
+                "full-data-loss",
+                "--yes",
+                "--parallel",
+                "1",
+                "--set",
+                &project,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let journal = loop {
+            assert!(Instant::now() < deadline, "no restore started");
+            let started = self.journals().into_iter().find(|path| {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.contains(r#""runbook":"full-data-loss""#)
+                    && !text.contains("run_finished")
+                    && text.contains(r#""record":"step_started","id":"restore-"#)
+            });
+            if let Some(path) = started {
+                break path;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            !text.contains("run_finished"),
+            "the run ended before the kill"
+        );
+        journal.file_stem().unwrap().to_string_lossy().to_string()
+    }
+}
+
+#[test]
+fn a_late_resume_is_refused_when_a_newer_run_recovered_the_stack() {
+    let _turn = turn();
+    let stack = Stack::up("late");
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    stack.lose_everything();
+    let old = stack.kill_full_data_loss_during_a_restore();
+
+    // Recovered with a new run instead, then new writes.
+    let (code, out) = stack.run("full-data-loss", &[]);
+    assert_eq!(code, 0, "{out}");
+    stack.assert_seed();
+    stack
+        .psql("INSERT INTO customers VALUES (900003, 'after', 'after@example.test', '2026-01-01')");
+
+    // `history` still offers the old run; resuming it must not roll its
+    // safety backups (the emptied volumes) over the live data.
+    let out = stack.lifeboat(&["resume", &old, "--yes"]).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!("refusing to resume run {old}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("(full-data-loss) started after it and changed"),
+        "{text}"
+    );
+    assert!(text.contains("it is running now"), "{text}");
+    assert_eq!(
+        stack.psql("SELECT name FROM customers WHERE id = 900003"),
+        "after",
+        "the newer writes are still there"
+    );
+    assert_eq!(stack.health("postgres"), "healthy");
 }

@@ -108,7 +108,7 @@ pub fn refuse_predicted_failures(plan: &Plan, force: bool) -> Result<(), u8> {
 }
 
 /// The Docker objects a plan touches, as lock names.
-fn lock_names(plan: &Plan) -> Vec<String> {
+pub(crate) fn lock_names(plan: &Plan) -> Vec<String> {
     let kind_of = |target: &str| {
         plan.targets
             .iter()

@@ -9,12 +9,14 @@ use super::execute::{Request, execute, read_journal};
 use super::live::{Places, connect, runtime};
 use super::plan::parse_set;
 use super::run::report_failure;
-use super::{EXIT_FAILED, Format, usage_error};
+use super::{EXIT_FAILED, EXIT_USAGE, Format, usage_error};
 use crate::compile::compiler::param_values;
 use crate::compile::params::Missing;
 use crate::compile::{Options, compile};
+use crate::docker::Docker;
 use crate::engine::Seed;
-use crate::engine::journal::Record;
+use crate::engine::journal::{self, Record};
+use crate::plan::Plan;
 use crate::runbook::parse::read_source;
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +32,10 @@ pub struct Args {
     pub parallel: usize,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Resume even though the world changed since the run stopped (a newer
+    /// run touched the same containers or volumes, a container it stopped runs).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(places: &Places, args: Args) -> u8 {
@@ -120,6 +126,25 @@ pub fn run(places: &Places, args: Args) -> u8 {
             Ok(d) => d,
             Err(code) => return code,
         };
+        if !args.force {
+            let changes = changed_since(places, &args.run_id, &plan, &records, &docker).await;
+            if !changes.is_empty() {
+                usage_error(&format!(
+                    "refusing to resume run {}: the world changed since it stopped:\n{}\n\
+                     Resuming would carry on (or roll back) over those changes and could \
+                     overwrite newer data. Nothing was changed. Look at `lifeboat show {}` and \
+                     `lifeboat history`; if you are sure, pass --force.",
+                    args.run_id,
+                    changes
+                        .iter()
+                        .map(|c| format!("  - {c}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    args.run_id
+                ));
+                return EXIT_USAGE;
+            }
+        }
         let remote = match places.remote().await {
             Ok(r) => r,
             Err(code) => return code,
@@ -180,6 +205,127 @@ fn in_flight(records: &[Record]) -> Vec<String> {
         match r {
             Record::StepStarted { id, .. } => open.push(id.clone()),
             Record::StepFinished { id, .. } | Record::StepFailed { id, .. } => {
+                open.retain(|o| o != id)
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// What happened to the run's targets since it stopped: newer runs that
+/// changed the same containers or volumes, and containers whose state is not
+/// what the journal left them in (stopped by the run but running now, say,
+/// after someone recovered by hand or with a new run).
+async fn changed_since(
+    places: &Places,
+    run_id: &str,
+    plan: &Plan,
+    records: &[Record],
+    docker: &Docker,
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    let ours = super::execute::lock_names(plan);
+    let newer = journal::run_ids(&places.state_dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| id.as_str() > run_id);
+    for id in newer {
+        let path = journal::path_of(&places.state_dir, &id);
+        let Ok(theirs) = journal::read(&path) else {
+            continue;
+        };
+        let Some(Record::RunStarted { plan: other, .. }) = theirs.first() else {
+            continue;
+        };
+        let shared: Vec<String> = super::execute::lock_names(other)
+            .into_iter()
+            .filter(|n| ours.contains(n))
+            .collect();
+        if !shared.is_empty() {
+            changes.push(format!(
+                "run {id} ({}) started after it and changed {}",
+                other.runbook,
+                shared.join(", ")
+            ));
+        }
+    }
+    for (name, running) in expected_containers(plan, records) {
+        let now = match docker.container(&name).await {
+            Ok(Some(c)) => Some(c.running),
+            Ok(None) => None,
+            Err(e) => {
+                changes.push(format!("container {name} cannot be inspected: {e}"));
+                continue;
+            }
+        };
+        let word = |r: bool| if r { "running" } else { "stopped" };
+        match now {
+            Some(now) if now == running => {}
+            Some(now) => changes.push(format!(
+                "container {name}: the run left it {}, it is {} now",
+                word(running),
+                word(now)
+            )),
+            None => changes.push(format!("container {name} is gone")),
+        }
+    }
+    changes
+}
+
+/// Container name → running, as the journal's finished steps and undos left them.
+fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
+    let mut expected: Vec<(String, bool)> = Vec::new();
+    let mut set = |step: &crate::plan::plan::Step, running: bool| {
+        for t in step.touches.iter().filter(|t| t.arg == "container") {
+            expected.retain(|(n, _)| n != &t.resolved);
+            expected.push((t.resolved.clone(), running));
+        }
+    };
+    let step = |id: &str| plan.steps.iter().find(|s| s.id == id);
+    for r in records {
+        match r {
+            Record::StepFinished { id, .. } => match step(id) {
+                Some(s) if s.kind == "container.stop" => set(s, false),
+                Some(s) if matches!(s.kind.as_str(), "container.start" | "container.restart") => {
+                    set(s, true)
+                }
+                _ => {}
+            },
+            Record::UndoFinished { id, .. } => {
+                if let Some(s) = step(id) {
+                    match s.undo.as_ref().map(|u| u.kind.as_str()) {
+                        Some("container.start" | "container.restart") => set(s, true),
+                        Some("container.stop") => set(s, false),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // A step or undo cut off by the kill may or may not have landed: its
+    // containers can be in either state.
+    for id in in_flight(records)
+        .into_iter()
+        .chain(undos_in_flight(records))
+    {
+        if let Some(s) = step(&id) {
+            for t in &s.touches {
+                expected.retain(|(n, _)| n != &t.resolved);
+            }
+        }
+    }
+    expected
+}
+
+/// Undos started but never finished.
+fn undos_in_flight(records: &[Record]) -> Vec<String> {
+    let mut open: Vec<String> = Vec::new();
+    for r in records {
+        match r {
+            Record::UndoStarted { id, .. } => open.push(id.clone()),
+            Record::UndoFinished { id, .. } | Record::UndoFailed { id, .. } => {
                 open.retain(|o| o != id)
             }
             _ => {}
