@@ -1,10 +1,8 @@
 //! Retention decisions (restic `forget` rules) for several policies and
 //! backup histories, as readable tables (insta snapshots) plus exact counts.
 
-use std::time::Duration;
-
 use jiff::{SignedDuration, Timestamp};
-use lifeboat::repo::retention::{self, Decision, Policy, Reason};
+use lifeboat::repo::retention::{self, Decision, Policy, Reason, RetentionDuration};
 use lifeboat::repo::{BackupKind, Manifest, Origin};
 
 fn ts(text: &str) -> Timestamp {
@@ -196,7 +194,7 @@ fn a_single_backup_is_always_kept() {
         (
             "single_within_1d",
             Policy {
-                keep_within: Some(Duration::from_secs(86_400)),
+                keep_within: Some(RetentionDuration::days(1)),
                 ..Policy::default()
             },
         ),
@@ -256,7 +254,7 @@ fn keep_within_counts_from_the_newest_backup() {
     let newest = backups.last().unwrap().created_at;
     let now = newest + SignedDuration::from_hours(48);
     let policy = Policy {
-        keep_within: Some(Duration::from_secs(3 * 86_400)),
+        keep_within: Some(RetentionDuration::days(3)),
         ..Policy::default()
     };
     // restic: "newer than duration relative to the latest snapshot": 12 in
@@ -267,7 +265,7 @@ fn keep_within_counts_from_the_newest_backup() {
         (12, 28)
     );
     let policy = Policy {
-        keep_within: Some(Duration::from_secs(86_400)),
+        keep_within: Some(RetentionDuration::days(1)),
         keep_daily: Some(5),
         ..Policy::default()
     };
@@ -282,7 +280,7 @@ fn empty_policy_keeps_everything() {
     let now = ts("2026-11-21T02:30:00Z");
     let policy = Policy {
         keep_daily: Some(0),
-        keep_within: Some(Duration::ZERO),
+        keep_within: Some(RetentionDuration::default()),
         ..Policy::default()
     };
     assert!(policy.is_empty());
@@ -340,7 +338,7 @@ fn policies_describe_themselves() {
     let p = Policy {
         keep_last: Some(3),
         keep_daily: Some(7),
-        keep_within: Some(Duration::from_secs(36 * 3600)),
+        keep_within: Some("1d12h".parse().unwrap()),
         ..Policy::default()
     };
     assert_eq!(p.to_string(), "keep last 3, daily 7, within 1d12h");
