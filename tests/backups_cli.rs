@@ -1185,3 +1185,58 @@ fn calendar_days_across_a_dst_change_count_as_days() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("Mars/Olympus"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_backup_prune_step_and_the_config_file_keep_safety_backups_out_of_the_rules() {
+    // `lifeboat run` probes the live world: this test needs Docker and fails without it.
+    let r = Repo::new();
+    let base = midnight_days_ago(2);
+    let nightly: Vec<Manifest> = (0..6)
+        .rev()
+        .map(|d| {
+            let m = r.backup("shop-db", hours(1), &["nightly"]);
+            r.set_created(&m, base - hours(24 * d) + hours(2))
+        })
+        .collect();
+    let that_night = nightly.last().unwrap().clone();
+    let safety = r.backup("shop-db", hours(1), &["safety"]);
+    let safety = r.set_created(&safety, base + hours(10));
+    let old_safety = r.backup("shop-db", hours(1), &["safety"]);
+    let old_safety = r.set_created(&old_safety, base - hours(24 * 20));
+    let runbook = r.dir.path().join("prune.yaml");
+    fs::write(
+        &runbook,
+        "runbook: prune-safety\n\
+         description: retention only\n\
+         steps:\n  \
+           - id: prune\n    \
+             uses: backup.prune\n    \
+             with: { name: shop-db, keep_daily: 3 }\n",
+    )
+    .unwrap();
+    let run = || {
+        let o = r.run(&["run", runbook.to_str().unwrap(), "--yes"]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    };
+    // The config file's keep_safety applies to a step that does not set it.
+    fs::write(
+        r.dir.path().join("lifeboat.yaml"),
+        "retention: { keep_safety: 1m }\n",
+    )
+    .unwrap();
+    run();
+    let left = r.ids();
+    assert!(left.contains(&that_night.id), "{left:?}");
+    assert!(left.contains(&safety.id), "{left:?}");
+    assert!(left.contains(&old_safety.id), "kept for a month: {left:?}");
+    // 3 daily nightlies (that night's is one of them), not 2.
+    assert_eq!(left.len(), 5, "{left:?}");
+    // Without it, the default: 7 days.
+    fs::remove_file(r.dir.path().join("lifeboat.yaml")).unwrap();
+    run();
+    let left = r.ids();
+    assert!(left.contains(&that_night.id), "{left:?}");
+    assert!(left.contains(&safety.id), "{left:?}");
+    assert!(!left.contains(&old_safety.id), "{left:?}");
+    assert_eq!(left.len(), 4, "{left:?}");
+}

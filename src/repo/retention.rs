@@ -376,7 +376,7 @@ impl fmt::Display for Policy {
             parts.push(format!("tags {tags}"));
         }
         if let Some(d) = self.keep_safety {
-            parts.push(format!("safety backups {d}"));
+            parts.push(format!("safety backups for {d}"));
         }
         write!(f, "keep {}", parts.join(", "))?;
         if !self.tags.is_empty() {
