@@ -245,6 +245,18 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_loads() {
+        let doc = include_str!("../../docs/config.md");
+        let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let example = &doc[start..start + doc[start..].find("```").unwrap()];
+        let c = load(example).unwrap();
+        let p = c.retention.policy().unwrap();
+        assert_eq!(p.keep_within, Some(RetentionDuration::days(2)));
+        assert_eq!(p.keep_within_daily.unwrap().months, 1);
+        assert_eq!(p.keep_safety, Some(RetentionDuration::days(7)));
+    }
+
+    #[test]
     fn retention_durations_are_restics_and_every_field_is_checked() {
         let c = load(
             "retention: { keep_within: 6m, keep_within_daily: 1m, keep_safety: 14d, \
