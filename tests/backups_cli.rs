@@ -1218,7 +1218,23 @@ fn the_backup_prune_step_and_the_config_file_keep_safety_backups_out_of_the_rule
         let o = r.run(&["run", runbook.to_str().unwrap(), "--yes"]);
         assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     };
+    run();
+    let left = r.ids();
+    assert!(
+        left.contains(&that_night.id),
+        "that night's nightly: {left:?}"
+    );
+    assert!(left.contains(&safety.id), "{left:?}");
+    assert!(
+        !left.contains(&old_safety.id),
+        "older than 7 days: {left:?}"
+    );
+    // 3 daily nightlies (that night's is one of them), not 2, and the safety copy.
+    assert_eq!(left.len(), 4, "{left:?}");
+
     // The config file's keep_safety applies to a step that does not set it.
+    let old_safety = r.backup("shop-db", hours(1), &["safety"]);
+    let old_safety = r.set_created(&old_safety, base - hours(24 * 20));
     fs::write(
         r.dir.path().join("lifeboat.yaml"),
         "retention: { keep_safety: 1m }\n",
@@ -1226,17 +1242,6 @@ fn the_backup_prune_step_and_the_config_file_keep_safety_backups_out_of_the_rule
     .unwrap();
     run();
     let left = r.ids();
-    assert!(left.contains(&that_night.id), "{left:?}");
-    assert!(left.contains(&safety.id), "{left:?}");
     assert!(left.contains(&old_safety.id), "kept for a month: {left:?}");
-    // 3 daily nightlies (that night's is one of them), not 2.
     assert_eq!(left.len(), 5, "{left:?}");
-    // Without it, the default: 7 days.
-    fs::remove_file(r.dir.path().join("lifeboat.yaml")).unwrap();
-    run();
-    let left = r.ids();
-    assert!(left.contains(&that_night.id), "{left:?}");
-    assert!(left.contains(&safety.id), "{left:?}");
-    assert!(!left.contains(&old_safety.id), "{left:?}");
-    assert_eq!(left.len(), 4, "{left:?}");
 }
