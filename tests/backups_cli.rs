@@ -837,6 +837,32 @@ fn prune_does_not_let_a_safety_backup_take_the_slot_of_that_days_nightly() {
     assert_eq!(daily.len(), 7, "{decisions:?}");
     assert!(daily.iter().all(|id| nightly.iter().any(|n| &n.id == *id)));
     assert_eq!(dry["keep_safety"], "7d");
+    let o = r.run(&[
+        "backups",
+        "prune",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "Safety backups (tag `safety`, 2 of them) do not count in these rules; \
+             they are kept for 7d from now (--keep-safety)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  keep     {}", that_night.id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  forget   {}", old_safety.id)),
+        "{text}"
+    );
 
     // --keep-safety changes the safety rule only; 0d forgets safety copies.
     let dry = r.json(&[&args[..], &["--dry-run", "--keep-safety", "0d"]].concat());

@@ -245,6 +245,19 @@ impl ValueCx<'_, '_> {
                 }
                 _ => self.wrong_type(path, ty, value),
             },
+            ArgType::Count => match value {
+                Yaml::Number(n) if n.is_i64() || n.is_u64() => {
+                    match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                        Some(count) => Some(Json::from(count)),
+                        None => self.error(
+                            path,
+                            format!("`{}` must be a count of 0 or more, found {n}", self.arg),
+                            Some(format!("0 means \"not set\"; at most {}", u32::MAX)),
+                        ),
+                    }
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
             ArgType::Bool => match value {
                 Yaml::Bool(b) => Some(Json::Bool(*b)),
                 _ => self.wrong_type(path, ty, value),

@@ -59,6 +59,8 @@ pub enum ArgType {
     Str,
     Url,
     Int,
+    /// A whole number of 0 or more (fits in 32 bits).
+    Count,
     Bool,
     Duration,
     /// A retention duration in restic's units: `30d`, `6m` (months), `1y6m`, `36h`.
@@ -89,6 +91,7 @@ impl ArgType {
             ArgType::Str => "a string".into(),
             ArgType::Url => "a URL".into(),
             ArgType::Int => "an integer".into(),
+            ArgType::Count => "a count (a whole number, 0 or more)".into(),
             ArgType::Bool => "true or false".into(),
             ArgType::Duration => "a duration such as `30s`".into(),
             ArgType::RetentionDuration => {
@@ -471,16 +474,16 @@ pub static KINDS: &[KindSpec] = &[
         args: &[
             opt("volume", ArgType::Volume, "prune this volume's backups"),
             opt("name", ArgType::Str, "or: this backup source"),
-            opt("keep_last", ArgType::Int, "keep the N newest"),
+            opt("keep_last", ArgType::Count, "keep the N newest"),
             opt(
                 "keep_hourly",
-                ArgType::Int,
+                ArgType::Count,
                 "keep the newest of each of the last N hours",
             ),
-            opt("keep_daily", ArgType::Int, "... days"),
-            opt("keep_weekly", ArgType::Int, "... weeks"),
-            opt("keep_monthly", ArgType::Int, "... months"),
-            opt("keep_yearly", ArgType::Int, "... years"),
+            opt("keep_daily", ArgType::Count, "... days"),
+            opt("keep_weekly", ArgType::Count, "... weeks"),
+            opt("keep_monthly", ArgType::Count, "... months"),
+            opt("keep_yearly", ArgType::Count, "... years"),
             opt(
                 "keep_within",
                 ArgType::RetentionDuration,

@@ -67,6 +67,7 @@ fn arg_schema(ty: ArgType) -> Json {
             json!({ "type": "array", "items": { "type": ["string", "number"] } })
         }
         ArgType::Int => json!({ "type": "integer" }),
+        ArgType::Count => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
         ArgType::Bool => json!({ "type": "boolean" }),
         ArgType::Duration => json!({ "$ref": "#/$defs/Duration" }),
         ArgType::RetentionDuration => {
