@@ -771,6 +771,8 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
     let mut results: Vec<Pruned> = Vec::new();
     for source in &sources {
         match cat.prune(source, &policy, now, args.dry_run) {
+            // A source none of whose backups --tag selects is not shown.
+            Ok(p) if p.decisions.is_empty() => {}
             Ok(p) => results.push(p),
             Err(e) => return fail(&e),
         }

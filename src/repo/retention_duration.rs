@@ -18,12 +18,7 @@ pub struct RetentionDuration {
 }
 
 /// The units, largest first: the only order accepted.
-const UNITS: [(char, &str); 4] = [
-    ('y', "years"),
-    ('m', "months"),
-    ('d', "days"),
-    ('h', "hours"),
-];
+const UNITS: [char; 4] = ['y', 'm', 'd', 'h'];
 
 const HINT: &str = "retention durations use restic's units, largest first, each once: \
                     y (years), m (months), d (days), h (hours), e.g. `30d`, `6m`, `1y6m`, `36h`";
@@ -50,12 +45,14 @@ pub enum RetentionDurationError {
     Unknown { text: String, unit: String },
     #[error(
         "`{text}`: units must go largest first, each once (y, m = months, d, h): \
-         `{unit}` after `{after}` is ambiguous (did you mean minutes? retention has no minutes)"
+         `{unit}` after `{after}`{note}"
     )]
     Order {
         text: String,
         unit: char,
         after: char,
+        /// Says that `m` is months when that is the unit out of order.
+        note: &'static str,
     },
     #[error("`{text}`: `{unit}` appears more than once; write each unit once, largest first")]
     Repeated { text: String, unit: char },
@@ -132,14 +129,19 @@ impl std::str::FromStr for RetentionDuration {
                 if last == index {
                     return Err(E::Repeated {
                         text: original.into(),
-                        unit: UNITS[index].0,
+                        unit: UNITS[index],
                     });
                 }
                 if last > index {
                     return Err(E::Order {
                         text: original.into(),
-                        unit: UNITS[index].0,
-                        after: UNITS[last].0,
+                        unit: UNITS[index],
+                        after: UNITS[last],
+                        note: if index == 1 {
+                            " is ambiguous: `m` means months here (retention has no minutes)"
+                        } else {
+                            " is out of order"
+                        },
                     });
                 }
             }
@@ -265,6 +267,12 @@ mod tests {
         assert!(matches!(parse("99999999999d"), Err(E::TooLong(_))));
         let message = parse("1h30m").unwrap_err().to_string();
         assert!(message.contains("m = months"), "{message}");
+        assert!(message.contains("no minutes"), "{message}");
+        let message = parse("1d1y").unwrap_err().to_string();
+        assert!(
+            message.ends_with("`y` after `d` is out of order"),
+            "{message}"
+        );
     }
 
     #[test]
