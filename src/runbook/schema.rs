@@ -71,7 +71,7 @@ fn arg_schema(ty: ArgType) -> Json {
         ArgType::Bool => json!({ "type": "boolean" }),
         ArgType::Duration => json!({ "$ref": "#/$defs/Duration" }),
         ArgType::RetentionDuration => {
-            json!({ "type": "string", "pattern": "^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$" })
+            json!({ "type": "string", "minLength": 1, "pattern": "^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$" })
         }
         ArgType::TagLists => json!({ "type": "array", "items": { "type": "string" } }),
         ArgType::TimeZone => json!({ "type": "string" }),
