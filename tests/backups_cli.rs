@@ -1270,4 +1270,22 @@ fn the_backup_prune_step_and_the_config_file_keep_safety_backups_out_of_the_rule
     let left = r.ids();
     assert!(left.contains(&old_safety.id), "kept for a month: {left:?}");
     assert_eq!(left.len(), 5, "{left:?}");
+
+    // The step's own keep_safety wins over the file's; `0d` keeps none.
+    fs::write(
+        &runbook,
+        "runbook: prune-safety\n\
+         description: retention only\n\
+         steps:\n  \
+           - id: prune\n    \
+             uses: backup.prune\n    \
+             with: { name: shop-db, keep_daily: 3, keep_safety: 0d }\n",
+    )
+    .unwrap();
+    run();
+    let left = r.ids();
+    assert!(!left.contains(&old_safety.id), "{left:?}");
+    assert!(!left.contains(&safety.id), "{left:?}");
+    assert!(left.contains(&that_night.id), "{left:?}");
+    assert_eq!(left.len(), 3, "{left:?}");
 }
