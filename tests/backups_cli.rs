@@ -589,7 +589,7 @@ fn prune_refuses_an_empty_policy_and_unknown_sources() {
     let o = r.run(&["backups", "prune", "--keep-within", "7"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("a duration needs a unit"),
+        stderr(&o).contains("a retention duration needs a unit"),
         "{}",
         stderr(&o)
     );
@@ -728,4 +728,564 @@ fn the_config_file_names_the_repository_and_the_retention_policy() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Midnight UTC `days` days before today.
+fn midnight_days_ago(days: i64) -> Timestamp {
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    today - hours(24 * days)
+}
+
+/// The decisions of a prune's JSON output for one source: (id, keep, reasons).
+fn decisions_of(json: &Value, source: &str) -> Vec<(String, bool, Vec<String>)> {
+    let s = json["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == source)
+        .unwrap_or_else(|| panic!("no source {source} in {json}"));
+    s["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["keep"].as_bool().unwrap(),
+                d["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn prune_does_not_let_a_safety_backup_take_the_slot_of_that_days_nightly() {
+    let r = Repo::new();
+    // Verified nightlies at 02:00 UTC for 12 days; two days ago an incident run
+    // took a safety backup of the (emptied) volume at 10:00, after that night's
+    // nightly, and another safety backup 30 days ago.
+    let base = midnight_days_ago(2);
+    let nightly: Vec<Manifest> = (0..12)
+        .rev()
+        .map(|d| {
+            let m = r.backup("pgdata", hours(1), &["nightly"]);
+            r.set_created(&m, base - hours(24 * d) + hours(2))
+        })
+        .collect();
+    let that_night = nightly.last().unwrap().clone();
+    let safety = r.backup("pgdata", hours(1), &["safety"]);
+    let safety = r.set_created(&safety, base + hours(10));
+    let old_safety = r.backup("pgdata", hours(1), &["safety"]);
+    let old_safety = r.set_created(&old_safety, base - hours(24 * 28));
+    let o = r.run(&["backups", "verify", "--source", "pgdata"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let everything = r.ids();
+
+    let args = [
+        "backups",
+        "prune",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--format",
+        "json",
+    ];
+    let dry = r.json(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(r.ids(), everything);
+    let decisions = decisions_of(&dry, "pgdata");
+    let of = |id: &str| {
+        decisions
+            .iter()
+            .find(|d| d.0 == id)
+            .unwrap_or_else(|| panic!("no decision for {id}: {decisions:?}"))
+            .clone()
+    };
+    let day = (base + hours(2))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d")
+        .to_string();
+    // That day's slot is the nightly's, not the safety copy's.
+    let (_, keep, reasons) = of(&that_night.id);
+    assert!(
+        keep,
+        "the nightly of the incident day is kept: {decisions:?}"
+    );
+    assert!(reasons.contains(&format!("daily {day}")), "{reasons:?}");
+    // The safety copy has a rule of its own: kept 7 days by default.
+    let (_, keep, reasons) = of(&safety.id);
+    assert!(keep, "{decisions:?}");
+    assert_eq!(reasons, ["safety backup within 7d"]);
+    let (_, keep, reasons) = of(&old_safety.id);
+    assert!(!keep, "a 4-week-old safety copy is forgotten: {reasons:?}");
+    // 7 daily nightlies, not 6.
+    let daily: Vec<&String> = decisions
+        .iter()
+        .filter(|d| d.2.iter().any(|r| r.starts_with("daily ")))
+        .map(|d| &d.0)
+        .collect();
+    assert_eq!(daily.len(), 7, "{decisions:?}");
+    assert!(daily.iter().all(|id| nightly.iter().any(|n| &n.id == *id)));
+    assert_eq!(dry["keep_safety"], "7d");
+    let o = r.run(&[
+        "backups",
+        "prune",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "Safety backups (tag `safety`, 2 of them) do not count in these rules; \
+             they are kept for 7d from now (--keep-safety)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  keep     {}", that_night.id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  forget   {}", old_safety.id)),
+        "{text}"
+    );
+
+    // --keep-safety changes the safety rule only; 0d forgets safety copies.
+    let dry = r.json(&[&args[..], &["--dry-run", "--keep-safety", "0d"]].concat());
+    let decisions = decisions_of(&dry, "pgdata");
+    let safety_kept = decisions
+        .iter()
+        .filter(|d| d.0 == safety.id || d.0 == old_safety.id)
+        .filter(|d| d.1)
+        .count();
+    assert_eq!(safety_kept, 0, "{decisions:?}");
+    let dry = r.json(&[&args[..], &["--dry-run", "--keep-safety", "1m"]].concat());
+    let decisions = decisions_of(&dry, "pgdata");
+    assert!(
+        decisions.iter().any(|d| d.0 == old_safety.id && d.1),
+        "1 month keeps the 4-week-old one: {decisions:?}"
+    );
+
+    // For real: that night's nightly survives, the old safety copy does not.
+    let pruned = r.json(&args);
+    assert_eq!(pruned["dry_run"], false);
+    let left = r.ids();
+    assert!(left.contains(&that_night.id), "{left:?}");
+    assert!(left.contains(&safety.id), "{left:?}");
+    assert!(!left.contains(&old_safety.id), "{left:?}");
+    // `latest-verified` still finds that night's nightly.
+    let listed = r.json(&["backups", "list", "--source", "pgdata", "--format", "json"]);
+    assert!(ids_of(&listed).contains(&that_night.id.as_str()));
+}
+
+#[test]
+fn prune_tag_filters_and_keep_tag() {
+    let r = Repo::new();
+    let base = midnight_days_ago(1);
+    let at = |m: Manifest, h: i64| r.set_created(&m, base - hours(h));
+    let a = at(r.backup("pgdata", hours(1), &["nightly"]), 1);
+    let b = at(r.backup("pgdata", hours(1), &["nightly"]), 25);
+    let c = at(r.backup("pgdata", hours(1), &["manual", "pre-upgrade"]), 30);
+    let d = at(r.backup("pgdata", hours(1), &["nightly"]), 49);
+    let e = at(r.backup("pgdata", hours(1), &["manual"]), 60);
+
+    // --tag: only backups with that tag are considered; the others are not touched.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-last",
+        "1",
+        "--tag",
+        "nightly",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let decisions = decisions_of(&dry, "pgdata");
+    let ids: Vec<&str> = decisions.iter().map(|d| d.0.as_str()).collect();
+    assert_eq!(ids, [&a.id, &b.id, &d.id], "{decisions:?}");
+    assert_eq!(dry["forgotten"], 2);
+    // restic: `a,b` means both tags; repeated options mean either.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-last",
+        "1",
+        "--tag",
+        "manual,pre-upgrade",
+        "--tag",
+        "nope",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let decisions = decisions_of(&dry, "pgdata");
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0].0, c.id);
+
+    // --keep-tag keeps every backup with the tags, and they still count in the rules.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-last",
+        "1",
+        "--keep-tag",
+        "manual",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let decisions = decisions_of(&dry, "pgdata");
+    let kept: Vec<&str> = decisions
+        .iter()
+        .filter(|d| d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    assert_eq!(kept, [&a.id, &c.id, &e.id], "{decisions:?}");
+    assert_eq!(decisions[2].2, ["tags manual"]);
+
+    // A tag filter that selects nothing of a source: a clear message, nothing deleted.
+    let before = r.ids();
+    for bad in [
+        &["--tag", ""][..],
+        &["--tag", "a,,b"],
+        &["--keep-tag", ","],
+        &["--keep-safety", "7"],
+        &["--keep-safety", "1h30m"],
+    ] {
+        let o = r.run(&[&["backups", "prune", "--keep-last", "1"][..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stdout(&o));
+        assert!(!stderr(&o).is_empty());
+    }
+    assert_eq!(r.ids(), before);
+}
+
+#[test]
+fn retention_durations_use_restics_units() {
+    let r = Repo::new();
+    let newest = r.backup("pgdata", hours(24), &[]);
+    let d40 = r.backup("pgdata", hours(24 * 40), &[]);
+    let d100 = r.backup("pgdata", hours(24 * 100), &[]);
+    let d250 = r.backup("pgdata", hours(24 * 250), &[]);
+    let before = r.ids();
+
+    // `m` is months, as in restic: 6 months back from the newest backup.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-within",
+        "6m",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dry["policy"], "keep within 6m");
+    let kept: Vec<String> = decisions_of(&dry, "pgdata")
+        .into_iter()
+        .filter(|d| d.1)
+        .map(|d| d.0)
+        .collect();
+    assert_eq!(
+        kept,
+        [&newest.id, &d40.id, &d100.id].map(String::clone),
+        "6m is six months"
+    );
+    let decisions = decisions_of(&dry, "pgdata");
+    assert_eq!(decisions[0].2, ["within 6m"]);
+    assert_eq!(decisions[3].0, d250.id);
+    assert!(!decisions[3].1);
+
+    // Units largest first, each once: `6m2d` is six months and two days.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-within",
+        "6m2d",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dry["policy"], "keep within 6m2d");
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-within",
+        "1y",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dry["forgotten"], 0);
+
+    // Ambiguous or foreign units are refused, saying why; nothing is deleted.
+    for (text, says) in [
+        ("1h30m", "largest first"),
+        ("2d6m", "largest first"),
+        ("30s", "`s`"),
+        ("90min", "`min`"),
+        ("2w", "14d"),
+        ("7", "needs a unit"),
+        ("1d1d", "once"),
+        ("-1d", "number"),
+        ("", "empty"),
+        ("99999999999d", "too long"),
+    ] {
+        let o = r.run(&["backups", "prune", "--keep-within", text]);
+        assert_eq!(o.status.code(), Some(2), "{text}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains(says),
+            "{text}: expected `{says}` in {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(r.ids(), before);
+
+    // restic's --keep-within-daily/weekly/monthly/yearly: the newest backup of
+    // each day (week, month, year) within the duration of the newest backup.
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-within-daily",
+        "2m",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let kept: Vec<(String, Vec<String>)> = decisions_of(&dry, "pgdata")
+        .into_iter()
+        .filter(|d| d.1)
+        .map(|d| (d.0, d.2))
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(kept[0].0, newest.id);
+    assert!(kept[0].1[0].starts_with("daily "), "{kept:?}");
+    assert!(kept[0].1[0].ends_with(" (within 2m)"), "{kept:?}");
+    assert_eq!(kept[1].0, d40.id);
+    let dry = r.json(&[
+        "backups",
+        "prune",
+        "--keep-within-monthly",
+        "1y",
+        "--keep-within-yearly",
+        "2y",
+        "--keep-within-weekly",
+        "1m",
+        "--keep-within-hourly",
+        "1d",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        dry["policy"],
+        "keep hourly within 1d, weekly within 1m, monthly within 1y, yearly within 2y"
+    );
+    assert_eq!(dry["forgotten"], 0);
+
+    let o = r.run(&["backups", "prune", "--help"]);
+    let help = stdout(&o);
+    for needle in [
+        "--keep-within-daily",
+        "--keep-tag",
+        "--keep-safety",
+        "--tag",
+        "--time-zone",
+        "m = months",
+        "UTC",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
+
+#[test]
+fn calendar_days_across_a_dst_change_count_as_days() {
+    // Europe/Berlin went from CET to CEST on 29 March 2026 (02:00 → 03:00):
+    // that day has 23 hours. One day back from 29 March 12:00 CEST is
+    // 28 March 12:00 CET, 23 hours earlier (restic: AddDate in local time).
+    let r = Repo::new();
+    let at = |m: Manifest, t: &str| {
+        let t: jiff::Zoned = t.parse().unwrap();
+        r.set_created(&m, t.timestamp())
+    };
+    let newest = at(
+        r.backup("pgdata", hours(1), &[]),
+        "2026-03-29T12:00:00+02:00[Europe/Berlin]",
+    );
+    let inside = at(
+        r.backup("pgdata", hours(1), &[]),
+        "2026-03-28T12:30:00+01:00[Europe/Berlin]",
+    );
+    // 23.5 hours before the newest: inside 24 hours, outside one calendar day.
+    let outside = at(
+        r.backup("pgdata", hours(1), &[]),
+        "2026-03-28T11:30:00+01:00[Europe/Berlin]",
+    );
+    let old = at(
+        r.backup("pgdata", hours(1), &[]),
+        "2026-03-20T08:00:00+01:00[Europe/Berlin]",
+    );
+    let kept = |args: &[&str]| -> Vec<String> {
+        let dry = r.json(
+            &[
+                &["backups", "prune", "--dry-run", "--format", "json"][..],
+                args,
+            ]
+            .concat(),
+        );
+        decisions_of(&dry, "pgdata")
+            .into_iter()
+            .filter(|d| d.1)
+            .map(|d| d.0)
+            .collect()
+    };
+    assert_eq!(
+        kept(&["--keep-within", "1d", "--time-zone", "Europe/Berlin"]),
+        [&newest.id, &inside.id].map(String::clone)
+    );
+    // In UTC a day is 24 hours.
+    assert_eq!(
+        kept(&["--keep-within", "1d"]),
+        [&newest.id, &inside.id, &outside.id].map(String::clone)
+    );
+    // Daily buckets are calendar days of the zone: 28 March 23:30 CET is
+    // 28 March in Berlin but 28 March 22:30 UTC; 00:30 CET on 21 March is
+    // 20 March 23:30 UTC.
+    let late = at(
+        r.backup("pgdata", hours(1), &[]),
+        "2026-03-21T00:30:00+01:00[Europe/Berlin]",
+    );
+    let reasons = |args: &[&str], id: &str| -> Vec<String> {
+        let dry = r.json(
+            &[
+                &["backups", "prune", "--dry-run", "--format", "json"][..],
+                args,
+            ]
+            .concat(),
+        );
+        decisions_of(&dry, "pgdata")
+            .into_iter()
+            .find(|d| d.0 == id)
+            .unwrap()
+            .2
+    };
+    assert_eq!(
+        reasons(
+            &["--keep-daily", "3", "--time-zone", "Europe/Berlin"],
+            &late.id
+        ),
+        ["daily 2026-03-21"]
+    );
+    assert_eq!(
+        reasons(&["--keep-daily", "3"], &late.id),
+        ["daily 2026-03-20"]
+    );
+    assert_eq!(
+        reasons(
+            &["--keep-daily", "4", "--time-zone", "Europe/Berlin"],
+            &old.id
+        ),
+        ["daily 2026-03-20"]
+    );
+    let o = r.run(&[
+        "backups",
+        "prune",
+        "--keep-daily",
+        "1",
+        "--time-zone",
+        "Mars/Olympus",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Mars/Olympus"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_backup_prune_step_and_the_config_file_keep_safety_backups_out_of_the_rules() {
+    // `lifeboat run` probes the live world: this test needs Docker and fails without it.
+    let r = Repo::new();
+    let base = midnight_days_ago(2);
+    let nightly: Vec<Manifest> = (0..6)
+        .rev()
+        .map(|d| {
+            let m = r.backup("shop-db", hours(1), &["nightly"]);
+            r.set_created(&m, base - hours(24 * d) + hours(2))
+        })
+        .collect();
+    let that_night = nightly.last().unwrap().clone();
+    let safety = r.backup("shop-db", hours(1), &["safety"]);
+    let safety = r.set_created(&safety, base + hours(10));
+    let old_safety = r.backup("shop-db", hours(1), &["safety"]);
+    let old_safety = r.set_created(&old_safety, base - hours(24 * 20));
+    let runbook = r.dir.path().join("prune.yaml");
+    fs::write(
+        &runbook,
+        "runbook: prune-safety\n\
+         description: retention only\n\
+         steps:\n  \
+           - id: prune\n    \
+             uses: backup.prune\n    \
+             with: { name: shop-db, keep_daily: 3 }\n",
+    )
+    .unwrap();
+    let run = || {
+        let o = r.run(&["run", runbook.to_str().unwrap(), "--yes"]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    };
+    run();
+    let left = r.ids();
+    assert!(
+        left.contains(&that_night.id),
+        "that night's nightly: {left:?}"
+    );
+    assert!(left.contains(&safety.id), "{left:?}");
+    assert!(
+        !left.contains(&old_safety.id),
+        "older than 7 days: {left:?}"
+    );
+    // 3 daily nightlies (that night's is one of them), not 2, and the safety copy.
+    assert_eq!(left.len(), 4, "{left:?}");
+
+    // The config file's keep_safety applies to a step that does not set it.
+    let old_safety = r.backup("shop-db", hours(1), &["safety"]);
+    let old_safety = r.set_created(&old_safety, base - hours(24 * 20));
+    fs::write(
+        r.dir.path().join("lifeboat.yaml"),
+        "retention: { keep_safety: 1m }\n",
+    )
+    .unwrap();
+    run();
+    let left = r.ids();
+    assert!(left.contains(&old_safety.id), "kept for a month: {left:?}");
+    assert_eq!(left.len(), 5, "{left:?}");
+
+    // The step's own keep_safety wins over the file's; `0d` keeps none.
+    fs::write(
+        &runbook,
+        "runbook: prune-safety\n\
+         description: retention only\n\
+         steps:\n  \
+           - id: prune\n    \
+             uses: backup.prune\n    \
+             with: { name: shop-db, keep_daily: 3, keep_safety: 0d }\n",
+    )
+    .unwrap();
+    run();
+    let left = r.ids();
+    assert!(!left.contains(&old_safety.id), "{left:?}");
+    assert!(!left.contains(&safety.id), "{left:?}");
+    assert!(left.contains(&that_night.id), "{left:?}");
+    assert_eq!(left.len(), 3, "{left:?}");
 }

@@ -12,6 +12,9 @@ use super::catalog::{Catalog, Held};
 use super::live::Places;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
 use crate::compile::probe::{age, bytes};
+use crate::repo::retention::{
+    RetentionDuration, RetentionDurationError, SAFETY_TAG, TagList, parse_time_zone,
+};
 use crate::repo::{Manifest, Policy, Pruned, RepoError};
 use crate::runbook::duration::parse_duration;
 
@@ -66,13 +69,29 @@ A pinned backup, or the only backup of its source, is refused without --force.")
     #[command(after_help = "Examples:
   lifeboat backups prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
   lifeboat backups prune --keep-last 3 --source shop_pg-data
-  lifeboat backups prune --keep-within 30d --keep-monthly 12 --format json
+  lifeboat backups prune --keep-within 6m --keep-monthly 12 --format json
+  lifeboat backups prune --keep-within-daily 1m --keep-within-weekly 1y --keep-tag pre-upgrade
+  lifeboat backups prune --keep-daily 7 --tag nightly --time-zone Europe/Berlin
 
 Rules (restic `forget`): each --keep-hourly/daily/weekly/monthly/yearly N keeps the newest backup
-of each of the N most recent hours/days/ISO weeks/months/years (UTC) that have a backup; if fewer
-than N have one, the oldest backup is kept too. --keep-within D keeps everything up to D older than
-the newest backup. Pinned backups are always kept, and so is the newest backup of a source when the
-policy would forget all of them. At least one --keep-* option is required.")]
+of each of the N most recent hours/days/ISO weeks/months/years that have a backup; if fewer than
+N have one, the oldest backup is kept too. --keep-within D keeps everything up to D older than the
+newest backup; --keep-within-daily D (hourly, weekly, monthly, yearly) keeps the newest backup of
+each day within D of the newest backup. --keep-tag TAGS keeps every backup with those tags
+(`a,b`: both). Pinned backups are always kept, and so is the newest backup of a source when the
+policy would forget all of them. At least one --keep-* option is required (or a `retention:`
+section in the config file; flags win).
+
+Durations (D) use restic's units, largest first: y (years), m = months, d (days), h (hours), e.g.
+`30d`, `6m`, `1y6m`, `36h`; there are no minutes or seconds. Hours, days, weeks, months and years
+are calendar periods in UTC, or in the zone of --time-zone (an IANA name such as Europe/Berlin):
+there, one day back across a DST change is the same time on the day before (23 or 25 hours).
+
+Safety backups (tag `safety`: what a run saved right before a destructive step, e.g. an emptied
+volume) do not count in these rules, as `latest` skips them: they never take the slot of a real
+backup. They are kept for --keep-safety D from now (default 7d; `0d`: not kept), unless pinned or
+kept by --keep-tag. --tag TAGS limits the whole prune to backups with those tags (repeatable:
+any of the lists); the others are not touched.")]
     Prune(PruneArgs),
 }
 
@@ -158,9 +177,36 @@ pub struct PruneArgs {
     /// … of each of the last N years.
     #[arg(long, value_name = "N")]
     pub keep_yearly: Option<u32>,
-    /// Keep every backup taken within D of the newest one, e.g. `30d`, `36h`.
-    #[arg(long, value_name = "D", value_parser = parse_keep_within)]
-    pub keep_within: Option<Duration>,
+    /// Keep every backup taken within D of the newest one: y, m = months, d, h (`30d`, `6m`, `1y6m`).
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within: Option<RetentionDuration>,
+    /// Keep the newest backup of each hour within D of the newest backup.
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within_hourly: Option<RetentionDuration>,
+    /// … of each day within D.
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within_daily: Option<RetentionDuration>,
+    /// … of each ISO week within D.
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within_weekly: Option<RetentionDuration>,
+    /// … of each month within D.
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within_monthly: Option<RetentionDuration>,
+    /// … of each year within D.
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_within_yearly: Option<RetentionDuration>,
+    /// Keep every backup with these tags (`a,b`: both; repeatable: any of the lists).
+    #[arg(long = "keep-tag", value_name = "TAGS", value_parser = parse_tags)]
+    pub keep_tags: Vec<TagList>,
+    /// Keep safety backups (tag `safety`) taken within D of now [default: 7d; `0d`: none].
+    #[arg(long, value_name = "D", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub keep_safety: Option<RetentionDuration>,
+    /// Only prune backups with these tags (`a,b`: both; repeatable: any); others are not touched.
+    #[arg(long = "tag", value_name = "TAGS", value_parser = parse_tags)]
+    pub tags: Vec<TagList>,
+    /// Time zone of the calendar (hours, days, weeks, …) [default: UTC], e.g. `Europe/Berlin`.
+    #[arg(long, value_name = "TZ", value_parser = parse_time_zone)]
+    pub time_zone: Option<jiff::tz::TimeZone>,
     /// Only this source (repeatable); default: every source.
     #[arg(long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
@@ -207,8 +253,13 @@ fn parse_since(text: &str) -> Result<Since, String> {
     })
 }
 
-fn parse_keep_within(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|e| e.to_string())
+fn parse_retention(text: &str) -> Result<RetentionDuration, String> {
+    text.parse()
+        .map_err(|e: RetentionDurationError| e.to_string())
+}
+
+fn parse_tags(text: &str) -> Result<TagList, String> {
+    text.parse()
 }
 
 pub fn run(places: &Places, args: Args) -> u8 {
@@ -232,7 +283,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Sub::Delete(a) => delete(&cat, a),
         Sub::Pin(a) => pin(&cat, a, true),
         Sub::Unpin(a) => pin(&cat, a, false),
-        Sub::Prune(a) => prune(&cat, a, places.retention),
+        Sub::Prune(a) => prune(&cat, a, &places.retention),
     }
 }
 
@@ -668,8 +719,8 @@ struct PruneSource<'a> {
     failed: Vec<serde_json::Value>,
 }
 
-fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
-    let mut policy = Policy {
+fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
+    let flags = Policy {
         keep_last: args.keep_last,
         keep_hourly: args.keep_hourly,
         keep_daily: args.keep_daily,
@@ -677,16 +728,24 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
         keep_monthly: args.keep_monthly,
         keep_yearly: args.keep_yearly,
         keep_within: args.keep_within,
+        keep_within_hourly: args.keep_within_hourly,
+        keep_within_daily: args.keep_within_daily,
+        keep_within_weekly: args.keep_within_weekly,
+        keep_within_monthly: args.keep_within_monthly,
+        keep_within_yearly: args.keep_within_yearly,
+        keep_tags: args.keep_tags.clone(),
+        keep_safety: args.keep_safety,
+        tags: args.tags.clone(),
+        time_zone: args.time_zone.clone(),
     };
-    if policy.is_empty() {
-        policy = configured;
-    }
+    let policy = flags.or(configured);
     if policy.is_empty() {
         return usage_error(
             "no retention policy given: an empty policy keeps every backup, so nothing was \
              deleted; add at least one of --keep-last, --keep-hourly, --keep-daily, \
-             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within (non-zero), \
-             or a `retention:` section to the config file",
+             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within(-hourly/daily/weekly/\
+             monthly/yearly), --keep-tag, --keep-safety (non-zero), or a `retention:` section \
+             to the config file",
         );
     }
     let known = cat.sources();
@@ -712,6 +771,8 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
     let mut results: Vec<Pruned> = Vec::new();
     for source in &sources {
         match cat.prune(source, &policy, now, args.dry_run) {
+            // A source none of whose backups --tag selects is not shown.
+            Ok(p) if p.decisions.is_empty() => {}
             Ok(p) => results.push(p),
             Err(e) => return fail(&e),
         }
@@ -754,6 +815,8 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: Policy) -> u8 {
                 .collect();
             print_json(&json!({
                 "policy": policy.to_string(),
+                "keep_safety": policy.keep_safety().to_string(),
+                "time_zone": policy.zone().iana_name().unwrap_or("UTC"),
                 "dry_run": args.dry_run,
                 "forgotten": forgotten,
                 "deleted": results.iter().map(|p| p.deleted.len()).sum::<usize>(),
@@ -779,8 +842,24 @@ fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestam
     let total: usize = results.iter().map(|p| p.decisions.len()).sum();
     println!("Policy: {policy}.");
     if total == 0 {
-        println!("Nothing to prune: the repository has no backups.");
+        if policy.tags.is_empty() {
+            println!("Nothing to prune: the repository has no backups.");
+        } else {
+            println!("Nothing to prune: no backup has the tags --tag asks for.");
+        }
         return;
+    }
+    let safety = results
+        .iter()
+        .flat_map(|p| &p.decisions)
+        .filter(|d| d.backup.tags.iter().any(|t| t == SAFETY_TAG))
+        .count();
+    if safety > 0 {
+        println!(
+            "Safety backups (tag `{SAFETY_TAG}`, {safety} of them) do not count in these rules; \
+             they are kept for {} from now (--keep-safety).",
+            policy.keep_safety()
+        );
     }
     for p in results {
         println!(

@@ -8,16 +8,15 @@
 //! offsite: s3://dr-bucket/lifeboat
 //! s3: { path_style: true, part_size_mib: 16, parallel_parts: 4 }
 //! encryption: { identity_file: /etc/lifeboat/age.key }
-//! retention: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_within: 2d }
+//! retention: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_within: 2d, keep_safety: 14d }
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::repo::{KeySettings, Policy};
-use crate::runbook::duration::parse_duration;
+use crate::repo::retention::parse_time_zone;
+use crate::repo::{KeySettings, Policy, RetentionDuration};
 
 /// The file looked for when neither `--config` nor `LIFEBOAT_CONFIG` is given.
 pub const DEFAULT_FILE: &str = "lifeboat.yaml";
@@ -64,8 +63,20 @@ pub struct Retention {
     pub keep_weekly: Option<u32>,
     pub keep_monthly: Option<u32>,
     pub keep_yearly: Option<u32>,
-    /// e.g. `30d`, `36h`.
+    /// Retention durations in restic's units: `6m` (months), `30d`, `36h`, `1y6m`.
     pub keep_within: Option<String>,
+    pub keep_within_hourly: Option<String>,
+    pub keep_within_daily: Option<String>,
+    pub keep_within_weekly: Option<String>,
+    pub keep_within_monthly: Option<String>,
+    pub keep_within_yearly: Option<String>,
+    /// Tag lists (`a,b`: both tags): backups with them are kept.
+    #[serde(default)]
+    pub keep_tag: Vec<String>,
+    /// How long safety backups are kept (default 7d).
+    pub keep_safety: Option<String>,
+    /// The zone of the calendar (default UTC).
+    pub time_zone: Option<String>,
 }
 
 impl Config {
@@ -92,7 +103,7 @@ impl Config {
         config
             .retention
             .policy()
-            .map_err(|e| format!("{}: retention.keep_within: {e}", path.display()))?;
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(config)
     }
 
@@ -129,11 +140,25 @@ impl Config {
 }
 
 impl Retention {
+    /// The policy; errors read `retention.<field>: why`.
     pub fn policy(&self) -> Result<Policy, String> {
-        let keep_within: Option<Duration> = self
-            .keep_within
+        let duration = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    t.parse::<RetentionDuration>()
+                        .map_err(|e| format!("retention.{field}: {e}"))
+                })
+                .transpose()
+        };
+        let keep_tags = self
+            .keep_tag
+            .iter()
+            .map(|t| t.parse().map_err(|e| format!("retention.keep_tag: {e}")))
+            .collect::<Result<_, String>>()?;
+        let time_zone = self
+            .time_zone
             .as_deref()
-            .map(|d| parse_duration(d).map_err(|e| e.to_string()))
+            .map(|z| parse_time_zone(z).map_err(|e| format!("retention.time_zone: {e}")))
             .transpose()?;
         Ok(Policy {
             keep_last: self.keep_last,
@@ -142,7 +167,16 @@ impl Retention {
             keep_weekly: self.keep_weekly,
             keep_monthly: self.keep_monthly,
             keep_yearly: self.keep_yearly,
-            keep_within,
+            keep_within: duration("keep_within", &self.keep_within)?,
+            keep_within_hourly: duration("keep_within_hourly", &self.keep_within_hourly)?,
+            keep_within_daily: duration("keep_within_daily", &self.keep_within_daily)?,
+            keep_within_weekly: duration("keep_within_weekly", &self.keep_within_weekly)?,
+            keep_within_monthly: duration("keep_within_monthly", &self.keep_within_monthly)?,
+            keep_within_yearly: duration("keep_within_yearly", &self.keep_within_yearly)?,
+            keep_tags,
+            keep_safety: duration("keep_safety", &self.keep_safety)?,
+            tags: Vec::new(),
+            time_zone,
         })
     }
 }
@@ -185,7 +219,7 @@ mod tests {
         assert_eq!(c.encryption.identity_file, Some(dir.path().join("age.key")));
         let policy = c.retention.policy().unwrap();
         assert_eq!(policy.keep_last, Some(3));
-        assert_eq!(policy.keep_within, Some(Duration::from_secs(2 * 86_400)));
+        assert_eq!(policy.keep_within, Some(RetentionDuration::days(2)));
         assert_eq!(c.s3.part_size_mib, Some(8));
     }
 
@@ -195,7 +229,8 @@ mod tests {
             load("repo: x\nretention:\n  keep_lats: 3\n").unwrap_err(),
             "FILE:3:3: retention: unknown field `keep_lats`, expected one of `keep_last`, \
              `keep_hourly`, `keep_daily`, `keep_weekly`, `keep_monthly`, `keep_yearly`, \
-             `keep_within`"
+             `keep_within`, `keep_within_hourly`, `keep_within_daily`, `keep_within_weekly`, \
+             `keep_within_monthly`, `keep_within_yearly`, `keep_tag`, `keep_safety`, `time_zone`"
         );
         assert_eq!(
             load("retention: { keep_last: -1 }\n").unwrap_err(),
@@ -207,5 +242,49 @@ mod tests {
                 .starts_with("FILE: retention.keep_within: "),
         );
         assert!(load("").is_ok());
+    }
+
+    #[test]
+    fn the_documented_example_loads() {
+        let doc = include_str!("../../docs/config.md");
+        let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let example = &doc[start..start + doc[start..].find("```").unwrap()];
+        let c = load(example).unwrap();
+        let p = c.retention.policy().unwrap();
+        assert_eq!(p.keep_within, Some(RetentionDuration::days(2)));
+        assert_eq!(p.keep_within_daily.unwrap().months, 1);
+        assert_eq!(p.keep_safety, Some(RetentionDuration::days(7)));
+    }
+
+    #[test]
+    fn retention_durations_are_restics_and_every_field_is_checked() {
+        let c = load(
+            "retention: { keep_within: 6m, keep_within_daily: 1m, keep_safety: 14d, \
+             keep_tag: [pre-upgrade, \"manual,verified\"], time_zone: Europe/Berlin }\n",
+        )
+        .unwrap();
+        let p = c.retention.policy().unwrap();
+        assert_eq!(p.keep_within.unwrap().months, 6);
+        assert_eq!(p.keep_within_daily.unwrap().months, 1);
+        assert_eq!(p.keep_safety, Some(RetentionDuration::days(14)));
+        assert_eq!(p.keep_tags.len(), 2);
+        assert_eq!(p.keep_tags[1].0, ["manual", "verified"]);
+        assert_eq!(
+            p.time_zone.as_ref().and_then(|z| z.iana_name()),
+            Some("Europe/Berlin")
+        );
+        for (text, field) in [
+            ("retention: { keep_within: 1h30m }\n", "keep_within"),
+            (
+                "retention: { keep_within_weekly: 7 }\n",
+                "keep_within_weekly",
+            ),
+            ("retention: { keep_safety: 30s }\n", "keep_safety"),
+            ("retention: { keep_tag: [\"a,\"] }\n", "keep_tag"),
+            ("retention: { time_zone: Nowhere/Land }\n", "time_zone"),
+        ] {
+            let e = load(text).unwrap_err();
+            assert!(e.starts_with(&format!("FILE: retention.{field}: ")), "{e}");
+        }
     }
 }

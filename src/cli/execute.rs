@@ -198,7 +198,7 @@ pub async fn execute(
         &Timestamp::now().to_string(),
     );
     let ports = Ports {
-        retention: places.retention,
+        retention: places.retention.clone(),
         docker,
         repo,
         http: http_client(),

@@ -10,6 +10,7 @@ use super::kinds::{ArgType, KindSpec};
 use super::params::first_line;
 use super::targets::{TargetKind, Targets};
 use super::template::Scope;
+use crate::repo::retention::{RetentionDuration, TagList, parse_time_zone};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::duration::parse_duration;
 use crate::runbook::position_index::{PositionIndex, child_path};
@@ -278,6 +279,19 @@ impl ValueCx<'_, '_> {
                 }
                 _ => self.wrong_type(path, ty, value),
             },
+            ArgType::Count => match value {
+                Yaml::Number(n) if n.is_i64() || n.is_u64() => {
+                    match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                        Some(count) => Some(Json::from(count)),
+                        None => self.error(
+                            path,
+                            format!("`{}` must be a count of 0 or more, found {n}", self.arg),
+                            Some(format!("0 means \"not set\"; at most {}", u32::MAX)),
+                        ),
+                    }
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
             ArgType::Bool => match value {
                 Yaml::Bool(b) => Some(Json::Bool(*b)),
                 _ => self.wrong_type(path, ty, value),
@@ -299,6 +313,47 @@ impl ValueCx<'_, '_> {
                 }
                 _ => self.wrong_type(path, ty, value),
             },
+            ArgType::RetentionDuration | ArgType::TimeZone => match value {
+                Yaml::String(_) => {
+                    let text = self.text(value, path, rel)?;
+                    if self.out.templates.contains_key(rel) {
+                        return Some(Json::String(text));
+                    }
+                    let checked = if ty == ArgType::TimeZone {
+                        parse_time_zone(&text).map(drop)
+                    } else {
+                        text.parse::<RetentionDuration>()
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    };
+                    match checked {
+                        Ok(()) => Some(Json::String(text.trim().to_string())),
+                        Err(e) => self.error(
+                            path,
+                            format!("bad value `{text}` for `{}`", self.arg),
+                            Some(e),
+                        ),
+                    }
+                }
+                _ => self.wrong_type(path, ty, value),
+            },
+            ArgType::TagLists => {
+                let list = self.value(ArgType::StrList, value, path, rel)?;
+                for (i, item) in list.as_array().into_iter().flatten().enumerate() {
+                    let item_rel = format!("{rel}[{i}]");
+                    if let Some(text) = item.as_str()
+                        && !self.out.templates.contains_key(&item_rel)
+                        && let Err(e) = text.parse::<TagList>()
+                    {
+                        self.error(
+                            &format!("{path}[{i}]"),
+                            format!("bad tag list `{text}` for `{}`", self.arg),
+                            Some(e),
+                        );
+                    }
+                }
+                Some(list)
+            }
             ArgType::Command => match value {
                 Yaml::String(_) if self.shell => self.text(value, path, rel).map(Json::String),
                 // One meaning for `shell: true`: `command` is one script for

@@ -59,8 +59,16 @@ pub enum ArgType {
     Str,
     Url,
     Int,
+    /// A whole number of 0 or more (fits in 32 bits).
+    Count,
     Bool,
     Duration,
+    /// A retention duration in restic's units: `30d`, `6m` (months), `1y6m`, `36h`.
+    RetentionDuration,
+    /// A list of tag lists (`a,b`: both tags).
+    TagLists,
+    /// An IANA time zone name (`UTC`, `Europe/Berlin`).
+    TimeZone,
     /// A command: a list of strings (argv), or one string when `shell: true`.
     Command,
     StrList,
@@ -83,8 +91,14 @@ impl ArgType {
             ArgType::Str => "a string".into(),
             ArgType::Url => "a URL".into(),
             ArgType::Int => "an integer".into(),
+            ArgType::Count => "a count (a whole number, 0 or more)".into(),
             ArgType::Bool => "true or false".into(),
             ArgType::Duration => "a duration such as `30s`".into(),
+            ArgType::RetentionDuration => {
+                "a retention duration such as `30d` or `6m` (y, m = months, d, h)".into()
+            }
+            ArgType::TagLists => "a list of tags or tag lists (`a,b`: both)".into(),
+            ArgType::TimeZone => "a time zone such as `UTC` or `Europe/Berlin`".into(),
             ArgType::Command => "a command as a list, e.g. [redis-cli, PING]".into(),
             ArgType::StrList => "a list of strings".into(),
             ArgType::StrMap => "a mapping of strings".into(),
@@ -505,20 +519,65 @@ pub static KINDS: &[KindSpec] = &[
                 ArgType::Str,
                 "prune this backup source's backups (exec or http)",
             ),
-            opt("keep_last", ArgType::Int, "keep the N newest"),
+            opt("keep_last", ArgType::Count, "keep the N newest"),
             opt(
                 "keep_hourly",
-                ArgType::Int,
+                ArgType::Count,
                 "keep the newest of each of the last N hours",
             ),
-            opt("keep_daily", ArgType::Int, "... days"),
-            opt("keep_weekly", ArgType::Int, "... weeks"),
-            opt("keep_monthly", ArgType::Int, "... months"),
-            opt("keep_yearly", ArgType::Int, "... years"),
+            opt("keep_daily", ArgType::Count, "... days"),
+            opt("keep_weekly", ArgType::Count, "... weeks"),
+            opt("keep_monthly", ArgType::Count, "... months"),
+            opt("keep_yearly", ArgType::Count, "... years"),
             opt(
                 "keep_within",
-                ArgType::Duration,
-                "keep everything younger than this",
+                ArgType::RetentionDuration,
+                "keep everything within this of the newest backup (y, m = months, d, h)",
+            ),
+            opt(
+                "keep_within_hourly",
+                ArgType::RetentionDuration,
+                "keep the newest of each hour within this of the newest backup",
+            ),
+            opt(
+                "keep_within_daily",
+                ArgType::RetentionDuration,
+                "... of each day",
+            ),
+            opt(
+                "keep_within_weekly",
+                ArgType::RetentionDuration,
+                "... of each week",
+            ),
+            opt(
+                "keep_within_monthly",
+                ArgType::RetentionDuration,
+                "... of each month",
+            ),
+            opt(
+                "keep_within_yearly",
+                ArgType::RetentionDuration,
+                "... of each year",
+            ),
+            opt(
+                "keep_tag",
+                ArgType::TagLists,
+                "keep every backup with these tags (`a,b`: both; a list: any)",
+            ),
+            opt(
+                "keep_safety",
+                ArgType::RetentionDuration,
+                "keep safety backups this long from now (default 7d); they do not count in the other rules",
+            ),
+            opt(
+                "tag",
+                ArgType::TagLists,
+                "only prune backups with these tags; others are not touched",
+            ),
+            opt(
+                "time_zone",
+                ArgType::TimeZone,
+                "time zone of the calendar buckets and durations (default UTC)",
             ),
         ],
         outputs: &["deleted", "kept"],

@@ -75,8 +75,14 @@ fn arg_schema(ty: ArgType) -> Json {
             json!({ "type": "array", "items": { "type": ["string", "number"] } })
         }
         ArgType::Int => json!({ "type": "integer" }),
+        ArgType::Count => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
         ArgType::Bool => json!({ "type": "boolean" }),
         ArgType::Duration => json!({ "$ref": "#/$defs/Duration" }),
+        ArgType::RetentionDuration => {
+            json!({ "type": "string", "minLength": 1, "pattern": "^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$" })
+        }
+        ArgType::TagLists => json!({ "type": "array", "items": { "type": "string" } }),
+        ArgType::TimeZone => json!({ "type": "string" }),
         ArgType::Command => {
             json!({ "type": ["array", "string"], "items": { "type": ["string", "number"] }, "minItems": 1 })
         }

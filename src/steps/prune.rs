@@ -1,6 +1,8 @@
 //! backup.prune: apply a retention policy (restic `forget` rules) to one
 //! source's backups and delete what it forgets. Pinned backups, the newest
-//! backup of the source and every backup this run wrote are kept.
+//! backup of the source and every backup this run wrote are kept; safety
+//! backups follow `keep_safety` (default 7d), not the other rules. Arguments
+//! win over the config file's `retention:` as `backups prune` flags do.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -8,8 +10,8 @@ use serde_json::json;
 use super::Ctx;
 use super::container::outputs;
 use crate::engine::{Outputs, StepError};
-use crate::repo::Policy;
-use crate::runbook::duration::parse_duration;
+use crate::repo::retention::parse_time_zone;
+use crate::repo::{Policy, RetentionDuration, TagList};
 
 pub async fn prune(ctx: &Ctx) -> Result<Outputs, StepError> {
     let source = match ctx.optional_volume("volume")? {
@@ -20,10 +22,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Outputs, StepError> {
             )
         })?,
     };
-    let mut policy = policy(ctx)?;
-    if policy.is_empty() {
-        policy = ctx.ports.retention;
-    }
+    let policy = policy(ctx)?.or(&ctx.ports.retention);
     if policy.is_empty() {
         tracing::warn!(
             step = ctx.call.step,
@@ -78,13 +77,32 @@ fn policy(ctx: &Ctx) -> Result<Policy, StepError> {
             }),
         }
     };
-    let keep_within = match ctx.args.opt_str("keep_within")? {
-        None => None,
-        Some(text) => Some(
-            parse_duration(&text)
-                .map_err(|e| StepError::fatal(format!("argument `keep_within`: {e}")))?,
-        ),
+    let duration = |name: &str| -> Result<Option<RetentionDuration>, StepError> {
+        ctx.args
+            .opt_str(name)?
+            .map(|text| {
+                text.parse::<RetentionDuration>()
+                    .map_err(|e| StepError::fatal(format!("argument `{name}`: {e}")))
+            })
+            .transpose()
     };
+    let tag_lists = |name: &str| -> Result<Vec<TagList>, StepError> {
+        ctx.args
+            .strings(name)?
+            .iter()
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| StepError::fatal(format!("argument `{name}`: {e}")))
+            })
+            .collect()
+    };
+    let time_zone = ctx
+        .args
+        .opt_str("time_zone")?
+        .map(|z| {
+            parse_time_zone(&z).map_err(|e| StepError::fatal(format!("argument `time_zone`: {e}")))
+        })
+        .transpose()?;
     Ok(Policy {
         keep_last: count("keep_last")?,
         keep_hourly: count("keep_hourly")?,
@@ -92,6 +110,15 @@ fn policy(ctx: &Ctx) -> Result<Policy, StepError> {
         keep_weekly: count("keep_weekly")?,
         keep_monthly: count("keep_monthly")?,
         keep_yearly: count("keep_yearly")?,
-        keep_within,
+        keep_within: duration("keep_within")?,
+        keep_within_hourly: duration("keep_within_hourly")?,
+        keep_within_daily: duration("keep_within_daily")?,
+        keep_within_weekly: duration("keep_within_weekly")?,
+        keep_within_monthly: duration("keep_within_monthly")?,
+        keep_within_yearly: duration("keep_within_yearly")?,
+        keep_tags: tag_lists("keep_tag")?,
+        keep_safety: duration("keep_safety")?,
+        tags: tag_lists("tag")?,
+        time_zone,
     })
 }
