@@ -154,9 +154,36 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
         },
     )
     .await?;
+    // Nothing that uses the volume may run while it is written: a server
+    // started in the middle reads half-restored files. The engine settles
+    // every step in flight before a rollback, so this only fires when
+    // something outside the run started it; say so rather than succeed.
+    let started = running_users(ctx, &volume).await?;
+    if !started.is_empty() {
+        return Err(StepError::fatal(format!(
+            "container(s) {} started while {volume} was being restored: they may have read or \
+             written half-restored files; the volume is partly written, and the rollback (or \
+             `lifeboat resume`) restores it from its safety backup",
+            started.join(", ")
+        )));
+    }
     let total = manifest.raw_bytes;
     ctx.progress(total, Some(total));
     Ok(outputs([("backup_id", json!(manifest.id))]))
+}
+
+/// Running containers that mount `volume`.
+async fn running_users(ctx: &Ctx, volume: &str) -> Result<Vec<String>, StepError> {
+    Ok(ctx
+        .ports
+        .docker
+        .volume_users(volume)
+        .await
+        .map_err(docker)?
+        .into_iter()
+        .filter(|(_, running)| *running)
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Everything a volume restore checks before it may touch the volume; the
@@ -168,14 +195,7 @@ async fn prepare_restore(ctx: &Ctx, volume: &str, source: &str) -> Result<String
             "volume `{volume}` does not exist; create it first (volume.create)"
         )));
     }
-    let running: Vec<String> = docker_
-        .volume_users(volume)
-        .await
-        .map_err(docker)?
-        .into_iter()
-        .filter(|(_, running)| *running)
-        .map(|(name, _)| name)
-        .collect();
+    let running = running_users(ctx, volume).await?;
     if !running.is_empty() {
         if !ctx.call.undo {
             return Err(StepError::fatal(format!(
