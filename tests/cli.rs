@@ -294,3 +294,106 @@ fn kinds_lists_every_kind() {
         );
     }
 }
+
+/// A runbook that is not UTF-8 is an invalid runbook (exit 1), not an
+/// unreadable path (exit 2): the message names the file, the line and column
+/// of the first bad byte, and what to do.
+#[test]
+fn a_runbook_that_is_not_utf8_is_invalid_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latin1.yaml");
+    std::fs::write(
+        &file,
+        b"runbook: latin1\nsteps:\n  - id: caf\xe9\n    uses: gate.confirm\n    with: { message: hi }\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let o = lifeboat(&["validate", path]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains(&format!("{path}:3:12")), "{err}");
+    assert!(err.contains("0xE9"), "{err}");
+    assert!(err.contains("iconv"), "{err}");
+    assert!(err.ends_with("1 of 1 runbook invalid\n"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let o = lifeboat(&["validate", "--format", "json", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(reports[0]["valid"], false);
+    assert_eq!(
+        reports[0]["errors"][0]["span"],
+        serde_json::json!({ "line": 3, "column": 12, "length": 1 })
+    );
+
+    // Every command that reads a runbook says the same, with exit 1.
+    for args in [
+        vec!["plan", path, "--no-probe"],
+        vec!["run", path, "--dry-run"],
+    ] {
+        let o = lifeboat(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("{path}:3:12")), "{args:?}: {err}");
+    }
+    // A file that cannot be read at all is still a usage error.
+    let o = lifeboat(&[
+        "validate",
+        dir.path().join("missing.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Starts lifeboat with stdout and stderr on pipes whose reading ends are
+/// closed at once, as `| head -0` or a quit pager leaves them.
+fn with_closed_pipes(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("LIFEBOAT_RUNBOOKS")
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().map(|(k, v)| (*k, *v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lifeboat");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap()
+}
+
+/// `lifeboat schema | head` and friends: a reader that goes away is not an
+/// error of the command. It exits quietly (no panic, status 0), instead of
+/// panicking with "failed printing to stdout: Broken pipe" (status 101).
+#[test]
+fn printing_commands_exit_quietly_when_the_reader_goes_away() {
+    for args in [
+        vec!["schema"],
+        vec!["kinds"],
+        vec!["list"],
+        vec!["validate"],
+        vec!["plan", "full-data-loss", "--no-probe"],
+        vec!["--help"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("LIFEBOAT_RUNBOOKS")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        // Both streams gone: still no panic, still status 0.
+        let status = with_closed_pipes(&args, &[]);
+        assert_eq!(status.code(), Some(0), "{args:?} with both pipes closed");
+    }
+}

@@ -1042,3 +1042,103 @@ fn encrypted_backups_restore_only_with_their_key() {
     assert_eq!(code, 0, "{out}");
     stack.assert_seed();
 }
+
+/// The outcome a run's journal records (`succeeded`, `rolled_back`, …).
+fn journal_outcome(state: &Path) -> String {
+    let runs = state.join("runs");
+    let journal = std::fs::read_dir(&runs)
+        .unwrap_or_else(|e| panic!("{}: {e}", runs.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a journal");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["record"] == "run_finished")
+        .filter_map(|r| r["outcome"].as_str().map(String::from))
+        .next_back()
+        .unwrap_or_else(|| format!("unfinished:\n{text}"))
+}
+
+/// A closed output pipe and a hang-up (a dropped SSH session, a quit pager)
+/// do not abort a run: a step that logs a warning to a closed stderr used to
+/// panic ("failed printing to stderr: Broken pipe") and roll the run back,
+/// and SIGHUP killed lifeboat in the middle of its steps. Output that cannot
+/// be written is dropped; the run goes on; the journal is the record.
+#[test]
+fn a_run_survives_closed_output_pipes_and_a_hangup() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    let dir = tempfile::tempdir().unwrap();
+    // An HTTP server that answers after a pause, so the run is mid-step when
+    // the hang-up comes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, wait_accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = accepted.send(());
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            std::thread::sleep(Duration::from_secs(2));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let runbook = dir.path().join("pipes.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: pipes\nsteps:\n\
+             \x20 - id: warn\n    uses: backup.prune\n    with: {{ name: lbhyg-pipes }}\n\
+             \x20 - id: slow\n    uses: http.request\n    needs: [warn]\n    with: {{ url: \"http://127.0.0.1:{port}/\" }}\n\
+             \x20 - id: warn-again\n    uses: backup.prune\n    needs: [slow]\n    with: {{ name: lbhyg-pipes }}\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("LIFEBOAT_STATE", &state)
+        .env("LIFEBOAT_REPO", dir.path().join("repo"))
+        .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+        .env_remove("RUST_LOG")
+        .env_remove("LIFEBOAT_CONFIG")
+        .args(["run", runbook.to_str().unwrap(), "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let started = Instant::now();
+    while wait_accepted
+        .recv_timeout(Duration::from_millis(100))
+        .is_err()
+    {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the run ended ({status:?}) before its slow step; journal: {}",
+                journal_outcome(&state)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never reached its slow step"
+        );
+    }
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; journal: {}",
+        journal_outcome(&state)
+    );
+    assert_eq!(journal_outcome(&state), "succeeded");
+}

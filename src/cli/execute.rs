@@ -65,7 +65,7 @@ pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
             destructive.join(", ")
         )));
     }
-    eprint!(
+    err!(
         "{}\nRun it? Destructive steps: {}. Type yes to go on: ",
         plan.summary,
         destructive.join(", ")
@@ -76,7 +76,7 @@ pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
     if line.trim().eq_ignore_ascii_case("yes") {
         Ok(())
     } else {
-        eprintln!("Not confirmed; nothing was done.");
+        errln!("Not confirmed; nothing was done.");
         Err(EXIT_FAILED)
     }
 }
@@ -181,11 +181,12 @@ pub async fn execute(
         workdir: std::env::current_dir().unwrap_or_default(),
     };
     let executor = Arc::new(Real::new(ports, &req.plan));
+    ignore_hangups();
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupted: stopping, then rolling back what was done…");
+            errln!("\nInterrupted: stopping, then rolling back what was done…");
             on_signal.cancel();
         }
     });
@@ -209,7 +210,7 @@ pub async fn execute(
     .await;
     let _ = reporter.await;
     if req.format == Format::Text {
-        println!("Journal: {journal_path}");
+        outln!("Journal: {journal_path}");
     }
     let code = match report.outcome {
         Outcome::Succeeded => EXIT_OK,
@@ -217,6 +218,26 @@ pub async fn execute(
         _ => EXIT_FAILED,
     };
     (code, Some(report))
+}
+
+/// A hang-up (the SSH session or terminal went away) must not kill a run
+/// half-way: SIGHUP is noted and the run goes on. Its output is lost (writes
+/// to the dead terminal fail and are ignored); the journal is the record.
+fn ignore_hangups() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        tracing::info!("hang-up ignored: the run goes on; see its journal");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot catch SIGHUP; a hang-up would stop the run: {e}"),
+        }
+    }
 }
 
 /// Journal records of a run, or a usage error.

@@ -59,7 +59,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         }
     }
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&entries).unwrap_or_default()
         ),
@@ -70,13 +70,16 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                 .max()
                 .unwrap_or(4)
                 .max(4);
-            println!(
+            outln!(
                 "{:width$}  {:>5}  {:>5}  {:>5}  DESCRIPTION",
-                "NAME", "STEPS", "RTO", "RPO"
+                "NAME",
+                "STEPS",
+                "RTO",
+                "RPO"
             );
             for e in &entries {
                 let dash = || "-".to_string();
-                println!(
+                outln!(
                     "{:width$}  {:>5}  {:>5}  {:>5}  {}",
                     e.name,
                     e.steps,
@@ -88,7 +91,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         }
     }
     for b in &broken {
-        eprintln!("warning: {b}");
+        errln!("warning: {b}");
     }
     if broken.is_empty() {
         EXIT_OK

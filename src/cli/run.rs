@@ -77,7 +77,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
     };
     let source = match read_source(&path) {
         Ok(s) => s,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return super::read_failure(&e),
     };
     // Invalid runbooks fail before anything is contacted.
     if let Err(f) = compile(
@@ -105,8 +105,8 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         };
         if args.dry_run {
             match args.format {
-                Format::Text => print!("{}", text::render(&plan)),
-                Format::Json => println!(
+                Format::Text => out!("{}", text::render(&plan)),
+                Format::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&plan).unwrap_or_default()
                 ),
@@ -114,7 +114,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
             return EXIT_OK;
         }
         for w in &plan.warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         if let Err(code) = confirm_destructive(&plan, args.yes) {
             return code;
