@@ -397,3 +397,93 @@ fn printing_commands_exit_quietly_when_the_reader_goes_away() {
         assert_eq!(status.code(), Some(0), "{args:?} with both pipes closed");
     }
 }
+
+/// A backup killed while it was written leaves its `.partial` object: the
+/// next lifeboat that opens the repository removes it and says so, unless
+/// its run is still running (its run lock is held) or its writer still
+/// holds the file. Unnamed ones (older versions) go once they are stale.
+#[test]
+fn partial_objects_of_dead_runs_are_swept_at_start_up() {
+    use lifeboat::engine::lock;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let locks = dir.path().join("locks");
+    let source = repo.join("backups/lbhyg-vol");
+    std::fs::create_dir_all(&source).unwrap();
+    let put = |name: &str, bytes: usize| {
+        let path = source.join(name);
+        std::fs::write(&path, vec![7u8; bytes]).unwrap();
+        path
+    };
+    let dead = put(
+        "20261130T010000Z-aaaaaa.tar.zst.run-20261130T005959Z-dead01.partial",
+        3 << 20,
+    );
+    let live = put(
+        "20261130T010000Z-bbbbbb.tar.zst.run-20261130T005959Z-live01.partial",
+        1000,
+    );
+    let writing = put(
+        "20261130T010000Z-cccccc.tar.zst.run-20261130T005959Z-dead02.partial",
+        1000,
+    );
+    let old_unnamed = put("20261129T010000Z-dddddd.tar.zst.partial", 2000);
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_unnamed)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let fresh_unnamed = put("20261130T010000Z-eeeeee.tar.zst.partial", 2000);
+    let published = put("20261130T000000Z-ffffff.tar.zst", 10);
+
+    // A run that is running holds its run lock; a writer holds its file.
+    let _run = lock::acquire(
+        &locks,
+        &[lock::run_lock("20261130T005959Z-live01")],
+        "run 20261130T005959Z-live01 (test)",
+    )
+    .unwrap();
+    let held = std::fs::File::open(&writing).unwrap();
+    held.lock().unwrap();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["backups", "list", "--repo", repo.to_str().unwrap()])
+        .env("LIFEBOAT_LOCK_DIR", &locks)
+        .env("LIFEBOAT_STATE", dir.path().join("state"))
+        .env("NO_COLOR", "1")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        !dead.exists(),
+        "the partial object of a dead run is left: {err}"
+    );
+    assert!(
+        !old_unnamed.exists(),
+        "a stale unnamed partial is left: {err}"
+    );
+    assert!(
+        live.exists(),
+        "the partial object of a running run was removed"
+    );
+    assert!(
+        writing.exists(),
+        "a partial object being written was removed"
+    );
+    assert!(
+        fresh_unnamed.exists(),
+        "a fresh unnamed partial was removed"
+    );
+    assert!(published.exists());
+    assert!(
+        err.contains("Removed 2 partial backup objects (3.0 MiB) left by interrupted runs (20261130T005959Z-dead01):"),
+        "{err}"
+    );
+    assert!(err.contains(&dead.display().to_string()), "{err}");
+    assert!(err.contains(&old_unnamed.display().to_string()), "{err}");
+    assert!(!err.contains(&live.display().to_string()), "{err}");
+}

@@ -1142,3 +1142,138 @@ fn a_run_survives_closed_output_pipes_and_a_hangup() {
     );
     assert_eq!(journal_outcome(&state), "succeeded");
 }
+
+/// Removes a container when dropped.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// The `.partial` files under `dir`, recursively.
+fn partials(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(partials(&path));
+        } else if path.to_string_lossy().ends_with(".partial") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A backup killed (kill -9) while it streams leaves its `.partial` object;
+/// while the run lives, another lifeboat leaves it alone; once the run is
+/// dead, the next lifeboat to open the repository removes it and says which
+/// run left it.
+#[test]
+fn a_killed_backup_leaves_a_partial_object_that_the_next_start_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("lbhyg-sweep-{}", std::process::id());
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "lifeboat-test/stack:local",
+        "sleep",
+        "600",
+    ]));
+    let _container = Container(name.clone());
+    let runbook = dir.path().join("slow-backup.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: slow-backup\ntargets:\n  c: {{ container: {name} }}\nsteps:\n\
+             \x20 - id: dump\n    uses: exec.backup\n    with:\n      container: c\n      name: lbhyg-sweep\n      \
+             command: [sh, -c, \"head -c 3000000 /dev/urandom; sleep 600\"]\n"
+        ),
+    )
+    .unwrap();
+    let lifeboat = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .env("LIFEBOAT_STATE", dir.path().join("state"))
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .stdin(Stdio::null())
+            .args(args);
+        cmd
+    };
+    let mut run = lifeboat(&["run", runbook.to_str().unwrap(), "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let repo = dir.path().join("repo");
+    let started = Instant::now();
+    let partial = loop {
+        if let Some(p) = partials(&repo).into_iter().next() {
+            break p;
+        }
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("the run ended ({status:?}) before writing its backup");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no partial object appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(".jsonl")
+                .map(String::from)
+        })
+        .unwrap();
+    assert!(
+        partial.to_string_lossy().contains(&run_id),
+        "{} does not name run {run_id}",
+        partial.display()
+    );
+
+    // The run is alive: its partial object stays.
+    let o = sh(&mut lifeboat(&["backups", "list"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        partial.exists(),
+        "the partial object of a running backup was removed"
+    );
+
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(partial.exists());
+    let o = sh(&mut lifeboat(&["backups", "list"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        !partial.exists(),
+        "the partial object of the killed run is still there: {err}"
+    );
+    assert!(
+        err.contains("Removed 1 partial backup object (") && err.contains(&run_id),
+        "{err}"
+    );
+    assert!(err.contains(&partial.display().to_string()), "{err}");
+    assert!(partials(&repo).is_empty());
+}

@@ -118,7 +118,11 @@ pub async fn execute(
         req.plan.runbook,
         std::process::id()
     );
-    let _locks = match lock::acquire(&lock::default_dir(), &lock_names(&req.plan), &holder) {
+    // The run's own lock tells other processes it is running (their repository
+    // sweep leaves its partial backups alone); then what it touches.
+    let mut names = lock_names(&req.plan);
+    names.push(lock::run_lock(&run_id));
+    let _locks = match lock::acquire(&lock::default_dir(), &names, &holder) {
         Ok(l) => l,
         Err(e) => {
             usage_error(&e.to_string());

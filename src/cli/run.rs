@@ -90,7 +90,12 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
     ) {
         return report_failure(f, &source);
     }
-    let repo = match places.open_repo() {
+    let opened = if args.dry_run {
+        places.open_repo_unswept()
+    } else {
+        places.open_repo()
+    };
+    let repo = match opened {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -16,6 +16,7 @@ mod prune;
 mod reader;
 pub mod retention;
 mod store;
+mod sweep;
 mod verify;
 mod writer;
 
@@ -30,6 +31,7 @@ pub use prune::Pruned;
 pub use reader::VerifiedBackup;
 pub use retention::{Decision, Policy, Reason};
 pub use store::Store;
+pub use sweep::{Sweep, SweptPartial};
 pub use verify::Checked;
 pub use writer::{BackupWriter, NewBackup};
 
