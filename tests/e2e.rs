@@ -1277,3 +1277,170 @@ fn a_killed_backup_leaves_a_partial_object_that_the_next_start_sweeps() {
     assert!(err.contains(&partial.display().to_string()), "{err}");
     assert!(partials(&repo).is_empty());
 }
+
+/// Names of the Docker objects (`volume` or `network`) labelled with compose project `project`.
+fn project_objects(kind: &str, project: &str) -> Vec<String> {
+    let out = ok(Command::new("docker").args([
+        kind,
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]));
+    let mut names: Vec<String> = out.lines().map(String::from).collect();
+    if kind == "network" {
+        // `network ls -q` gives ids.
+        names = names
+            .iter()
+            .map(|id| {
+                ok(Command::new("docker").args(["network", "inspect", "-f", "{{.Name}}", id]))
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+    }
+    names.sort();
+    names
+}
+
+/// Takes a compose project down with its volumes when dropped.
+struct Project {
+    name: String,
+    file: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = compose_cmd()
+            .arg("-f")
+            .arg(&self.file)
+            .args(["-p", &self.name, "down", "-v"])
+            .output();
+        for v in project_objects("volume", &self.name) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &v])
+                .output();
+        }
+    }
+}
+
+/// A scratch compose project leaks nothing: `compose.up` of one service
+/// (compose v1 creates every volume of the file) records what it created;
+/// `compose.down` removes those volumes and networks, and keeps a volume
+/// that existed before the run. A run that leaves what it created says so.
+#[test]
+fn a_scratch_compose_project_leaves_no_volumes_behind() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let project = format!("lbhyg14-{}", std::process::id());
+    let file = dir.path().join("compose.yml");
+    std::fs::write(
+        &file,
+        "version: \"2.4\"\nservices:\n\
+         \x20 a:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n    volumes: [a-data:/a]\n\
+         \x20 b:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n    volumes: [b-data:/b]\n\
+         volumes:\n  a-data:\n  b-data:\n  spare:\n",
+    )
+    .unwrap();
+    let _cleanup = Project {
+        name: project.clone(),
+        file: file.clone(),
+    };
+    // There before the run: never removed by it.
+    let before = format!("{project}_a-data");
+    ok(Command::new("docker").args([
+        "volume",
+        "create",
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.volume=a-data",
+        &before,
+    ]));
+    let write_runbook = |name: &str, down: bool| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let mut text = format!(
+            "runbook: {name}\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{}\", project: {project}, services: [a], wait: false }}\n",
+            file.display()
+        );
+        if down {
+            text.push_str(&format!(
+                "  - id: down\n    uses: compose.down\n    needs: [up]\n    with: {{ file: \"{}\", project: {project} }}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let lifeboat = |runbook: &Path| {
+        sh(Command::new(BIN)
+            .current_dir(dir.path())
+            .env("LIFEBOAT_STATE", dir.path().join("state"))
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .stdin(Stdio::null())
+            .args(["run", runbook.to_str().unwrap(), "--yes"]))
+    };
+
+    let o = lifeboat(&write_runbook("scratch", true));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert_eq!(
+        project_objects("volume", &project),
+        std::slice::from_ref(&before),
+        "the run left volumes it created: {text}"
+    );
+    assert!(project_objects("network", &project).is_empty(), "{text}");
+
+    // A failed run: the rollback's compose.down (the undo of compose.up)
+    // removes what compose.up created.
+    let failing = dir.path().join("failing.yaml");
+    std::fs::write(
+        &failing,
+        format!(
+            "runbook: failing\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{f}\", project: {project}, services: [a], wait: false }}\n\
+             \x20   undo: {{ uses: compose.down, with: {{ file: \"{f}\", project: {project} }} }}\n\
+             \x20 - id: check\n    uses: http.request\n    needs: [up]\n    with: {{ url: \"http://127.0.0.1:9/\", timeout: 2s }}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    let o = lifeboat(&failing);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert_eq!(
+        project_objects("volume", &project),
+        std::slice::from_ref(&before),
+        "the rollback left volumes the run created: {text}"
+    );
+
+    // Up without down: what the run created stays, and the run says so.
+    let o = lifeboat(&write_runbook("up-only", false));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    for v in [format!("{project}_b-data"), format!("{project}_spare")] {
+        assert!(project_objects("volume", &project).contains(&v), "{text}");
+        assert!(
+            text.contains(&format!("volume {v}")),
+            "{v} not reported: {text}"
+        );
+    }
+    assert!(!text.contains(&format!("volume {before}")), "{text}");
+}

@@ -184,7 +184,11 @@ pub async fn execute(
         remote: req.remote,
         workdir: std::env::current_dir().unwrap_or_default(),
     };
-    let executor = Arc::new(Real::new(ports, &req.plan));
+    let mut real = Real::new(ports, &req.plan);
+    if let Some(seed) = &seed {
+        real = real.resumed(&req.plan, &seed.done);
+    }
+    let executor = Arc::new(real);
     ignore_hangups();
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -205,7 +209,7 @@ pub async fn execute(
     let report = run(
         &req.plan,
         &scope,
-        executor,
+        executor.clone(),
         Some(Arc::new(Mutex::new(journal))),
         tx,
         &options,
@@ -213,6 +217,16 @@ pub async fn execute(
     )
     .await;
     let _ = reporter.await;
+    let left_over = executor.left_over().await;
+    if !left_over.is_empty() {
+        errln!(
+            "Left in place by this run (created by it, not taken down; remove what is no \
+             longer needed):"
+        );
+        for l in &left_over {
+            errln!("  {l}");
+        }
+    }
     if req.format == Format::Text {
         outln!("Journal: {journal_path}");
     }

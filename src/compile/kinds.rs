@@ -495,7 +495,7 @@ pub static KINDS: &[KindSpec] = &[
                 "wait until every service is healthy",
             ),
         ],
-        outputs: &[],
+        outputs: &["project", "created_volumes", "created_networks"],
         subject: None,
     },
     KindSpec {
@@ -508,7 +508,7 @@ pub static KINDS: &[KindSpec] = &[
             req("project", ArgType::Str, "the compose project name"),
             def("volumes", ArgType::Bool, "false", "also remove its volumes"),
         ],
-        outputs: &[],
+        outputs: &["removed_volumes", "removed_networks", "left_over"],
         subject: None,
     },
     KindSpec {

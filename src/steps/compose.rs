@@ -1,14 +1,24 @@
 //! compose.up / compose.down through the Compose CLI (`docker compose`, or
 //! `docker-compose` where only v1 is installed), with DOCKER_HOST passed on.
+//!
+//! Whatever a run creates, it removes or reports: `compose.up` records the
+//! volumes and networks of its project that appeared while it ran (compose
+//! v1 creates every volume of the file, even for one service), and
+//! `compose.down` of that project in the same run removes those that are
+//! still there. A volume or network that existed before the run is never
+//! removed (except by `volumes: true`, which is compose's own `down -v`).
+//! What is left at the end of the run is reported ([`Created::left_over`]).
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Mutex;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use tokio::process::Command;
 
 use super::Ctx;
 use super::container::outputs;
+use crate::docker::{Docker, DockerError, ProjectObjects};
 use crate::engine::{Outputs, StepError};
 
 pub async fn up(ctx: &Ctx) -> Result<Outputs, StepError> {
@@ -20,8 +30,34 @@ pub async fn up(ctx: &Ctx) -> Result<Outputs, StepError> {
         }
     }
     args.extend(ctx.args.strings("services")?);
-    run(ctx, args).await?;
-    Ok(outputs([("changed", json!(true))]))
+    let project = ctx.args.str("project")?;
+    let docker = &ctx.ports.docker;
+    let before = docker
+        .project_objects(&project)
+        .await
+        .map_err(super::docker)?;
+    let result = run(ctx, args).await;
+    // Recorded even when `up` failed half-way: what it created is still there.
+    let after = docker
+        .project_objects(&project)
+        .await
+        .map_err(super::docker)?;
+    let created = ProjectObjects {
+        volumes: after.volumes.difference(&before.volumes).cloned().collect(),
+        networks: after
+            .networks
+            .difference(&before.networks)
+            .cloned()
+            .collect(),
+    };
+    ctx.created.record(&project, &ctx.call.step, &created);
+    result?;
+    Ok(outputs([
+        ("changed", json!(true)),
+        ("project", json!(project)),
+        ("created_volumes", json!(created.volumes)),
+        ("created_networks", json!(created.networks)),
+    ]))
 }
 
 pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
@@ -30,7 +66,181 @@ pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
         args.push("--volumes".into());
     }
     run(ctx, args).await?;
-    Ok(Outputs::new())
+    let project = ctx.args.str("project")?;
+    let (removed, left) = ctx
+        .created
+        .remove_project(&ctx.ports.docker, &project)
+        .await;
+    for l in &left {
+        tracing::warn!("compose.down `{}`: {l}", ctx.call.step);
+    }
+    let names = |kind: Kind| -> Vec<&str> {
+        removed
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| o.name.as_str())
+            .collect()
+    };
+    Ok(outputs([
+        ("removed_volumes", json!(names(Kind::Volume))),
+        ("removed_networks", json!(names(Kind::Network))),
+        ("left_over", json!(left)),
+    ]))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Volume,
+    Network,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Volume => "volume",
+            Kind::Network => "network",
+        }
+    }
+}
+
+/// A volume or network a `compose.up` of this run created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Object {
+    kind: Kind,
+    name: String,
+    project: String,
+    /// The compose.up step that created it.
+    step: String,
+}
+
+impl Object {
+    async fn exists(&self, docker: &Docker) -> Result<bool, DockerError> {
+        match self.kind {
+            Kind::Volume => docker.volume_exists(&self.name).await,
+            Kind::Network => docker.network_exists(&self.name).await,
+        }
+    }
+
+    async fn remove(&self, docker: &Docker) -> Result<(), DockerError> {
+        match self.kind {
+            Kind::Volume => docker.remove_volume(&self.name).await,
+            Kind::Network => docker.remove_network(&self.name).await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} {} (created by compose.up `{}`, project {})",
+            self.kind.word(),
+            self.name,
+            self.step,
+            self.project
+        )
+    }
+}
+
+/// The volumes and networks this run's `compose.up` steps created and no
+/// `compose.down` removed yet. Shared by the steps of one run.
+#[derive(Debug, Default)]
+pub struct Created {
+    objects: Mutex<Vec<Object>>,
+}
+
+impl Created {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Object>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, project: &str, step: &str, created: &ProjectObjects) {
+        let mut objects = self.lock();
+        let new = created
+            .volumes
+            .iter()
+            .map(|v| (Kind::Volume, v))
+            .chain(created.networks.iter().map(|n| (Kind::Network, n)));
+        for (kind, name) in new {
+            if !objects.iter().any(|o| o.kind == kind && &o.name == name) {
+                objects.push(Object {
+                    kind,
+                    name: name.clone(),
+                    project: project.to_string(),
+                    step: step.to_string(),
+                });
+            }
+        }
+    }
+
+    /// What a finished `compose.up` step (of an earlier process of this run,
+    /// before `resume`) recorded in its outputs.
+    pub fn remember(&self, step: &str, outputs: &Outputs) {
+        let Some(project) = outputs.get("project").and_then(Json::as_str) else {
+            return;
+        };
+        let names = |key: &str| {
+            outputs
+                .get(key)
+                .and_then(Json::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let created = ProjectObjects {
+            volumes: names("created_volumes"),
+            networks: names("created_networks"),
+        };
+        self.record(project, step, &created);
+    }
+
+    /// Removes what this run created for `project` and is still there
+    /// (networks last: they go after the volumes' containers). Returns what
+    /// was removed, and a description of what could not be, which stays
+    /// recorded.
+    async fn remove_project(&self, docker: &Docker, project: &str) -> (Vec<Object>, Vec<String>) {
+        let mut mine: Vec<Object> = {
+            let mut objects = self.lock();
+            let (mine, others) = objects.drain(..).partition(|o| o.project == project);
+            *objects = others;
+            mine
+        };
+        mine.sort_by_key(|o| o.kind == Kind::Network);
+        let (mut removed, mut left, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+        for o in mine {
+            match o.exists(docker).await {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => {
+                    left.push(format!("{}: {e}", o.describe()));
+                    kept.push(o);
+                    continue;
+                }
+            }
+            match o.remove(docker).await {
+                Ok(()) => removed.push(o),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    left.push(format!("{} is left over: {e}", o.describe()));
+                    kept.push(o);
+                }
+            }
+        }
+        self.lock().extend(kept);
+        (removed, left)
+    }
+
+    /// What this run created and left in place, as it stands now.
+    pub async fn left_over(&self, docker: &Docker) -> Vec<String> {
+        let objects = self.lock().clone();
+        let mut left = Vec::new();
+        for o in objects {
+            if o.exists(docker).await.unwrap_or(true) {
+                left.push(o.describe());
+            }
+        }
+        left
+    }
 }
 
 async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
