@@ -1444,3 +1444,108 @@ fn a_scratch_compose_project_leaves_no_volumes_behind() {
     }
     assert!(!text.contains(&format!("volume {before}")), "{text}");
 }
+
+/// The pids of `parent`'s children whose command line contains `needle`.
+fn children_running(parent: u32, needle: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(needle)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A dropped SSH session hangs up the whole job (the shell sends SIGHUP to
+/// its process group): lifeboat carries on, and so must the compose process
+/// it started for a step, which used to die with it and fail the step.
+#[test]
+fn a_hangup_of_the_whole_job_does_not_kill_a_compose_step() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let project = format!("lbhyg28-{}", std::process::id());
+    let file = dir.path().join("compose.yml");
+    std::fs::write(
+        &file,
+        "version: \"2.4\"\nservices:\n\
+         \x20 a:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n",
+    )
+    .unwrap();
+    let _cleanup = Project {
+        name: project.clone(),
+        file: file.clone(),
+    };
+    let runbook = dir.path().join("job.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: job\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{f}\", project: {project}, wait: false }}\n\
+             \x20 - id: down\n    uses: compose.down\n    needs: [up]\n    with: {{ file: \"{f}\", project: {project} }}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env("LIFEBOAT_STATE", &state)
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .args(["run", runbook.to_str().unwrap(), "--yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // A job of its own, as a shell runs it.
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    while children_running(child.id(), " up ").is_empty() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status:?}) before compose up ran");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "compose up never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on the process group of our own child.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; journal: {}",
+        journal_outcome(&state)
+    );
+    assert_eq!(journal_outcome(&state), "succeeded");
+}

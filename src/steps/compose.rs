@@ -252,7 +252,7 @@ async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
         ctx.ports.workdir.join(&file)
     };
     let (program, prefix) = compose().await?;
-    let mut cmd = Command::new(&program);
+    let mut cmd = command(&program);
     cmd.args(&prefix)
         .arg("-f")
         .arg(&path)
@@ -278,9 +278,20 @@ async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
     Ok(())
 }
 
+/// A compose process in its own process group: a hang-up or Ctrl-C sent to
+/// lifeboat's terminal (its process group) is lifeboat's to handle (it
+/// carries on, or cancels and drops the step, which kills the process); it
+/// must not kill compose under a run.
+fn command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd
+}
+
 /// `docker compose` (v2 plugin) when present, else `docker-compose`.
 async fn compose() -> Result<(String, Vec<String>), StepError> {
-    let v2 = Command::new("docker")
+    let v2 = command("docker")
         .args(["compose", "version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -290,7 +301,7 @@ async fn compose() -> Result<(String, Vec<String>), StepError> {
     if v2 {
         return Ok(("docker".into(), vec!["compose".into()]));
     }
-    let v1 = Command::new("docker-compose")
+    let v1 = command("docker-compose")
         .arg("version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
