@@ -487,3 +487,30 @@ fn partial_objects_of_dead_runs_are_swept_at_start_up() {
     assert!(err.contains(&old_unnamed.display().to_string()), "{err}");
     assert!(!err.contains(&live.display().to_string()), "{err}");
 }
+
+/// UTF-16 runbooks (as some Windows editors save them) are invalid, with a
+/// hint that says so; a NUL byte is placed where it is.
+#[test]
+fn utf16_and_nul_runbooks_are_invalid_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_bom = dir.path().join("bom.yaml");
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in "runbook: x\nsteps: []\n".encode_utf16() {
+        bytes.extend(unit.to_le_bytes());
+    }
+    std::fs::write(&with_bom, &bytes).unwrap();
+    let without_bom = dir.path().join("nobom.yaml");
+    std::fs::write(&without_bom, &bytes[2..]).unwrap();
+    let nul = dir.path().join("nul.yaml");
+    std::fs::write(&nul, "runbook: x\nsteps:\n  - id: a\0b\n").unwrap();
+    for (file, at) in [(&with_bom, ":1:1"), (&without_bom, ":1:2"), (&nul, ":3:10")] {
+        let path = file.to_str().unwrap();
+        let o = lifeboat(&["validate", path]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("{path}{at}")), "{err}");
+        if file != &nul {
+            assert!(err.contains("UTF-16"), "{err}");
+        }
+    }
+}

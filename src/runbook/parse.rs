@@ -17,6 +17,8 @@ pub struct Parsed {
     pub index: PositionIndex,
 }
 
+const UTF16_HINT: &str = "is the file UTF-16 (as some Windows editors save)? save it as UTF-8";
+
 /// Why a file could not even be read as text.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -62,11 +64,11 @@ impl ReadError {
             )),
             Self::NotText {
                 path,
+                offset,
                 line,
                 column,
                 byte,
                 lossy,
-                ..
             } => Some((
                 Source::new(path.clone(), lossy.clone()),
                 Diagnostic::new(format!(
@@ -74,10 +76,12 @@ impl ReadError {
                      is not valid UTF-8"
                 ))
                 .at(Some(Span::new(*line, column - 1, 1)))
-                .hint(
+                .hint(if *offset == 0 && (*byte == 0xFF || *byte == 0xFE) {
+                    UTF16_HINT
+                } else {
                     "a runbook is YAML text in UTF-8; if this file is in another encoding, \
-                     convert it (e.g. `iconv -f latin1 -t utf-8 FILE > NEW.yaml`)",
-                ),
+                     convert it (e.g. `iconv -f latin1 -t utf-8 FILE > NEW.yaml`)"
+                }),
             )),
         }
     }
@@ -118,10 +122,17 @@ fn not_text(path: String, bytes: &[u8], offset: usize) -> ReadError {
 /// Parses a runbook. Syntax errors stop at the first; structural errors are
 /// collected per param, target and step.
 pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
-    if source.text.contains('\0') {
+    if let Some(at) = source.text.find('\0') {
+        let before = &source.text[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         return Err(vec![
             Diagnostic::new("the file contains NUL bytes; a runbook is YAML text")
-                .at(Some(Span::new(1, 0, 1))),
+                .at(Some(Span::new(
+                    before.matches('\n').count() + 1,
+                    before[line_start..].chars().count(),
+                    1,
+                )))
+                .hint(UTF16_HINT),
         ]);
     }
     if let Some(span) = too_deep(&source.text) {
