@@ -109,6 +109,7 @@ pub async fn execute(
     places: &Places,
     req: Request,
 ) -> (u8, Option<Report>) {
+    ignore_hangups();
     let (run_id, seed) = match req.resume {
         Some((id, seed)) => (id, Some(seed)),
         None => (new_run_id(), None),
@@ -189,7 +190,6 @@ pub async fn execute(
         real = real.resumed(&req.plan, &seed.done);
     }
     let executor = Arc::new(real);
-    ignore_hangups();
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {

@@ -30,7 +30,7 @@ pub async fn up(ctx: &Ctx) -> Result<Outputs, StepError> {
         }
     }
     args.extend(ctx.args.strings("services")?);
-    let project = ctx.args.str("project")?;
+    let project = labelled(&ctx.args.str("project")?);
     let docker = &ctx.ports.docker;
     let before = docker
         .project_objects(&project)
@@ -66,7 +66,7 @@ pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
         args.push("--volumes".into());
     }
     run(ctx, args).await?;
-    let project = ctx.args.str("project")?;
+    let project = labelled(&ctx.args.str("project")?);
     let (removed, left) = ctx
         .created
         .remove_project(&ctx.ports.docker, &project)
@@ -86,6 +86,16 @@ pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
         ("removed_networks", json!(names(Kind::Network))),
         ("left_over", json!(left)),
     ]))
+}
+
+/// The project name as compose writes it in its labels: lower case, only
+/// `a-z 0-9 _ -` (what v1 keeps; v2 refuses other names).
+fn labelled(project: &str) -> String {
+    project
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,4 +324,42 @@ async fn compose() -> Result<(String, Vec<String>), StepError> {
     Err(StepError::fatal(
         "neither `docker compose` nor `docker-compose` is installed",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_match_compose_labels() {
+        assert_eq!(labelled("Shop.Recover_1-x"), "shoprecover_1-x");
+        assert_eq!(labelled("demo-recover"), "demo-recover");
+    }
+
+    #[test]
+    fn a_resumed_run_takes_over_what_its_compose_up_created() {
+        let created = Created::default();
+        let outputs: Outputs = serde_json::from_value(json!({
+            "changed": true,
+            "project": "p",
+            "created_volumes": ["p_a", "p_b"],
+            "created_networks": ["p_default"],
+        }))
+        .unwrap();
+        created.remember("up", &outputs);
+        created.remember("up", &outputs);
+        let described: Vec<String> = created.lock().iter().map(Object::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "volume p_a (created by compose.up `up`, project p)",
+                "volume p_b (created by compose.up `up`, project p)",
+                "network p_default (created by compose.up `up`, project p)",
+            ]
+        );
+        // Outputs of another kind of step are not a record.
+        let other = Created::default();
+        other.remember("x", &Outputs::new());
+        assert!(other.lock().is_empty());
+    }
 }
