@@ -36,9 +36,10 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
     let mut entries = Vec::new();
     let mut broken = Vec::new();
     for file in files {
+        // A read error names the file (and the place) itself.
         let parsed = read_source(&file)
             .map_err(|e| e.to_string())
-            .and_then(|s| parse(&s).map_err(|d| d[0].message.clone()));
+            .and_then(|s| parse(&s).map_err(|d| format!("{}: {}", file.display(), d[0].message)));
         match parsed {
             Ok(p) => {
                 let objective = |f: fn(
@@ -55,7 +56,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     steps: p.raw.steps.len(),
                 })
             }
-            Err(e) => broken.push(format!("{}: {e} (run `lifeboat validate`)", file.display())),
+            Err(e) => broken.push(format!("{e} (run `lifeboat validate`)")),
         }
     }
     match args.format {
