@@ -217,6 +217,8 @@ pub async fn execute(
     )
     .await;
     let _ = reporter.await;
+    // Finished (its journal says so): its run lock file can go.
+    lock::forget_run(&lock::default_dir(), &run_id);
     let left_over = executor.left_over().await;
     if !left_over.is_empty() {
         errln!(

@@ -88,6 +88,13 @@ pub fn run_lock(run_id: &str) -> String {
     format!("run {run_id}")
 }
 
+/// Removes the lock file of a run that finished (its journal says so, and
+/// nothing resumes a finished run), so run locks do not pile up. Called by
+/// the holder before it lets go.
+pub fn forget_run(dir: &Path, run_id: &str) {
+    let _ = fs::remove_file(dir.join(format!("{}.lock", key(&run_lock(run_id)))));
+}
+
 /// Whether a live process holds the lock on `what` now. A lock file that
 /// cannot be opened counts as held: when in doubt, a run is running.
 pub fn is_held(dir: &Path, what: &str) -> bool {
@@ -139,5 +146,7 @@ mod tests {
         assert!(!is_held(dir.path(), &run_lock("20261130T010000Z-other1")));
         drop(held);
         assert!(!is_held(dir.path(), &me), "released");
+        forget_run(dir.path(), "20261130T010000Z-abcdef");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
