@@ -294,3 +294,223 @@ fn kinds_lists_every_kind() {
         );
     }
 }
+
+/// A runbook that is not UTF-8 is an invalid runbook (exit 1), not an
+/// unreadable path (exit 2): the message names the file, the line and column
+/// of the first bad byte, and what to do.
+#[test]
+fn a_runbook_that_is_not_utf8_is_invalid_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latin1.yaml");
+    std::fs::write(
+        &file,
+        b"runbook: latin1\nsteps:\n  - id: caf\xe9\n    uses: gate.confirm\n    with: { message: hi }\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let o = lifeboat(&["validate", path]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains(&format!("{path}:3:12")), "{err}");
+    assert!(err.contains("0xE9"), "{err}");
+    assert!(err.contains("iconv"), "{err}");
+    assert!(err.ends_with("1 of 1 runbook invalid\n"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let o = lifeboat(&["validate", "--format", "json", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(reports[0]["valid"], false);
+    assert_eq!(
+        reports[0]["errors"][0]["span"],
+        serde_json::json!({ "line": 3, "column": 12, "length": 1 })
+    );
+
+    // Every command that reads a runbook says the same, with exit 1.
+    for args in [
+        vec!["plan", path, "--no-probe"],
+        vec!["run", path, "--dry-run"],
+    ] {
+        let o = lifeboat(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("{path}:3:12")), "{args:?}: {err}");
+    }
+    // A file that cannot be read at all is still a usage error.
+    let o = lifeboat(&[
+        "validate",
+        dir.path().join("missing.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Starts lifeboat with stdout and stderr on pipes whose reading ends are
+/// closed at once, as `| head -0` or a quit pager leaves them.
+fn with_closed_pipes(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("LIFEBOAT_RUNBOOKS")
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().map(|(k, v)| (*k, *v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lifeboat");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap()
+}
+
+/// `lifeboat schema | head` and friends: a reader that goes away is not an
+/// error of the command. It exits quietly (no panic, status 0), instead of
+/// panicking with "failed printing to stdout: Broken pipe" (status 101).
+#[test]
+fn printing_commands_exit_quietly_when_the_reader_goes_away() {
+    for args in [
+        vec!["schema"],
+        vec!["kinds"],
+        vec!["list"],
+        vec!["validate"],
+        vec!["plan", "full-data-loss", "--no-probe"],
+        vec!["--help"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("LIFEBOAT_RUNBOOKS")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        // Both streams gone: still no panic, still status 0.
+        let status = with_closed_pipes(&args, &[]);
+        assert_eq!(status.code(), Some(0), "{args:?} with both pipes closed");
+    }
+}
+
+/// A backup killed while it was written leaves its `.partial` object: the
+/// next lifeboat that opens the repository removes it and says so, unless
+/// its run is still running (its run lock is held) or its writer still
+/// holds the file. Unnamed ones (older versions) go once they are stale.
+#[test]
+fn partial_objects_of_dead_runs_are_swept_at_start_up() {
+    use lifeboat::engine::lock;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let locks = dir.path().join("locks");
+    let source = repo.join("backups/lbhyg-vol");
+    std::fs::create_dir_all(&source).unwrap();
+    let put = |name: &str, bytes: usize| {
+        let path = source.join(name);
+        std::fs::write(&path, vec![7u8; bytes]).unwrap();
+        path
+    };
+    let dead = put(
+        "20261130T010000Z-aaaaaa.tar.zst.run-20261130T005959Z-dead01.partial",
+        3 << 20,
+    );
+    let live = put(
+        "20261130T010000Z-bbbbbb.tar.zst.run-20261130T005959Z-live01.partial",
+        1000,
+    );
+    let writing = put(
+        "20261130T010000Z-cccccc.tar.zst.run-20261130T005959Z-dead02.partial",
+        1000,
+    );
+    let old_unnamed = put("20261129T010000Z-dddddd.tar.zst.partial", 2000);
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_unnamed)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let fresh_unnamed = put("20261130T010000Z-eeeeee.tar.zst.partial", 2000);
+    let published = put("20261130T000000Z-ffffff.tar.zst", 10);
+
+    // A run that is running holds its run lock; a writer holds its file.
+    let _run = lock::acquire(
+        &locks,
+        &[lock::run_lock("20261130T005959Z-live01")],
+        "run 20261130T005959Z-live01 (test)",
+    )
+    .unwrap();
+    let held = std::fs::File::open(&writing).unwrap();
+    held.lock().unwrap();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["backups", "list", "--repo", repo.to_str().unwrap()])
+        .env("LIFEBOAT_LOCK_DIR", &locks)
+        .env("LIFEBOAT_STATE", dir.path().join("state"))
+        .env("NO_COLOR", "1")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        !dead.exists(),
+        "the partial object of a dead run is left: {err}"
+    );
+    assert!(
+        !old_unnamed.exists(),
+        "a stale unnamed partial is left: {err}"
+    );
+    assert!(
+        live.exists(),
+        "the partial object of a running run was removed"
+    );
+    assert!(
+        writing.exists(),
+        "a partial object being written was removed"
+    );
+    assert!(
+        fresh_unnamed.exists(),
+        "a fresh unnamed partial was removed"
+    );
+    assert!(published.exists());
+    assert!(
+        err.contains("Removed 2 partial backup objects (3.0 MiB) left by interrupted runs (20261130T005959Z-dead01):"),
+        "{err}"
+    );
+    assert!(err.contains(&dead.display().to_string()), "{err}");
+    assert!(err.contains(&old_unnamed.display().to_string()), "{err}");
+    assert!(!err.contains(&live.display().to_string()), "{err}");
+}
+
+/// UTF-16 runbooks (as some Windows editors save them) are invalid, with a
+/// hint that says so; a NUL byte is placed where it is.
+#[test]
+fn utf16_and_nul_runbooks_are_invalid_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_bom = dir.path().join("bom.yaml");
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in "runbook: x\nsteps: []\n".encode_utf16() {
+        bytes.extend(unit.to_le_bytes());
+    }
+    std::fs::write(&with_bom, &bytes).unwrap();
+    let without_bom = dir.path().join("nobom.yaml");
+    std::fs::write(&without_bom, &bytes[2..]).unwrap();
+    let nul = dir.path().join("nul.yaml");
+    std::fs::write(&nul, "runbook: x\nsteps:\n  - id: a\0b\n").unwrap();
+    for (file, at) in [(&with_bom, ":1:1"), (&without_bom, ":1:2"), (&nul, ":3:10")] {
+        let path = file.to_str().unwrap();
+        let o = lifeboat(&["validate", path]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("{path}{at}")), "{err}");
+        if file != &nul {
+            assert!(err.contains("UTF-16"), "{err}");
+        }
+    }
+}

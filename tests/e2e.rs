@@ -1344,3 +1344,510 @@ fn a_late_resume_is_refused_when_a_newer_run_recovered_the_stack() {
     );
     assert_eq!(stack.health("postgres"), "healthy");
 }
+
+/// The outcome a run's journal records (`succeeded`, `rolled_back`, …).
+fn journal_outcome(state: &Path) -> String {
+    let runs = state.join("runs");
+    let journal = std::fs::read_dir(&runs)
+        .unwrap_or_else(|e| panic!("{}: {e}", runs.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a journal");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["record"] == "run_finished")
+        .filter_map(|r| r["outcome"].as_str().map(String::from))
+        .next_back()
+        .unwrap_or_else(|| format!("unfinished:\n{text}"))
+}
+
+/// A closed output pipe and a hang-up (a dropped SSH session, a quit pager)
+/// do not abort a run: a step that logs a warning to a closed stderr used to
+/// panic ("failed printing to stderr: Broken pipe") and roll the run back,
+/// and SIGHUP killed lifeboat in the middle of its steps. Output that cannot
+/// be written is dropped; the run goes on; the journal is the record.
+#[test]
+fn a_run_survives_closed_output_pipes_and_a_hangup() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    let dir = tempfile::tempdir().unwrap();
+    // An HTTP server that answers after a pause, so the run is mid-step when
+    // the hang-up comes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, wait_accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = accepted.send(());
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            std::thread::sleep(Duration::from_secs(2));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let runbook = dir.path().join("pipes.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: pipes\nsteps:\n\
+             \x20 - id: warn\n    uses: backup.prune\n    with: {{ name: lbhyg-pipes }}\n\
+             \x20 - id: slow\n    uses: http.request\n    needs: [warn]\n    with: {{ url: \"http://127.0.0.1:{port}/\" }}\n\
+             \x20 - id: warn-again\n    uses: backup.prune\n    needs: [slow]\n    with: {{ name: lbhyg-pipes }}\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("LIFEBOAT_STATE", &state)
+        .env("LIFEBOAT_REPO", dir.path().join("repo"))
+        .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+        .env_remove("RUST_LOG")
+        .env_remove("LIFEBOAT_CONFIG")
+        .args(["run", runbook.to_str().unwrap(), "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let started = Instant::now();
+    while wait_accepted
+        .recv_timeout(Duration::from_millis(100))
+        .is_err()
+    {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the run ended ({status:?}) before its slow step; journal: {}",
+                journal_outcome(&state)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never reached its slow step"
+        );
+    }
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; journal: {}",
+        journal_outcome(&state)
+    );
+    assert_eq!(journal_outcome(&state), "succeeded");
+}
+
+/// Removes a container when dropped.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// The `.partial` files under `dir`, recursively.
+fn partials(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(partials(&path));
+        } else if path.to_string_lossy().ends_with(".partial") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A backup killed (kill -9) while it streams leaves its `.partial` object;
+/// while the run lives, another lifeboat leaves it alone; once the run is
+/// dead, the next lifeboat to open the repository removes it and says which
+/// run left it.
+#[test]
+fn a_killed_backup_leaves_a_partial_object_that_the_next_start_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("lbhyg-sweep-{}", std::process::id());
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "lifeboat-test/stack:local",
+        "sleep",
+        "600",
+    ]));
+    let _container = Container(name.clone());
+    let runbook = dir.path().join("slow-backup.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: slow-backup\ntargets:\n  c: {{ container: {name} }}\nsteps:\n\
+             \x20 - id: dump\n    uses: exec.backup\n    with:\n      container: c\n      name: lbhyg-sweep\n      \
+             command: [sh, -c, \"head -c 3000000 /dev/urandom; sleep 600\"]\n"
+        ),
+    )
+    .unwrap();
+    let lifeboat = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .env("LIFEBOAT_STATE", dir.path().join("state"))
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .stdin(Stdio::null())
+            .args(args);
+        cmd
+    };
+    let mut run = lifeboat(&["run", runbook.to_str().unwrap(), "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let repo = dir.path().join("repo");
+    let started = Instant::now();
+    let partial = loop {
+        if let Some(p) = partials(&repo).into_iter().next() {
+            break p;
+        }
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("the run ended ({status:?}) before writing its backup");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no partial object appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(".jsonl")
+                .map(String::from)
+        })
+        .unwrap();
+    assert!(
+        partial.to_string_lossy().contains(&run_id),
+        "{} does not name run {run_id}",
+        partial.display()
+    );
+
+    // The run is alive: its partial object stays.
+    let o = sh(&mut lifeboat(&["backups", "list"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        partial.exists(),
+        "the partial object of a running backup was removed"
+    );
+
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(partial.exists());
+    let o = sh(&mut lifeboat(&["backups", "list"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        !partial.exists(),
+        "the partial object of the killed run is still there: {err}"
+    );
+    assert!(
+        err.contains("Removed 1 partial backup object (") && err.contains(&run_id),
+        "{err}"
+    );
+    assert!(err.contains(&partial.display().to_string()), "{err}");
+    assert!(partials(&repo).is_empty());
+}
+
+/// Names of the Docker objects (`volume` or `network`) labelled with compose project `project`.
+fn project_objects(kind: &str, project: &str) -> Vec<String> {
+    let out = ok(Command::new("docker").args([
+        kind,
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]));
+    let mut names: Vec<String> = out.lines().map(String::from).collect();
+    if kind == "network" {
+        // `network ls -q` gives ids.
+        names = names
+            .iter()
+            .map(|id| {
+                ok(Command::new("docker").args(["network", "inspect", "-f", "{{.Name}}", id]))
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+    }
+    names.sort();
+    names
+}
+
+/// Takes a compose project down with its volumes when dropped.
+struct Project {
+    name: String,
+    file: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = compose_cmd()
+            .arg("-f")
+            .arg(&self.file)
+            .args(["-p", &self.name, "down", "-v"])
+            .output();
+        for v in project_objects("volume", &self.name) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &v])
+                .output();
+        }
+    }
+}
+
+/// A scratch compose project leaks nothing: `compose.up` of one service
+/// (compose v1 creates every volume of the file) records what it created;
+/// `compose.down` removes those volumes and networks, and keeps a volume
+/// that existed before the run. A run that leaves what it created says so.
+#[test]
+fn a_scratch_compose_project_leaves_no_volumes_behind() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let project = format!("lbhyg14-{}", std::process::id());
+    let file = dir.path().join("compose.yml");
+    std::fs::write(
+        &file,
+        "version: \"2.4\"\nservices:\n\
+         \x20 a:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n    volumes: [a-data:/a]\n\
+         \x20 b:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n    volumes: [b-data:/b]\n\
+         volumes:\n  a-data:\n  b-data:\n  spare:\n",
+    )
+    .unwrap();
+    let _cleanup = Project {
+        name: project.clone(),
+        file: file.clone(),
+    };
+    // There before the run: never removed by it.
+    let before = format!("{project}_a-data");
+    ok(Command::new("docker").args([
+        "volume",
+        "create",
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.volume=a-data",
+        &before,
+    ]));
+    let write_runbook = |name: &str, down: bool| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let mut text = format!(
+            "runbook: {name}\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{}\", project: {project}, services: [a], wait: false }}\n",
+            file.display()
+        );
+        if down {
+            text.push_str(&format!(
+                "  - id: down\n    uses: compose.down\n    needs: [up]\n    with: {{ file: \"{}\", project: {project} }}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let lifeboat = |runbook: &Path| {
+        sh(Command::new(BIN)
+            .current_dir(dir.path())
+            .env("LIFEBOAT_STATE", dir.path().join("state"))
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .stdin(Stdio::null())
+            .args(["run", runbook.to_str().unwrap(), "--yes"]))
+    };
+
+    let o = lifeboat(&write_runbook("scratch", true));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert_eq!(
+        project_objects("volume", &project),
+        std::slice::from_ref(&before),
+        "the run left volumes it created: {text}"
+    );
+    assert!(project_objects("network", &project).is_empty(), "{text}");
+
+    // A failed run: the rollback's compose.down (the undo of compose.up)
+    // removes what compose.up created.
+    let failing = dir.path().join("failing.yaml");
+    std::fs::write(
+        &failing,
+        format!(
+            "runbook: failing\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{f}\", project: {project}, services: [a], wait: false }}\n\
+             \x20   undo: {{ uses: compose.down, with: {{ file: \"{f}\", project: {project} }} }}\n\
+             \x20 - id: check\n    uses: http.request\n    needs: [up]\n    with: {{ url: \"http://127.0.0.1:9/\", timeout: 2s }}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    let o = lifeboat(&failing);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert_eq!(
+        project_objects("volume", &project),
+        std::slice::from_ref(&before),
+        "the rollback left volumes the run created: {text}"
+    );
+
+    // Up without down: what the run created stays, and the run says so.
+    let o = lifeboat(&write_runbook("up-only", false));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    for v in [format!("{project}_b-data"), format!("{project}_spare")] {
+        assert!(project_objects("volume", &project).contains(&v), "{text}");
+        assert!(
+            text.contains(&format!("volume {v}")),
+            "{v} not reported: {text}"
+        );
+    }
+    assert!(!text.contains(&format!("volume {before}")), "{text}");
+}
+
+/// The pids of `parent`'s children whose command line contains `needle`.
+fn children_running(parent: u32, needle: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(needle)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A dropped SSH session hangs up the whole job (the shell sends SIGHUP to
+/// its process group): lifeboat carries on, and so must the compose process
+/// it started for a step, which used to die with it and fail the step.
+#[test]
+fn a_hangup_of_the_whole_job_does_not_kill_a_compose_step() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let project = format!("lbhyg28-{}", std::process::id());
+    let file = dir.path().join("compose.yml");
+    std::fs::write(
+        &file,
+        "version: \"2.4\"\nservices:\n\
+         \x20 a:\n    image: lifeboat-test/stack:local\n    command: [sleep, \"600\"]\n    stop_signal: SIGKILL\n",
+    )
+    .unwrap();
+    let _cleanup = Project {
+        name: project.clone(),
+        file: file.clone(),
+    };
+    let runbook = dir.path().join("job.yaml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook: job\nsteps:\n\
+             \x20 - id: up\n    uses: compose.up\n    with: {{ file: \"{f}\", project: {project}, wait: false }}\n\
+             \x20 - id: down\n    uses: compose.down\n    needs: [up]\n    with: {{ file: \"{f}\", project: {project} }}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env("LIFEBOAT_STATE", &state)
+            .env("LIFEBOAT_REPO", dir.path().join("repo"))
+            .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+            .env_remove("RUST_LOG")
+            .env_remove("LIFEBOAT_CONFIG")
+            .args(["run", runbook.to_str().unwrap(), "--yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // A job of its own, as a shell runs it.
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    while children_running(child.id(), " up ").is_empty() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status:?}) before compose up ran");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "compose up never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on the process group of our own child.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; journal: {}",
+        journal_outcome(&state)
+    );
+    assert_eq!(journal_outcome(&state), "succeeded");
+}

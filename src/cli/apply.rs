@@ -51,6 +51,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
     };
     let source = match read_source(Path::new(&saved.source)) {
         Ok(s) => s,
+        Err(e) if e.is_invalid() => return super::read_failure(&e),
         Err(e) => return usage_error(&format!("the plan's runbook: {e}")),
     };
     // The plan's own values, then any --set (secrets) on top.

@@ -301,7 +301,7 @@ fn fail(e: &RepoError) -> u8 {
 }
 
 fn print_json<T: Serialize>(value: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
@@ -352,14 +352,14 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
     }
     if shown.is_empty() {
         if total == 0 {
-            println!("No backups in {}.", cat.describe());
+            outln!("No backups in {}.", cat.describe());
         } else if let Some(s) = args.source.as_ref().filter(|s| !sources.contains(s)) {
-            println!(
+            outln!(
                 "No backups of `{s}`; the repository has backups of `{}`.",
                 sources.join("`, `")
             );
         } else {
-            println!("No backups match ({total} in the repository).");
+            outln!("No backups match ({total} in the repository).");
         }
         return EXIT_OK;
     }
@@ -422,15 +422,15 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
         }
         s.trim_end().to_string()
     };
-    println!("{}", line(&header));
+    outln!("{}", line(&header));
     for row in &rows {
-        println!(
+        outln!(
             "{}",
             line(&row.iter().map(String::as_str).collect::<Vec<_>>())
         );
     }
     let stored: u64 = shown.iter().map(|h| h.manifest.stored_bytes).sum();
-    println!(
+    outln!(
         "{} backup(s), {} stored{}",
         shown.len(),
         bytes(stored),
@@ -534,7 +534,7 @@ fn show(cat: &Catalog, args: ShowArgs) -> u8 {
     ));
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     for (k, v) in lines {
-        println!("{:<width$} {v}", format!("{k}:"));
+        outln!("{:<width$} {v}", format!("{k}:"));
     }
     EXIT_OK
 }
@@ -562,9 +562,9 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
             .map(|s| format!(" of `{s}`"))
             .unwrap_or_default();
         if args.format == Format::Json {
-            println!("[]");
+            outln!("[]");
         } else {
-            println!("No backups{whose} to verify.");
+            outln!("No backups{whose} to verify.");
         }
         return EXIT_OK;
     }
@@ -607,7 +607,7 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         }
         if args.format == Format::Text {
             let mark = if ok { "✓ ok    " } else { "✗ FAILED" };
-            println!("{mark}  {id}  {detail}");
+            outln!("{mark}  {id}  {detail}");
         }
         results.push(json!({
             "id": id,
@@ -620,7 +620,7 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
     }
     match args.format {
         Format::Json => print_json(&results),
-        Format::Text => println!(
+        Format::Text => outln!(
             "{} of {} backup(s) passed{}.",
             ids.len() - failed,
             ids.len(),
@@ -664,7 +664,7 @@ fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
             "source": m.source,
             "freed_bytes": freed,
         })),
-        Format::Text => println!(
+        Format::Text => outln!(
             "Deleted backup {} of `{}`: {} freed ({freed} bytes).",
             m.id,
             m.source,
@@ -693,7 +693,7 @@ fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> u8 {
                 (false, true) => "unpinned: retention may forget it",
                 (false, false) => "was not pinned",
             };
-            println!("Backup {} of `{}` {what}.", m.id, m.source);
+            outln!("Backup {} of `{}` {what}.", m.id, m.source);
         }
     }
     EXIT_OK
@@ -840,12 +840,12 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
 fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestamp, would: u64) {
     let forgotten: usize = results.iter().map(|p| p.forgotten().count()).sum();
     let total: usize = results.iter().map(|p| p.decisions.len()).sum();
-    println!("Policy: {policy}.");
+    outln!("Policy: {policy}.");
     if total == 0 {
         if policy.tags.is_empty() {
-            println!("Nothing to prune: the repository has no backups.");
+            outln!("Nothing to prune: the repository has no backups.");
         } else {
-            println!("Nothing to prune: no backup has the tags --tag asks for.");
+            outln!("Nothing to prune: no backup has the tags --tag asks for.");
         }
         return;
     }
@@ -855,14 +855,14 @@ fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestam
         .filter(|d| d.backup.tags.iter().any(|t| t == SAFETY_TAG))
         .count();
     if safety > 0 {
-        println!(
+        outln!(
             "Safety backups (tag `{SAFETY_TAG}`, {safety} of them) do not count in these rules; \
              they are kept for {} from now (--keep-safety).",
             policy.keep_safety()
         );
     }
     for p in results {
-        println!(
+        outln!(
             "\n{}: keep {}, forget {}",
             p.source,
             p.kept(),
@@ -888,21 +888,21 @@ fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestam
                 bytes(m.stored_bytes),
                 reasons.join(", ")
             );
-            println!("{}", line.trim_end());
+            outln!("{}", line.trim_end());
         }
     }
-    println!();
+    outln!();
     if forgotten == 0 {
-        println!("Nothing to prune: the policy keeps all {total} backup(s).");
+        outln!("Nothing to prune: the policy keeps all {total} backup(s).");
     } else if dry_run {
-        println!(
+        outln!(
             "Dry run: {forgotten} of {total} backup(s) would be deleted, freeing {}; nothing was deleted.",
             bytes(would)
         );
     } else {
         let deleted: usize = results.iter().map(|p| p.deleted.len()).sum();
         let freed: u64 = results.iter().map(Pruned::freed).sum();
-        println!(
+        outln!(
             "Deleted {deleted} of {total} backup(s), freed {} ({freed} bytes).",
             bytes(freed)
         );

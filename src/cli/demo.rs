@@ -33,11 +33,11 @@ impl Demo {
         name: &str,
         f: impl FnOnce(&mut Self) -> Result<T, String>,
     ) -> Result<T, String> {
-        println!("\n== {name}");
+        outln!("\n== {name}");
         let t0 = Instant::now();
         let out = f(self)?;
         let took = t0.elapsed();
-        println!("   ({})", Human(took));
+        outln!("   ({})", Human(took));
         self.timings.push((name.to_string(), took));
         Ok(out)
     }
@@ -116,17 +116,17 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
     }
     match result {
         Ok(rto) => {
-            println!(
+            outln!(
                 "\n== Result: every Redis key and PostgreSQL row is back, identical to the seed."
             );
             for (name, took) in &demo.timings {
-                println!("   {name:<44} {:>8}", Human(*took).to_string());
+                outln!("   {name:<44} {:>8}", Human(*took).to_string());
             }
-            println!(
+            outln!(
                 "   recovery (full-data-loss) took {}; the runbook's objective is 10m.",
                 Human(rto)
             );
-            println!(
+            outln!(
                 "   Backups: {}    Journals: {}",
                 places.repo_dir().display(),
                 places.state_dir.join("runs").display()
@@ -185,7 +185,7 @@ fn story(demo: &mut Demo, runbooks: &Path, places: &Places) -> Result<Duration, 
         match d.testdata("check") {
             Ok(()) => Err("the data survived the simulated loss; the demo proves nothing".into()),
             Err(_) => {
-                println!("   the check fails, as it should: the data is gone");
+                outln!("   the check fails, as it should: the data is gone");
                 Ok(())
             }
         }

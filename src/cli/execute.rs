@@ -65,7 +65,7 @@ pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
             destructive.join(", ")
         )));
     }
-    eprint!(
+    err!(
         "{}\nRun it? Destructive steps: {}. Type yes to go on: ",
         plan.summary,
         destructive.join(", ")
@@ -76,7 +76,7 @@ pub fn confirm_destructive(plan: &Plan, yes: bool) -> Result<(), u8> {
     if line.trim().eq_ignore_ascii_case("yes") {
         Ok(())
     } else {
-        eprintln!("Not confirmed; nothing was done.");
+        errln!("Not confirmed; nothing was done.");
         Err(EXIT_FAILED)
     }
 }
@@ -135,6 +135,7 @@ pub async fn execute(
     places: &Places,
     req: Request,
 ) -> (u8, Option<Report>) {
+    ignore_hangups();
     let (run_id, seed) = match req.resume {
         Some((id, seed)) => (id, Some(seed)),
         None => (new_run_id(), None),
@@ -144,7 +145,11 @@ pub async fn execute(
         req.plan.runbook,
         std::process::id()
     );
-    let _locks = match lock::acquire(&lock::default_dir(), &lock_names(&req.plan), &holder) {
+    // The run's own lock tells other processes it is running (their repository
+    // sweep leaves its partial backups alone); then what it touches.
+    let mut names = lock_names(&req.plan);
+    names.push(lock::run_lock(&run_id));
+    let _locks = match lock::acquire(&lock::default_dir(), &names, &holder) {
         Ok(l) => l,
         Err(e) => {
             usage_error(&e.to_string());
@@ -206,12 +211,16 @@ pub async fn execute(
         remote: req.remote,
         workdir: std::env::current_dir().unwrap_or_default(),
     };
-    let executor = Arc::new(Real::new(ports, &req.plan));
+    let mut real = Real::new(ports, &req.plan);
+    if let Some(seed) = &seed {
+        real = real.resumed(&req.plan, &seed.done);
+    }
+    let executor = Arc::new(real);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupted: stopping, then rolling back what was done…");
+            errln!("\nInterrupted: stopping, then rolling back what was done…");
             on_signal.cancel();
         }
     });
@@ -226,7 +235,7 @@ pub async fn execute(
     let report = run(
         &req.plan,
         &scope,
-        executor,
+        executor.clone(),
         Some(Arc::new(Mutex::new(journal))),
         tx,
         &options,
@@ -234,8 +243,20 @@ pub async fn execute(
     )
     .await;
     let _ = reporter.await;
+    // Finished (its journal says so): its run lock file can go.
+    lock::forget_run(&lock::default_dir(), &run_id);
+    let left_over = executor.left_over().await;
+    if !left_over.is_empty() {
+        errln!(
+            "Left in place by this run (created by it, not taken down; remove what is no \
+             longer needed):"
+        );
+        for l in &left_over {
+            errln!("  {l}");
+        }
+    }
     if req.format == Format::Text {
-        println!("Journal: {journal_path}");
+        outln!("Journal: {journal_path}");
     }
     let code = match report.outcome {
         Outcome::Succeeded => EXIT_OK,
@@ -243,6 +264,26 @@ pub async fn execute(
         _ => EXIT_FAILED,
     };
     (code, Some(report))
+}
+
+/// A hang-up (the SSH session or terminal went away) must not kill a run
+/// half-way: SIGHUP is noted and the run goes on. Its output is lost (writes
+/// to the dead terminal fail and are ignored); the journal is the record.
+fn ignore_hangups() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        tracing::info!("hang-up ignored: the run goes on; see its journal");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot catch SIGHUP; a hang-up would stop the run: {e}"),
+        }
+    }
 }
 
 /// Journal records of a run, or a usage error.

@@ -85,13 +85,13 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
         })
         .collect();
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&runs).unwrap_or_default()
         ),
         Format::Text => {
             if runs.is_empty() {
-                println!(
+                outln!(
                     "No runs yet in {}.",
                     journal::runs_dir(&places.state_dir).display()
                 );
@@ -109,9 +109,14 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
                 } else {
                     ""
                 };
-                println!(
+                outln!(
                     "{:<26} {:<24} {:<16} {:>8}  {} done, {} failed{hint}",
-                    r.run_id, r.runbook, r.outcome, took, r.steps_finished, r.steps_failed
+                    r.run_id,
+                    r.runbook,
+                    r.outcome,
+                    took,
+                    r.steps_finished,
+                    r.steps_failed
                 );
             }
         }
@@ -125,16 +130,19 @@ pub fn show(places: &Places, args: ShowArgs) -> u8 {
         Err(code) => return code,
     };
     if args.format == Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&records).unwrap_or_default()
         );
         return EXIT_OK;
     }
     let s = summarize(&args.run_id, &records);
-    println!(
+    outln!(
         "Run {} of {}: {} (started {})",
-        s.run_id, s.runbook, s.outcome, s.started_at
+        s.run_id,
+        s.runbook,
+        s.outcome,
+        s.started_at
     );
     for r in &records {
         let line = match r {
@@ -168,7 +176,7 @@ pub fn show(places: &Places, args: ShowArgs) -> u8 {
                 format!("finished: {} in {duration_ms} ms", outcome.word())
             }
         };
-        println!("  {line}");
+        outln!("  {line}");
     }
     EXIT_OK
 }

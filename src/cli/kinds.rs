@@ -30,7 +30,7 @@ pub fn run(args: Args) -> u8 {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> u8 {
             Some(Effect::Destroy) => "DESTRUCTIVE: needs a safety backup first",
             None => "changes, unless `readonly: true`",
         };
-        println!(
+        outln!(
             "{} {}  ({effect})\n    {}",
             k.category.symbol(),
             k.name,
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> u8 {
                 .default
                 .map(|d| format!(", default {d}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "    {:<16} {} ({req}{default}): {}",
                 a.name,
                 a.ty.describe(),
@@ -69,9 +69,9 @@ pub fn run(args: Args) -> u8 {
             );
         }
         if !k.outputs.is_empty() {
-            println!("    outputs: {}", k.outputs.join(", "));
+            outln!("    outputs: {}", k.outputs.join(", "));
         }
-        println!();
+        outln!();
     }
     EXIT_OK
 }

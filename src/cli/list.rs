@@ -36,9 +36,10 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
     let mut entries = Vec::new();
     let mut broken = Vec::new();
     for file in files {
+        // A read error names the file (and the place) itself.
         let parsed = read_source(&file)
             .map_err(|e| e.to_string())
-            .and_then(|s| parse(&s).map_err(|d| d[0].message.clone()));
+            .and_then(|s| parse(&s).map_err(|d| format!("{}: {}", file.display(), d[0].message)));
         match parsed {
             Ok(p) => {
                 let objective = |f: fn(
@@ -55,11 +56,11 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     steps: p.raw.steps.len(),
                 })
             }
-            Err(e) => broken.push(format!("{}: {e} (run `lifeboat validate`)", file.display())),
+            Err(e) => broken.push(format!("{e} (run `lifeboat validate`)")),
         }
     }
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&entries).unwrap_or_default()
         ),
@@ -70,13 +71,16 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                 .max()
                 .unwrap_or(4)
                 .max(4);
-            println!(
+            outln!(
                 "{:width$}  {:>5}  {:>5}  {:>5}  DESCRIPTION",
-                "NAME", "STEPS", "RTO", "RPO"
+                "NAME",
+                "STEPS",
+                "RTO",
+                "RPO"
             );
             for e in &entries {
                 let dash = || "-".to_string();
-                println!(
+                outln!(
                     "{:width$}  {:>5}  {:>5}  {:>5}  {}",
                     e.name,
                     e.steps,
@@ -88,7 +92,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         }
     }
     for b in &broken {
-        eprintln!("warning: {b}");
+        errln!("warning: {b}");
     }
     if broken.is_empty() {
         EXIT_OK

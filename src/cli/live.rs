@@ -187,7 +187,16 @@ impl Places {
             })
     }
 
+    /// The local repository, swept of the partial objects that interrupted
+    /// runs left behind (said on stderr).
     pub fn open_repo(&self) -> Result<Arc<LocalRepo>, u8> {
+        let repo = self.open_repo_unswept()?;
+        sweep(&repo);
+        Ok(repo)
+    }
+
+    /// The local repository as it is, for what must change nothing (`--dry-run`).
+    pub fn open_repo_unswept(&self) -> Result<Arc<LocalRepo>, u8> {
         let dir = self.repo_dir();
         let keys = Keys::load(&self.keys).map_err(|e| usage_error(&format!("encryption: {e}")))?;
         LocalRepo::open(&dir)
@@ -196,6 +205,49 @@ impl Places {
                 usage_error(&format!("repository {}: {e}", dir.display()));
                 EXIT_UNAVAILABLE
             })
+    }
+}
+
+/// Removes the partial objects of runs that are not running (killed while
+/// writing a backup) and says what went. A sweep that fails stops nothing.
+fn sweep(repo: &LocalRepo) {
+    let locks = crate::engine::lock::default_dir();
+    let live =
+        |run: &str| crate::engine::lock::is_held(&locks, &crate::engine::lock::run_lock(run));
+    let sweep = match repo.sweep_partials(&live) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!("warning: looking for partial backups left by interrupted runs: {e}");
+            return;
+        }
+    };
+    if !sweep.removed.is_empty() {
+        let runs = sweep.runs();
+        let n = sweep.removed.len();
+        errln!(
+            "Removed {n} partial backup object{} ({}) left by interrupted runs{}:",
+            if n == 1 { "" } else { "s" },
+            crate::compile::probe::bytes(sweep.bytes()),
+            if runs.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", runs.join(", "))
+            }
+        );
+        for p in &sweep.removed {
+            errln!(
+                "  {} ({})",
+                p.path.display(),
+                crate::compile::probe::bytes(p.bytes)
+            );
+        }
+    }
+    for (path, e) in &sweep.failed {
+        errln!(
+            "warning: cannot remove {}, a partial backup left by an interrupted run: {e}; \
+             remove it by hand once no lifeboat runs",
+            path.display()
+        );
     }
 }
 
@@ -263,7 +315,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap_or_else(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             std::process::exit(i32::from(EXIT_UNAVAILABLE))
         })
 }

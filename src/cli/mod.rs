@@ -4,6 +4,28 @@
 //! 3 a run failed (and was rolled back), 4 a rollback did not complete,
 //! 5 Docker, a lock or the repository was unavailable.
 
+/// `println!` to stdout whose errors are ignored (see `output`).
+macro_rules! outln {
+    () => { $crate::cli::output::stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` to stdout whose errors are ignored.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::stdout(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` whose errors are ignored.
+macro_rules! errln {
+    () => { $crate::cli::output::stderr(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprint!` whose errors are ignored.
+macro_rules! err {
+    ($($arg:tt)*) => { $crate::cli::output::stderr(format_args!($($arg)*)) };
+}
+
 mod apply;
 mod backup;
 mod backups;
@@ -16,6 +38,7 @@ mod kinds;
 mod list;
 mod live;
 mod locate;
+mod output;
 mod plan;
 mod report;
 mod restore_test;
@@ -193,4 +216,17 @@ pub fn print_diagnostics(
     use std::io::Write as _;
     let text = crate::runbook::diagnostic::render(diagnostics, source, true);
     let _ = write!(anstream::stderr(), "{text}");
+}
+
+/// Reports a runbook file that could not be read as one: a file that holds
+/// no runbook text (not UTF-8, too large) is an invalid runbook (exit 1, with
+/// its position); a path that cannot be read is a usage error (exit 2).
+pub fn read_failure(e: &crate::runbook::parse::ReadError) -> u8 {
+    match e.diagnostic() {
+        Some((source, diagnostic)) => {
+            print_diagnostics(&[diagnostic], &source);
+            EXIT_INVALID
+        }
+        None => usage_error(&e.to_string()),
+    }
 }

@@ -54,7 +54,7 @@ pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
     };
     let source = match read_source(&path) {
         Ok(s) => s,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return super::read_failure(&e),
     };
     let mut world = match args.world.as_deref().map(load_world).transpose() {
         Ok(w) => w,
@@ -72,7 +72,7 @@ pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
                 world_name = "live".into();
             }
             Err(e) => {
-                eprintln!("warning: planning without live probes: {e} (--no-probe silences this)")
+                errln!("warning: planning without live probes: {e} (--no-probe silences this)")
             }
         }
     }
@@ -106,7 +106,7 @@ pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
         PlanFormat::Mermaid => mermaid::render(&plan),
         PlanFormat::Dot => dot::render(&plan),
     };
-    print!("{rendered}");
+    out!("{rendered}");
     EXIT_OK
 }
 

@@ -55,7 +55,7 @@ impl Human_ {
     fn say(&self, line: String) {
         // Through the bars, so a live bar does not garble the line.
         if self.bars.is_hidden() {
-            println!("{line}");
+            outln!("{line}");
         } else {
             let _ = self.bars.println(line);
         }

@@ -68,6 +68,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
     }
     let source = match read_source(Path::new(&plan.source)) {
         Ok(s) => s,
+        Err(e) if e.is_invalid() => return super::read_failure(&e),
         Err(e) => return usage_error(&format!("the run's runbook: {e}")),
     };
     let mut sets = recorded;
@@ -105,7 +106,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
     };
     if args.format == Format::Text {
         let in_flight = in_flight(&records);
-        println!(
+        outln!(
             "Resuming run {}: {} steps done{}{}",
             args.run_id,
             seed.done.len(),

@@ -80,7 +80,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
     };
     let source = match read_source(&path) {
         Ok(s) => s,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return super::read_failure(&e),
     };
     // Invalid runbooks fail before anything is contacted.
     if let Err(f) = compile(
@@ -93,7 +93,12 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
     ) {
         return report_failure(f, &source);
     }
-    let repo = match places.open_repo() {
+    let opened = if args.dry_run {
+        places.open_repo_unswept()
+    } else {
+        places.open_repo()
+    };
+    let repo = match opened {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -108,8 +113,8 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         };
         if args.dry_run {
             match args.format {
-                Format::Text => print!("{}", text::render(&plan)),
-                Format::Json => println!(
+                Format::Text => out!("{}", text::render(&plan)),
+                Format::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&plan).unwrap_or_default()
                 ),
@@ -117,7 +122,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
             return EXIT_OK;
         }
         for w in &plan.warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         if let Err(code) = refuse_predicted_failures(&plan, args.force) {
             return code;

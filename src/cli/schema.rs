@@ -11,6 +11,6 @@ use crate::runbook::schema::runbook_schema_text;
 pub struct Args {}
 
 pub fn run(_: Args) -> u8 {
-    print!("{}", runbook_schema_text());
+    out!("{}", runbook_schema_text());
     EXIT_OK
 }

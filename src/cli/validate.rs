@@ -59,15 +59,26 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         let source = match read_source(file) {
             Ok(s) => s,
             Err(e) => {
-                unreadable = true;
-                if args.format == Format::Text {
-                    usage_error(&e.to_string());
-                }
+                let diagnostic = match e.diagnostic() {
+                    Some((source, diagnostic)) => {
+                        if args.format == Format::Text {
+                            print_diagnostics(std::slice::from_ref(&diagnostic), &source);
+                        }
+                        diagnostic
+                    }
+                    None => {
+                        unreadable = true;
+                        if args.format == Format::Text {
+                            usage_error(&e.to_string());
+                        }
+                        Diagnostic::new(e.to_string())
+                    }
+                };
                 reports.push(Report {
                     path: file.display().to_string(),
                     valid: false,
                     runbook: None,
-                    errors: vec![Diagnostic::new(e.to_string())],
+                    errors: vec![diagnostic],
                 });
                 continue;
             }
@@ -75,7 +86,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         let report = match compile(&source, &Options::default()) {
             Ok(plan) => {
                 if args.format == Format::Text {
-                    println!(
+                    outln!(
                         "ok  {} ({}, {} steps)",
                         source.name,
                         plan.runbook,
@@ -114,16 +125,16 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
     }
     let invalid = reports.iter().filter(|r| !r.valid).count();
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&reports).unwrap_or_default()
         ),
         Format::Text => {
             let total = reports.len();
             if invalid == 0 {
-                println!("{total} runbook{} valid", if total == 1 { "" } else { "s" });
+                outln!("{total} runbook{} valid", if total == 1 { "" } else { "s" });
             } else {
-                eprintln!(
+                errln!(
                     "{invalid} of {total} runbook{} invalid",
                     if total == 1 { "" } else { "s" }
                 );

@@ -3,7 +3,8 @@
 //!
 //! Everything is a method on [`Docker`]; one file per concern:
 //! `client` (connect), `containers` (inspect, list, stop/start), `wait`,
-//! `exec`, `recreate`, `volumes`, `archive` (volume ↔ tar streams),
+//! `exec`, `recreate`, `volumes`, `project` (a compose project's volumes and
+//! networks), `archive` (volume ↔ tar streams),
 //! `helper` (the never-started helper containers the archive API needs),
 //! `raw` (the one call bollard's models cannot parse on older engines).
 
@@ -13,6 +14,7 @@ mod containers;
 mod error;
 mod exec;
 mod helper;
+mod project;
 mod raw;
 mod recreate;
 mod types;
@@ -23,4 +25,5 @@ pub use archive::VolumeStream;
 pub use client::{DEFAULT_HELPER_IMAGE, DEFAULT_HOST, Docker};
 pub use error::DockerError;
 pub use helper::{HELPER_LABEL, helper_image_tar};
+pub use project::ProjectObjects;
 pub use types::{ContainerMount, ContainerState, ExecOutput, ExecSpec, Recreated, WaitFor};

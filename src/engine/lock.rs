@@ -82,6 +82,29 @@ pub fn acquire(dir: &Path, things: &[String], holder: &str) -> Result<Locks, Loc
     Ok(Locks { _files: files })
 }
 
+/// The lock a run holds on itself for as long as it runs (run, resume):
+/// how another process tells a running run from a dead one.
+pub fn run_lock(run_id: &str) -> String {
+    format!("run {run_id}")
+}
+
+/// Removes the lock file of a run that finished (its journal says so, and
+/// nothing resumes a finished run), so run locks do not pile up. Called by
+/// the holder before it lets go.
+pub fn forget_run(dir: &Path, run_id: &str) {
+    let _ = fs::remove_file(dir.join(format!("{}.lock", key(&run_lock(run_id)))));
+}
+
+/// Whether a live process holds the lock on `what` now. A lock file that
+/// cannot be opened counts as held: when in doubt, a run is running.
+pub fn is_held(dir: &Path, what: &str) -> bool {
+    let path = dir.join(format!("{}.lock", key(what)));
+    match File::open(&path) {
+        Ok(file) => file.try_lock().is_err(),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 /// File names stay short and safe whatever the target is called.
 fn key(what: &str) -> String {
     let readable: String = what
@@ -111,5 +134,19 @@ mod tests {
         acquire(dir.path(), &["volume v2".to_string()], "run r3").unwrap();
         drop(held);
         acquire(dir.path(), &things, "run r4").unwrap();
+    }
+
+    #[test]
+    fn a_run_lock_is_held_only_while_its_holder_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = run_lock("20261130T010000Z-abcdef");
+        assert!(!is_held(dir.path(), &me), "never taken");
+        let held = acquire(dir.path(), std::slice::from_ref(&me), "run me").unwrap();
+        assert!(is_held(dir.path(), &me));
+        assert!(!is_held(dir.path(), &run_lock("20261130T010000Z-other1")));
+        drop(held);
+        assert!(!is_held(dir.path(), &me), "released");
+        forget_run(dir.path(), "20261130T010000Z-abcdef");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -17,6 +17,7 @@ mod reader;
 pub mod retention;
 mod retention_duration;
 mod store;
+mod sweep;
 mod verify;
 mod writer;
 
@@ -31,6 +32,7 @@ pub use prune::Pruned;
 pub use reader::VerifiedBackup;
 pub use retention::{Decision, Policy, Reason, RetentionDuration, TagList};
 pub use store::Store;
+pub use sweep::{Sweep, SweptPartial};
 pub use verify::Checked;
 pub use writer::{BackupWriter, NewBackup};
 

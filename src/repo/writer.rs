@@ -53,7 +53,7 @@ impl LocalRepo {
             Some(_) => format!("{}.age", new.kind.extension()),
             None => new.kind.extension().to_string(),
         };
-        let (now, id, partial, file) = new_object(&dir, &extension)?;
+        let (now, id, partial, file) = new_object(&dir, &extension, new.run_id.as_deref())?;
         let sealed = self.keys.encrypt(Hashing::new(BufWriter::with_capacity(
             BUF,
             WriteBehind::new(file),
@@ -96,17 +96,24 @@ impl LocalRepo {
     }
 }
 
-/// A fresh id and its exclusively created `.partial` object file.
+/// A fresh id and its exclusively created `.partial` object file, named
+/// after the run that writes it (`<id>.<ext>.run-<run id>.partial`) and
+/// locked (`flock`) for as long as it is open: a partial object whose lock
+/// is free and whose run is not running is garbage ([`LocalRepo::sweep_partials`]).
 fn new_object(
     dir: &std::path::Path,
     extension: &str,
+    run_id: Option<&str>,
 ) -> Result<(Timestamp, String, PathBuf, File), RepoError> {
     let mut last = io::Error::other("no free backup id");
     for _ in 0..8 {
         let now = Timestamp::now();
         let id = new_id(now);
         let object = dir.join(format!("{id}.{extension}"));
-        let partial = dir.join(format!("{id}.{extension}.partial"));
+        let partial = dir.join(super::sweep::partial_name(
+            &format!("{id}.{extension}"),
+            run_id,
+        ));
         if object.exists() || dir.join(format!("{id}.json")).exists() {
             continue;
         }
@@ -115,7 +122,12 @@ fn new_object(
             .create_new(true)
             .open(&partial)
         {
-            Ok(file) => return Ok((now, id, partial, file)),
+            Ok(file) => {
+                // Best effort: where flock is not supported, the run id and
+                // the run's lock still tell a live writer.
+                let _ = file.try_lock();
+                return Ok((now, id, partial, file));
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
             Err(e) => return Err(RepoError::io(&partial)(e)),
         }

@@ -17,6 +17,8 @@ pub struct Parsed {
     pub index: PositionIndex,
 }
 
+const UTF16_HINT: &str = "is the file UTF-16 (as some Windows editors save)? save it as UTF-8";
+
 /// Why a file could not even be read as text.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -28,8 +30,61 @@ pub enum ReadError {
     },
     #[error("{path} is {size} bytes; a runbook may be at most {MAX_RUNBOOK_BYTES} bytes")]
     TooLarge { path: String, size: u64 },
-    #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); is it a runbook?")]
-    NotText { path: String, offset: usize },
+    #[error(
+        "{path}:{line}:{column}: not UTF-8 text (byte 0x{byte:02X} at offset {offset}); \
+         a runbook is YAML text in UTF-8"
+    )]
+    NotText {
+        path: String,
+        offset: usize,
+        /// Where the first bad byte is: line and column (in characters), from 1.
+        line: usize,
+        column: usize,
+        byte: u8,
+        /// The file with bad bytes replaced (U+FFFD), to show the line.
+        lossy: String,
+    },
+}
+
+impl ReadError {
+    /// The file was read, but what it holds cannot be a runbook: an invalid
+    /// runbook (exit 1), not an unreadable path (exit 2).
+    pub fn is_invalid(&self) -> bool {
+        !matches!(self, Self::Io { .. })
+    }
+
+    /// The problem as a diagnostic on the file's text, for invalid files.
+    pub fn diagnostic(&self) -> Option<(Source, Diagnostic)> {
+        match self {
+            Self::Io { .. } => None,
+            Self::TooLarge { path, .. } => Some((
+                Source::new(path.clone(), String::new()),
+                Diagnostic::new(self.to_string())
+                    .hint("a runbook is a small YAML file; is this the right file?"),
+            )),
+            Self::NotText {
+                path,
+                offset,
+                line,
+                column,
+                byte,
+                lossy,
+            } => Some((
+                Source::new(path.clone(), lossy.clone()),
+                Diagnostic::new(format!(
+                    "not UTF-8 text: byte 0x{byte:02X} at line {line}, column {column} \
+                     is not valid UTF-8"
+                ))
+                .at(Some(Span::new(*line, column - 1, 1)))
+                .hint(if *offset == 0 && (*byte == 0xFF || *byte == 0xFE) {
+                    UTF16_HINT
+                } else {
+                    "a runbook is YAML text in UTF-8; if this file is in another encoding, \
+                     convert it (e.g. `iconv -f latin1 -t utf-8 FILE > NEW.yaml`)"
+                }),
+            )),
+        }
+    }
 }
 
 /// Reads a runbook file, refusing huge or binary files before parsing them.
@@ -44,20 +99,40 @@ pub fn read_source(path: &Path) -> Result<Source, ReadError> {
         return Err(ReadError::TooLarge { path: name, size });
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    let text = String::from_utf8(bytes).map_err(|e| ReadError::NotText {
-        path: name.clone(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
-    Ok(Source::new(name, text))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(name, text)),
+        Err(e) => Err(not_text(name, e.as_bytes(), e.utf8_error().valid_up_to())),
+    }
+}
+
+/// Places the first bad byte (at `offset`; everything before it is UTF-8).
+fn not_text(path: String, bytes: &[u8], offset: usize) -> ReadError {
+    let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    ReadError::NotText {
+        path,
+        offset,
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+        byte: bytes[offset],
+        lossy: String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Parses a runbook. Syntax errors stop at the first; structural errors are
 /// collected per param, target and step.
 pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
-    if source.text.contains('\0') {
+    if let Some(at) = source.text.find('\0') {
+        let before = &source.text[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         return Err(vec![
             Diagnostic::new("the file contains NUL bytes; a runbook is YAML text")
-                .at(Some(Span::new(1, 0, 1))),
+                .at(Some(Span::new(
+                    before.matches('\n').count() + 1,
+                    before[line_start..].chars().count(),
+                    1,
+                )))
+                .hint(UTF16_HINT),
         ]);
     }
     if let Some(span) = too_deep(&source.text) {

@@ -49,6 +49,8 @@ pub struct Real {
     /// Containers the plan saw running: a rollback ends with them running,
     /// and healthy again when they were healthy.
     running_before: Arc<Vec<(String, WaitFor)>>,
+    /// Volumes and networks this run's compose.up steps created.
+    created: Arc<compose::Created>,
 }
 
 impl Real {
@@ -76,7 +78,28 @@ impl Real {
             ports: Arc::new(ports),
             targets: Arc::new(targets),
             running_before: Arc::new(running_before),
+            created: Arc::default(),
         }
+    }
+
+    /// A resumed run: what its finished steps created is still its own.
+    pub fn resumed(self, plan: &Plan, done: &[(String, Outputs)]) -> Self {
+        for (id, outputs) in done {
+            if plan
+                .steps
+                .iter()
+                .any(|s| &s.id == id && s.kind == "compose.up")
+            {
+                self.created.remember(id, outputs);
+            }
+        }
+        self
+    }
+
+    /// What the run created and left in place (compose.up without a
+    /// compose.down of its project), as it stands now: to be reported.
+    pub async fn left_over(&self) -> Vec<String> {
+        self.created.left_over(&self.ports.docker).await
     }
 }
 
@@ -87,6 +110,7 @@ pub struct Ctx {
     pub call: Call,
     pub args: Args,
     pub events: UnboundedSender<Event>,
+    created: Arc<compose::Created>,
 }
 
 impl Ctx {
@@ -213,6 +237,7 @@ impl Executor for Real {
             args: Args::new(call.args.clone()),
             call,
             events,
+            created: self.created.clone(),
         };
         Box::pin(async move {
             match ctx.call.kind.as_str() {
