@@ -242,6 +242,7 @@ fn fail(e: &RepoError) -> u8 {
     let code = usage_error(&e.to_string());
     match e {
         RepoError::NotFound { .. }
+        | RepoError::Gone { .. }
         | RepoError::WrongSource { .. }
         | RepoError::NoBackup { .. }
         | RepoError::InvalidSource(_) => code,

@@ -61,6 +61,7 @@ impl S3Store {
                 .body(ByteStream::from(body))
                 .customize()
                 .disable_payload_signing()
+                .config_override(self.options.upload_config())
                 .send()
                 .await
                 .map_err(|e| self.call("PutObject", &full).error(e))?;
@@ -99,7 +100,14 @@ impl S3Store {
         let result = match upload.parts().await {
             Ok((parts, peak)) => {
                 let sent = started.elapsed();
-                let done = upload.complete(parts).await.map(|n| (n, peak));
+                let done = match upload.complete(parts.clone()).await {
+                    Ok(n) => Ok(n),
+                    // The answer may be what was lost: S3 may have
+                    // completed the upload. Then it is done, and there is
+                    // nothing left to abort.
+                    Err(e) => upload.completed_anyway(parts.len() as u32, e).await,
+                }
+                .map(|n| (n, peak));
                 tracing::debug!(
                     key = %full,
                     parts_seconds = sent.as_secs_f64(),
@@ -332,6 +340,7 @@ impl Upload {
                 .body(ByteStream::from(body))
                 .customize()
                 .disable_payload_signing()
+                .config_override(store.options.upload_config())
                 .send()
                 .await
                 .map_err(|e| store.call("UploadPart", &key).error(e))?;
@@ -365,6 +374,56 @@ impl Upload {
                     .error(e)
             })?;
         Ok(n)
+    }
+
+    /// After CompleteMultipartUpload failed with `cause`: whether the object
+    /// is there anyway, as this upload of `parts` parts makes it (its size,
+    /// and the part count in a multipart ETag). Then the part count, else `cause`.
+    async fn completed_anyway(&self, parts: u32, cause: S3Error) -> Result<u32, S3Error> {
+        let head = match self
+            .store
+            .client
+            .head_object()
+            .bucket(&self.store.bucket)
+            .key(&self.key)
+            .send()
+            .await
+        {
+            Ok(head) => head,
+            Err(e) => {
+                let e = self.store.call("HeadObject", &self.key).error(e);
+                if !matches!(e, S3Error::NotFound { .. }) {
+                    tracing::warn!(
+                        key = self.key,
+                        "cannot check whether the upload completed: {e}"
+                    );
+                }
+                return Err(cause);
+            }
+        };
+        let size = head.content_length().unwrap_or(-1);
+        // `"<md5 of the parts' md5s>-<parts>"` on S3 and most servers.
+        let etag_parts = head
+            .e_tag()
+            .map(|t| t.trim_matches('"'))
+            .and_then(|t| t.rsplit_once('-'))
+            .and_then(|(_, n)| n.parse::<u32>().ok());
+        let ours = u64::try_from(size) == Ok(self.size) && etag_parts.is_none_or(|n| n == parts);
+        if !ours {
+            tracing::warn!(
+                key = self.key,
+                size,
+                etag = head.e_tag(),
+                "CompleteMultipartUpload failed and the object there is not this upload's"
+            );
+            return Err(cause);
+        }
+        tracing::warn!(
+            key = self.key,
+            "the answer to CompleteMultipartUpload was lost ({cause}), but the object is \
+             complete on S3 ({size} bytes, {parts} parts)"
+        );
+        Ok(parts)
     }
 
     async fn abort(&self) -> Result<(), S3Error> {
