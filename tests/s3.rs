@@ -1279,6 +1279,15 @@ fn a_server_that_accepts_and_never_answers_is_given_up_on() {
     assert_eq!(proxy.log().len(), 2, "{:?}", proxy.log());
 }
 
+/// The JSON document `out` starts with (log lines on stderr may follow it).
+fn first_json(out: &str) -> serde_json::Value {
+    serde_json::Deserializer::from_str(out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no JSON: {out}"))
+}
+
 /// Runs `f` on a runtime of its own (from a proxy's thread).
 fn blocking<T>(f: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -1381,8 +1390,7 @@ async fn prune_keeps_a_backup_pinned_between_its_check_and_its_delete() {
         &["prune", "--keep-last", "1", "--format", "json"],
     );
     assert_eq!(code, 0, "{out}");
-    let report: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let report = first_json(&out);
     assert_eq!(report["deleted"], 0, "{out}");
     // The pin and the backup are still there.
     let stored: Manifest =
@@ -1501,4 +1509,64 @@ fn a_backup_a_prune_started_deleting_cannot_be_pinned_and_the_next_prune_finishe
     assert_eq!(rt.block_on(store.list("")).unwrap(), vec![]);
     // Gone already: nothing to free, no error.
     assert_eq!(s3.remove_unpinned(&m).unwrap(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_a_backup_pinned_by_a_plain_put_right_after_it_deleted_the_manifest() {
+    let server = Server::start();
+    let direct = server.store("s3://prunelate/prod", options(5, 2)).await;
+    let old = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(old.path().join("repo")).unwrap();
+    let a = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    std::thread::sleep(Duration::from_millis(1100));
+    let b = local_backup(&repo, "pgdata", &volume_tar(&[("b", b"2")]));
+    for m in [&a, &b] {
+        push_backup(&direct, &repo, &m.id).await.unwrap();
+    }
+    let proxy = Proxy::start(server.port);
+    // Another machine (or a person with the AWS CLI, which knows nothing of
+    // lifeboat's marks) writes `a`'s manifest, pinned, just after prune
+    // deleted it and before prune's next request about `a`.
+    let (name, object) = (format!("{}.json", a.id), a.object.clone());
+    let (other, key) = (direct.clone(), manifest_key(&a));
+    let mut pinned = a.clone();
+    pinned.pinned = true;
+    let json = serde_json::to_vec_pretty(&pinned).unwrap();
+    let deleted = std::sync::atomic::AtomicBool::new(false);
+    let raced = std::sync::atomic::AtomicBool::new(false);
+    proxy.add(
+        move |r| {
+            let about_a = r.target.contains(&name) || r.target.contains(&object);
+            if deleted.load(std::sync::atomic::Ordering::SeqCst)
+                && about_a
+                && !raced.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                blocking(other.put_small(&key, json.clone())).unwrap();
+            }
+            if r.method == "DELETE" && r.target.contains(&name) {
+                deleted.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            false
+        },
+        Fault::Refuse,
+        usize::MAX,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://prunelate/prod",
+        state.path(),
+        &["prune", "--keep-last", "1", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let report = first_json(&out);
+    assert_eq!(report["deleted"], 0, "{out}");
+    // The pinned backup is whole: its manifest and its object.
+    let listed = list_manifests(&direct).await.unwrap();
+    let kept = listed.iter().find(|m| m.id == a.id);
+    assert!(kept.is_some_and(|m| m.pinned), "{listed:?}");
+    assert_eq!(
+        direct.size(&object_key(&a)).await.unwrap(),
+        Some(a.stored_bytes)
+    );
 }

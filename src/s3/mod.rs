@@ -301,19 +301,21 @@ impl S3Store {
 
     /// Writes a small object (a manifest) in one request.
     pub async fn put_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
-        self.put_small_if(key, bytes, None).await
+        self.put_small_if(key, bytes, None).await.map(|_| ())
     }
 
     /// [`put_small`](Self::put_small) only if the object's ETag is still
     /// `etag` (a conditional PUT, `If-Match`); [`S3Error::Changed`] if not.
+    /// Returns the ETag of what was written.
     pub async fn put_small_if(
         &self,
         key: &str,
         bytes: Vec<u8>,
         etag: Option<&str>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<Option<String>, S3Error> {
         let full = self.full_key(key);
-        self.client
+        let out = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
@@ -323,7 +325,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.call("PutObject", &full).error(e))?;
-        Ok(())
+        Ok(out.e_tag().map(str::to_string))
     }
 
     /// Reads a small object (a manifest), at most 16 MiB.
@@ -426,6 +428,36 @@ impl S3Store {
             .await
             .map_err(|e| self.call("DeleteObject", &full).error(e))?;
         Ok(())
+    }
+
+    /// Deletes `key` only if its ETag is still `etag` (`If-Match`; S3 has
+    /// conditional deletes, servers that ignore the header delete anyway);
+    /// [`S3Error::Changed`] if it changed. A server that refuses the header
+    /// gets an unconditional delete.
+    pub async fn delete_if(&self, key: &str, etag: &str) -> Result<(), S3Error> {
+        let full = self.full_key(key);
+        let conditional = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .if_match(etag)
+            .send()
+            .await;
+        match conditional {
+            Ok(_) => Ok(()),
+            Err(e) => match self.call("DeleteObject", &full).error(e) {
+                S3Error::Request { cause, .. }
+                    if cause.starts_with("NotImplemented")
+                        || cause.starts_with("InvalidArgument") =>
+                {
+                    tracing::debug!(key = full, "conditional delete refused ({cause}), deleting");
+                    self.delete(key).await
+                }
+                S3Error::NotFound { .. } => Ok(()),
+                e => Err(e),
+            },
+        }
     }
 
     /// The size of `key`, `None` if it does not exist.

@@ -147,7 +147,7 @@ impl Store for S3Repo {
                 .store
                 .put_small_if(&key, manifest_json(&fresh), stored.etag.as_deref());
             match self.rt.block_on(put) {
-                Ok(()) => return Ok(true),
+                Ok(_) => return Ok(true),
                 Err(S3Error::Changed { .. }) => {
                     tracing::info!(key, "manifest changed by another writer, applying again");
                 }
@@ -181,8 +181,10 @@ impl Store for S3Repo {
 
     /// Marks the manifest as being deleted with a PUT conditional on the
     /// ETag of the unpinned manifest just read (a pin since then makes it
-    /// fail, and the manifest is read again); then deletes the manifest and
-    /// the object. A pin after the mark is refused.
+    /// fail, and the manifest is read again); a pin after the mark is
+    /// refused. Then deletes the manifest if it is still the marked one
+    /// (`If-Match`, on servers that honour it), checks that no one wrote it
+    /// again, and only then deletes the object.
     fn remove_unpinned(&self, m: &Manifest) -> Result<Option<u64>, RepoError> {
         let key = manifest_key(m);
         for _ in 0..UPDATE_ATTEMPTS {
@@ -192,22 +194,54 @@ impl Store for S3Repo {
             if stored.manifest.pinned {
                 return Ok(None);
             }
-            if stored.deleting.is_none() {
-                let mark = self.store.put_small_if(
-                    &key,
-                    marked_json(&stored.manifest),
-                    stored.etag.as_deref(),
-                );
-                match self.rt.block_on(mark) {
-                    Ok(()) => {}
-                    Err(S3Error::Changed { .. } | S3Error::NotFound { .. }) => {
-                        tracing::info!(key, "manifest changed by another writer, checking again");
-                        continue;
+            let marked = match stored.deleting {
+                Some(_) => stored.etag,
+                None => {
+                    let mark = self.store.put_small_if(
+                        &key,
+                        marked_json(&stored.manifest),
+                        stored.etag.as_deref(),
+                    );
+                    match self.rt.block_on(mark) {
+                        Ok(etag) => etag,
+                        Err(S3Error::Changed { .. } | S3Error::NotFound { .. }) => {
+                            tracing::info!(
+                                key,
+                                "manifest changed by another writer, checking again"
+                            );
+                            continue;
+                        }
+                        Err(e) => return Err(self.error(e)),
                     }
-                    Err(e) => return Err(self.error(e)),
                 }
+            };
+            let delete = async {
+                match &marked {
+                    Some(etag) => self.store.delete_if(&key, etag).await,
+                    None => self.store.delete(&key).await,
+                }
+            };
+            match self.rt.block_on(delete) {
+                Ok(()) => {}
+                Err(S3Error::Changed { .. }) => {
+                    tracing::info!(key, "manifest changed by another writer, checking again");
+                    continue;
+                }
+                Err(e) => return Err(self.error(e)),
             }
-            return self.remove(m).map(Some);
+            // Written again since (by a writer that ignores the mark): it
+            // stays, with its object.
+            if self.read_manifest(m)?.is_some() {
+                tracing::warn!(
+                    key,
+                    "manifest written again while it was being deleted: kept"
+                );
+                return Ok(None);
+            }
+            self.rt
+                .block_on(self.store.delete(&object_key(m)))
+                .map_err(|e| self.error(e))?;
+            return Ok(Some(m.stored_bytes));
         }
         Err(self.error(S3Error::Changed {
             bucket: self.store.bucket().into(),
