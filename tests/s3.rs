@@ -1570,3 +1570,48 @@ async fn prune_keeps_a_backup_pinned_by_a_plain_put_right_after_it_deleted_the_m
         Some(a.stored_bytes)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_whose_answers_stall_mid_body_are_resumed_after_the_read_timeout() {
+    let server = Server::start();
+    let direct = server.store("s3://stallbody", options(5, 2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(6 * MIB + 77, 29);
+    direct
+        .upload_file("big", &write_file(dir.path(), "f", &bytes))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.port);
+    // Every answer to a GET sends 2 MiB, then nothing, the connection open.
+    proxy.add(
+        |r| r.method == "GET",
+        Fault::StallBodyAfter(2 * MIB),
+        usize::MAX,
+    );
+    let quick = S3Options {
+        read_timeout: Duration::from_secs(1),
+        ..options(5, 2)
+    };
+    let store = through(&proxy, "s3://stallbody", quick);
+    let size = bytes.len() as u64;
+    let started = Instant::now();
+    let dst = dir.path().join("down");
+    let got = tokio::time::timeout(Duration::from_secs(60), store.download_to_file("big", &dst))
+        .await
+        .expect("the download hung on a stalled answer");
+    assert_eq!(got.unwrap(), size);
+    assert!(std::fs::read(&dst).unwrap() == bytes);
+    let rt = tokio::runtime::Handle::current();
+    let (_, read) = tokio::time::timeout(
+        Duration::from_secs(60),
+        read_some(store.reader(&rt, "big", size), None),
+    )
+    .await
+    .expect("verify's stream hung on a stalled answer");
+    assert!(read.unwrap() == bytes);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -74,6 +74,7 @@ impl S3Store {
             });
         }
         let part_size = part_size_for(size, self.options.part_size);
+        let begun = SystemTime::now();
         let created = self
             .client
             .create_multipart_upload()
@@ -93,6 +94,7 @@ impl S3Store {
             file,
             size,
             part_size,
+            begun,
         };
         // Dropped before the end (the caller gave up): abort in the background.
         let mut guard = AbortOnDrop(Some((self.clone(), full.clone(), upload_id.clone())));
@@ -195,6 +197,8 @@ struct Upload {
     file: Arc<File>,
     size: u64,
     part_size: usize,
+    /// When the upload was created (by this machine's clock).
+    begun: SystemTime,
 }
 
 /// At most `parallel_parts` part buffers, reused. A buffer returns (and its
@@ -408,7 +412,16 @@ impl Upload {
             .map(|t| t.trim_matches('"'))
             .and_then(|t| t.rsplit_once('-'))
             .and_then(|(_, n)| n.parse::<u32>().ok());
-        let ours = u64::try_from(size) == Ok(self.size) && etag_parts.is_none_or(|n| n == parts);
+        // Written since the upload began (S3 allows 15 minutes of clock skew).
+        let begun = self
+            .begun
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let recent = head
+            .last_modified()
+            .is_none_or(|t| t.secs() >= begun - 15 * 60);
+        let ours =
+            u64::try_from(size) == Ok(self.size) && etag_parts.is_none_or(|n| n == parts) && recent;
         if !ours {
             tracing::warn!(
                 key = self.key,

@@ -21,6 +21,8 @@ pub enum Fault {
     Stall,
     /// The answer is cut (connection closed) after this many body bytes.
     CutBodyAfter(usize),
+    /// After this many body bytes, nothing more comes; the connection stays open.
+    StallBodyAfter(usize),
 }
 
 /// The request line of one request: `GET`, `/bucket/key?query`.
@@ -206,7 +208,7 @@ fn serve(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
             let _ = server.read_to_end(&mut sink);
             let _ = client.shutdown(Shutdown::Both);
         }
-        Some(Fault::CutBodyAfter(n)) => {
+        Some(Fault::CutBodyAfter(n) | Fault::StallBodyAfter(n)) => {
             // (The server answers `Connection: close` to our request.)
             let (head, body) = read_head(&mut server)?;
             client.write_all(&head)?;
@@ -223,10 +225,14 @@ fn serve(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
                 sent += take;
             }
             client.flush()?;
+            let _ = server.shutdown(Shutdown::Both);
+            if matches!(fault, Some(Fault::StallBodyAfter(_))) {
+                shared.held.lock().unwrap().push(client);
+                return Ok(());
+            }
             // Let the client read what was sent before the connection goes.
             std::thread::sleep(Duration::from_millis(20));
             let _ = client.shutdown(Shutdown::Both);
-            let _ = server.shutdown(Shutdown::Both);
         }
         _ => {
             io::copy(&mut server, &mut client)?;
