@@ -1615,3 +1615,42 @@ async fn downloads_whose_answers_stall_mid_body_are_resumed_after_the_read_timeo
         started.elapsed()
     );
 }
+
+#[test]
+fn bad_s3_timeouts_and_attempts_are_usage_errors() {
+    let state = tempfile::tempdir().unwrap();
+    for (var, value, said) in [
+        (
+            "LIFEBOAT_S3_READ_TIMEOUT",
+            "soon",
+            "LIFEBOAT_S3_READ_TIMEOUT: `soon` is not a duration longer than 0 (like 15s or 5m)",
+        ),
+        (
+            "LIFEBOAT_S3_ATTEMPT_TIMEOUT",
+            "0s",
+            "LIFEBOAT_S3_ATTEMPT_TIMEOUT: `0s` is not a duration longer than 0",
+        ),
+        (
+            "LIFEBOAT_S3_MAX_ATTEMPTS",
+            "0",
+            "LIFEBOAT_S3_MAX_ATTEMPTS: `0` is not a whole number of at least 1",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["backups", "list", "--repo", "s3://badopts/p"])
+            .env("LIFEBOAT_STATE", state.path())
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("NO_COLOR", "1")
+            .env(var, value)
+            .env_remove("LIFEBOAT_CONFIG")
+            .current_dir(state.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {err}");
+        assert!(err.contains(said), "{var}: {err}");
+    }
+}
