@@ -7,7 +7,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// What the proxy does to a request a rule picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,9 +229,9 @@ fn serve(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
                 shared.held.lock().unwrap().push(client);
                 return Ok(());
             }
-            // Let the client read what was sent before the connection goes.
-            std::thread::sleep(Duration::from_millis(20));
-            let _ = client.shutdown(Shutdown::Both);
+            // A FIN after the bytes sent: the client reads them all, then
+            // the end of the stream in the middle of the body.
+            let _ = client.shutdown(Shutdown::Write);
         }
         _ => {
             io::copy(&mut server, &mut client)?;
