@@ -1851,3 +1851,73 @@ fn a_hangup_of_the_whole_job_does_not_kill_a_compose_step() {
     );
     assert_eq!(journal_outcome(&state), "succeeded");
 }
+
+#[test]
+fn a_damaged_local_cache_of_an_s3_repository_is_fetched_again_and_the_restore_succeeds() {
+    let _turn = turn();
+    let s3 = S3Server::start("lifeboat-cache");
+    let stack = Stack::up("cache");
+    let project = format!("project={}", stack.project);
+    let mut cmd = stack.lifeboat(&[
+        "run",
+        "cold-backup",
+        "--yes",
+        "--set",
+        &project,
+        "--offsite",
+        "s3://lifeboat-cache/shop",
+    ]);
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // This machine's cache of the S3 repository holds the backups (an
+    // earlier restore fetched them), and a byte in each object rotted.
+    let cache = stack.dir.path().join("state/cache/lifeboat-cache_shop");
+    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    ok(Command::new("cp")
+        .arg("-a")
+        .arg(stack.dir.path().join("repo"))
+        .arg(&cache));
+    let mut damaged = 0;
+    for volume in ["redis-data", "pg-data"] {
+        let dir = cache.join("backups").join(stack.volume(volume));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".tar.zst") {
+                let mut bytes = std::fs::read(&path).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x55;
+                std::fs::write(&path, bytes).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    assert_eq!(damaged, 2);
+    stack.lose_everything();
+
+    // The S3 copies are intact: the restore fetches them again and succeeds.
+    let mut cmd = stack.lifeboat(&[
+        "run",
+        "full-data-loss",
+        "--yes",
+        "--set",
+        &project,
+        "--repo",
+        "s3://lifeboat-cache/shop",
+    ]);
+    cmd.env_remove("LIFEBOAT_REPO");
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    stack.assert_seed();
+}

@@ -10,16 +10,18 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lifeboat::repo::{
-    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, Store,
+    BackupKind, KeySettings, Keys, LocalRepo, Manifest, NewBackup, Origin, RepoError, Store,
 };
 use lifeboat::s3::{
-    ObjectReader, S3Error, S3Options, S3Repo, S3Store, StaticCredentials, list_manifests,
-    manifest_key, object_key, pull_backup, push_backup,
+    ObjectReader, S3Error, S3Options, S3Repo, S3Store, StaticCredentials, fetch_backup,
+    list_manifests, manifest_key, object_key, pull_backup, push_backup,
 };
 use sha2::{Digest, Sha256};
 
 mod common;
 use common::volume_tar;
+mod faults;
+use faults::{Fault, Proxy, Request};
 
 const ACCESS_KEY: &str = "lifeboat-test";
 const SECRET_KEY: &str = "lifeboat-test-secret";
@@ -187,6 +189,7 @@ fn options(part_mib: usize, parallel: usize) -> S3Options {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(100),
         connect_timeout: Duration::from_secs(2),
+        ..S3Options::default()
     }
 }
 
@@ -583,10 +586,13 @@ fn a_manifest_update_is_applied_again_when_another_machine_changed_it_first() {
     let now = here.reload(&m).unwrap().unwrap();
     assert!(now.pinned, "the other machine's pin was lost");
     assert_eq!(now.tags, vec!["s3-test".to_string(), "checked".to_string()]);
-    // No change: nothing written; a deleted backup: nothing to update.
+    // No change: nothing written; a deleted backup: an error, not "unchanged".
     assert!(!here.update_manifest(&m, &|_: &mut Manifest| false).unwrap());
     here.remove(&m).unwrap();
-    assert!(!here.update_manifest(&m, &|_: &mut Manifest| true).unwrap());
+    let err = here
+        .update_manifest(&m, &|_: &mut Manifest| true)
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Gone { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -937,12 +943,17 @@ async fn the_documented_manual_restore_works() {
 
 /// `lifeboat backups …` on a brand-new machine whose repository is S3.
 fn lifeboat_backups(server: &Server, state: &Path, args: &[&str]) -> (i32, String) {
+    lifeboat_backups_at(&server.endpoint(), "s3://catalog/prod", state, args)
+}
+
+/// `lifeboat backups …` with the repository `url` at `endpoint`.
+fn lifeboat_backups_at(endpoint: &str, url: &str, state: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
         .arg("backups")
         .args(args)
-        .args(["--repo", "s3://catalog/prod"])
+        .args(["--repo", url])
         .env("LIFEBOAT_STATE", state)
-        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_REGION", "us-east-1")
@@ -1108,4 +1119,538 @@ async fn the_backups_commands_work_on_s3_from_a_new_machine() {
     let after = json(&["list"]);
     assert_eq!(after.as_array().unwrap().len(), 1);
     assert_eq!(after[0]["id"], ids[0].as_str());
+}
+
+/// A store on `url` that talks to `proxy` (the bucket must exist).
+fn through(proxy: &Proxy, url: &str, options: S3Options) -> S3Store {
+    S3Store::open_with(url, &proxy.endpoint(), Server::creds(), options).unwrap()
+}
+
+/// `CompleteMultipartUpload`: a POST to an upload (`?uploadId=`).
+fn is_complete(r: &Request) -> bool {
+    r.method == "POST" && r.target.contains("uploadId=")
+}
+
+#[tokio::test]
+async fn a_lost_complete_answer_still_ends_with_a_whole_backup_and_nothing_pending() {
+    let server = Server::start();
+    server.store("s3://lostcomplete/p", options(5, 2)).await;
+    let proxy = Proxy::start(server.port);
+    let store = through(&proxy, "s3://lostcomplete/p", options(5, 2));
+    let dir = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(dir.path().join("repo")).unwrap();
+    let tar = volume_tar(&[("big.bin", &data(12 * MIB, 17))]);
+    let m = local_backup(&repo, "pgdata", &tar);
+    assert!(
+        m.stored_bytes > 5 * MIB as u64,
+        "multipart: {}",
+        m.stored_bytes
+    );
+
+    // S3 completes the upload, its answer is lost: the object is whole on
+    // S3, so the backup is finished (manifest written), nothing pending.
+    proxy.add(is_complete, Fault::DropResponse, 1);
+    push_backup(&store, &repo, &m.id).await.unwrap();
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|(r, f)| is_complete(r) && *f == Some(Fault::DropResponse)),
+        "the answer was not dropped: {:?}",
+        proxy.log()
+    );
+    let listed = list_manifests(&store).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].id, m.id);
+    assert_eq!(server.pending_uploads(), Vec::<String>::new());
+    let there = tempfile::tempdir().unwrap();
+    let repo2 = LocalRepo::open(there.path().join("repo")).unwrap();
+    pull_backup(&store, &repo2, &listed[0]).await.unwrap();
+    repo2.open_verified(&m.id).unwrap();
+
+    // The upload is never completed (S3 never gets the request): an error
+    // that does not send the user to abort anything, no object, no
+    // manifest, nothing pending.
+    let m2 = local_backup(&repo, "redis-data", &tar);
+    proxy.add(is_complete, Fault::Refuse, usize::MAX);
+    let err = push_backup(&store, &repo, &m2.id).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("CompleteMultipartUpload"), "{msg}");
+    assert!(!msg.contains("abort-multipart-upload"), "{msg}");
+    assert_eq!(store.size(&object_key(&m2)).await.unwrap(), None, "{msg}");
+    assert_eq!(store.size(&manifest_key(&m2)).await.unwrap(), None, "{msg}");
+    assert_eq!(server.pending_uploads(), Vec::<String>::new(), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_download_survives_a_flaky_link_that_verify_survives() {
+    let server = Server::start();
+    let direct = server.store("s3://flaky", options(5, 2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(12 * MIB + 321, 23);
+    direct
+        .upload_file("big", &write_file(dir.path(), "f", &bytes))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.port);
+    // Every answer to a GET breaks off after 1 MiB: progress every time,
+    // more breaks per range than `max_attempts` (3).
+    proxy.add(|r| r.method == "GET", Fault::CutBodyAfter(MIB), usize::MAX);
+    let store = through(&proxy, "s3://flaky", options(5, 2));
+    let size = bytes.len() as u64;
+
+    // verify's stream gets through.
+    let rt = tokio::runtime::Handle::current();
+    let (r, read) = read_some(store.reader(&rt, "big", size), None).await;
+    assert!(read.unwrap() == bytes);
+    assert!(r.resumed() >= 5, "{}", r.resumed());
+
+    // So does the download a restore makes.
+    let dst = dir.path().join("down");
+    let got = store.download_to_file("big", &dst).await;
+    let cuts = proxy
+        .log()
+        .iter()
+        .filter(|(_, f)| *f == Some(Fault::CutBodyAfter(MIB)))
+        .count();
+    assert_eq!(got.unwrap(), size, "after {cuts} cut answers");
+    assert!(std::fs::read(&dst).unwrap() == bytes);
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_is_given_up_on() {
+    let proxy = Proxy::start(free_port());
+    proxy.add(|_| true, Fault::Stall, usize::MAX);
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["backups", "list", "--repo", "s3://stalled/p"])
+        .env("LIFEBOAT_STATE", state.path())
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("LIFEBOAT_S3_READ_TIMEOUT", "1s")
+        .env("LIFEBOAT_S3_MAX_ATTEMPTS", "2")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("LIFEBOAT_REPO")
+        .env_remove("LIFEBOAT_OFFSITE")
+        .env_remove("LIFEBOAT_CONFIG")
+        .current_dir(state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(40) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still waiting after 40 s on a server that never answers ({} requests)",
+                proxy.log().len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(5), "{err}");
+    assert!(err.contains("cannot reach S3"), "{err}");
+    assert!(
+        err.contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
+    assert!(err.contains("LIFEBOAT_S3_READ_TIMEOUT"), "{err}");
+    // Two attempts, each given up after 1 s (plus the pause between them).
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(proxy.log().len(), 2, "{:?}", proxy.log());
+}
+
+/// The JSON document `out` starts with (log lines on stderr may follow it).
+fn first_json(out: &str) -> serde_json::Value {
+    serde_json::Deserializer::from_str(out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no JSON: {out}"))
+}
+
+/// Runs `f` on a runtime of its own (from a proxy's thread).
+fn blocking<T>(f: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_fails_on_a_backup_another_machine_just_pruned() {
+    let server = Server::start();
+    let direct = server.store("s3://pinrace/prod", options(5, 2)).await;
+    let old = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(old.path().join("repo")).unwrap();
+    let m = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    push_backup(&direct, &repo, &m.id).await.unwrap();
+    let proxy = Proxy::start(server.port);
+    // lifeboat lists the manifest (first GET), then reads it again to pin
+    // it: in between, another machine's prune deletes the backup.
+    let gets = std::sync::atomic::AtomicUsize::new(0);
+    let (name, other) = (format!("{}.json", m.id), direct.clone());
+    let (mkey, okey) = (manifest_key(&m), object_key(&m));
+    proxy.add(
+        move |r| {
+            if r.method == "GET"
+                && r.target.contains(&name)
+                && gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1
+            {
+                blocking(async {
+                    other.delete(&mkey).await.unwrap();
+                    other.delete(&okey).await.unwrap();
+                });
+            }
+            false
+        },
+        Fault::Refuse,
+        usize::MAX,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://pinrace/prod",
+        state.path(),
+        &["pin", &m.id],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!(
+            "backup {} is no longer in s3://pinrace/prod",
+            m.id
+        )),
+        "{out}"
+    );
+    assert!(out.contains("deleted after it was listed"), "{out}");
+    assert!(!out.contains("pinned"), "{out}");
+    assert_eq!(direct.size(&manifest_key(&m)).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_a_backup_pinned_between_its_check_and_its_delete() {
+    let server = Server::start();
+    let direct = server.store("s3://prunerace/prod", options(5, 2)).await;
+    let old = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(old.path().join("repo")).unwrap();
+    let a = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    std::thread::sleep(Duration::from_millis(1100));
+    let b = local_backup(&repo, "pgdata", &volume_tar(&[("b", b"2")]));
+    for m in [&a, &b] {
+        push_backup(&direct, &repo, &m.id).await.unwrap();
+    }
+    let proxy = Proxy::start(server.port);
+    // `prune --keep-last 1` forgets `a` and checks that it is not pinned;
+    // when it next goes to change `a`'s manifest (delete it, or mark it),
+    // another machine pins `a` first.
+    let name = format!("{}.json", a.id);
+    let (other, key) = (direct.clone(), manifest_key(&a));
+    let mut pinned = a.clone();
+    pinned.pinned = true;
+    let json = serde_json::to_vec_pretty(&pinned).unwrap();
+    let raced = std::sync::atomic::AtomicBool::new(false);
+    proxy.add(
+        move |r| {
+            if matches!(r.method.as_str(), "PUT" | "DELETE")
+                && r.target.contains(&name)
+                && !raced.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                blocking(other.put_small(&key, json.clone())).unwrap();
+            }
+            false
+        },
+        Fault::Refuse,
+        usize::MAX,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://prunerace/prod",
+        state.path(),
+        &["prune", "--keep-last", "1", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let report = first_json(&out);
+    assert_eq!(report["deleted"], 0, "{out}");
+    // The pin and the backup are still there.
+    let stored: Manifest =
+        serde_json::from_slice(&direct.get_small(&manifest_key(&a)).await.unwrap()).unwrap();
+    assert!(stored.pinned, "{stored:?}");
+    assert_eq!(
+        direct.size(&object_key(&a)).await.unwrap(),
+        Some(a.stored_bytes)
+    );
+    assert_eq!(list_manifests(&direct).await.unwrap().len(), 2);
+    // Once unpinned, the next prune deletes it, and it is gone for good.
+    proxy.clear();
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://prunerace/prod",
+        state.path(),
+        &["unpin", &a.id],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://prunerace/prod",
+        state.path(),
+        &["prune", "--keep-last", "1", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let left = list_manifests(&direct).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, b.id);
+    assert_eq!(direct.size(&object_key(&a)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_damaged_or_missing_cached_object_is_fetched_again_from_s3() {
+    let server = Server::start();
+    let store = server.store("s3://cache/prod", options(5, 2)).await;
+    let here = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(here.path().join("repo")).unwrap();
+    let tar = volume_tar(&[("a.txt", b"hello"), ("big.bin", &data(2 * MIB, 5))]);
+    let m = local_backup(&repo, "pgdata", &tar);
+    push_backup(&store, &repo, &m.id).await.unwrap();
+    let there = tempfile::tempdir().unwrap();
+    let cache = LocalRepo::open(there.path().join("cache")).unwrap();
+    // Only on S3: fetched.
+    assert_eq!(
+        fetch_backup(&store, &cache, &m.id).await.unwrap().unwrap(),
+        m
+    );
+    let object = cache.object_path(&m);
+    let good = std::fs::read(&object).unwrap();
+    // A good cached copy is used as it is (not downloaded again).
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&object).unwrap());
+    fetch_backup(&store, &cache, &m.id).await.unwrap().unwrap();
+    let now = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&object).unwrap());
+    assert_eq!(now, inode);
+    // A flipped byte, a truncated file, a missing file: fetched again,
+    // and the restore's verification passes.
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 1;
+    for damage in [Some(flipped), Some(good[..good.len() - 7].to_vec()), None] {
+        match damage {
+            Some(bytes) => std::fs::write(&object, bytes).unwrap(),
+            None => std::fs::remove_file(&object).unwrap(),
+        }
+        assert!(cache.open_verified(&m.id).is_err());
+        fetch_backup(&store, &cache, &m.id).await.unwrap().unwrap();
+        assert!(std::fs::read(&object).unwrap() == good);
+        cache.open_verified(&m.id).unwrap();
+    }
+    // Neither here nor on S3: None.
+    assert!(
+        fetch_backup(&store, &cache, "20200101T000000Z-abcdef")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Damaged here and gone from S3: left for the restore's verification to refuse.
+    store.delete(&manifest_key(&m)).await.unwrap();
+    std::fs::write(&object, &good[1..]).unwrap();
+    fetch_backup(&store, &cache, &m.id).await.unwrap().unwrap();
+    assert!(matches!(
+        cache.open_verified(&m.id),
+        Err(RepoError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_backup_a_prune_started_deleting_cannot_be_pinned_and_the_next_prune_finishes_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = Server::start();
+    let store = rt.block_on(server.store("s3://marked/p", options(5, 2)));
+    let dir = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(dir.path().join("repo")).unwrap();
+    let m = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    rt.block_on(push_backup(&store, &repo, &m.id)).unwrap();
+    // A prune marked the manifest, then died before deleting anything.
+    let mut marked = serde_json::to_value(&m).unwrap();
+    marked["deleting"] = serde_json::json!("2026-11-30T06:00:00Z");
+    rt.block_on(store.put_small(&manifest_key(&m), serde_json::to_vec(&marked).unwrap()))
+        .unwrap();
+    let s3 = S3Repo::new(store.clone(), rt.handle().clone(), repo.shared_keys());
+    let err = s3
+        .update_manifest(&m, &|m: &mut Manifest| {
+            m.pinned = true;
+            true
+        })
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("a prune has been deleting it since 2026-11-30T06:00:00Z"),
+        "{msg}"
+    );
+    assert!(msg.contains("nothing was changed"), "{msg}");
+    assert_eq!(s3.reload(&m).unwrap(), None);
+    assert_eq!(s3.remove_unpinned(&m).unwrap(), Some(m.stored_bytes));
+    assert_eq!(rt.block_on(store.list("")).unwrap(), vec![]);
+    // Gone already: nothing to free, no error.
+    assert_eq!(s3.remove_unpinned(&m).unwrap(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_a_backup_pinned_by_a_plain_put_right_after_it_deleted_the_manifest() {
+    let server = Server::start();
+    let direct = server.store("s3://prunelate/prod", options(5, 2)).await;
+    let old = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(old.path().join("repo")).unwrap();
+    let a = local_backup(&repo, "pgdata", &volume_tar(&[("a", b"1")]));
+    std::thread::sleep(Duration::from_millis(1100));
+    let b = local_backup(&repo, "pgdata", &volume_tar(&[("b", b"2")]));
+    for m in [&a, &b] {
+        push_backup(&direct, &repo, &m.id).await.unwrap();
+    }
+    let proxy = Proxy::start(server.port);
+    // Another machine (or a person with the AWS CLI, which knows nothing of
+    // lifeboat's marks) writes `a`'s manifest, pinned, just after prune
+    // deleted it and before prune's next request about `a`.
+    let (name, object) = (format!("{}.json", a.id), a.object.clone());
+    let (other, key) = (direct.clone(), manifest_key(&a));
+    let mut pinned = a.clone();
+    pinned.pinned = true;
+    let json = serde_json::to_vec_pretty(&pinned).unwrap();
+    let deleted = std::sync::atomic::AtomicBool::new(false);
+    let raced = std::sync::atomic::AtomicBool::new(false);
+    proxy.add(
+        move |r| {
+            let about_a = r.target.contains(&name) || r.target.contains(&object);
+            if deleted.load(std::sync::atomic::Ordering::SeqCst)
+                && about_a
+                && !raced.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                blocking(other.put_small(&key, json.clone())).unwrap();
+            }
+            if r.method == "DELETE" && r.target.contains(&name) {
+                deleted.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            false
+        },
+        Fault::Refuse,
+        usize::MAX,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (code, out) = lifeboat_backups_at(
+        &proxy.endpoint(),
+        "s3://prunelate/prod",
+        state.path(),
+        &["prune", "--keep-last", "1", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let report = first_json(&out);
+    assert_eq!(report["deleted"], 0, "{out}");
+    // The pinned backup is whole: its manifest and its object.
+    let listed = list_manifests(&direct).await.unwrap();
+    let kept = listed.iter().find(|m| m.id == a.id);
+    assert!(kept.is_some_and(|m| m.pinned), "{listed:?}");
+    assert_eq!(
+        direct.size(&object_key(&a)).await.unwrap(),
+        Some(a.stored_bytes)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_whose_answers_stall_mid_body_are_resumed_after_the_read_timeout() {
+    let server = Server::start();
+    let direct = server.store("s3://stallbody", options(5, 2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(6 * MIB + 77, 29);
+    direct
+        .upload_file("big", &write_file(dir.path(), "f", &bytes))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.port);
+    // Every answer to a GET sends 2 MiB, then nothing, the connection open.
+    proxy.add(
+        |r| r.method == "GET",
+        Fault::StallBodyAfter(2 * MIB),
+        usize::MAX,
+    );
+    let quick = S3Options {
+        read_timeout: Duration::from_secs(1),
+        ..options(5, 2)
+    };
+    let store = through(&proxy, "s3://stallbody", quick);
+    let size = bytes.len() as u64;
+    let started = Instant::now();
+    let dst = dir.path().join("down");
+    let got = tokio::time::timeout(Duration::from_secs(60), store.download_to_file("big", &dst))
+        .await
+        .expect("the download hung on a stalled answer");
+    assert_eq!(got.unwrap(), size);
+    assert!(std::fs::read(&dst).unwrap() == bytes);
+    let rt = tokio::runtime::Handle::current();
+    let (_, read) = tokio::time::timeout(
+        Duration::from_secs(60),
+        read_some(store.reader(&rt, "big", size), None),
+    )
+    .await
+    .expect("verify's stream hung on a stalled answer");
+    assert!(read.unwrap() == bytes);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn bad_s3_timeouts_and_attempts_are_usage_errors() {
+    let state = tempfile::tempdir().unwrap();
+    for (var, value, said) in [
+        (
+            "LIFEBOAT_S3_READ_TIMEOUT",
+            "soon",
+            "LIFEBOAT_S3_READ_TIMEOUT: `soon` is not a duration longer than 0 (like 15s or 5m)",
+        ),
+        (
+            "LIFEBOAT_S3_ATTEMPT_TIMEOUT",
+            "0s",
+            "LIFEBOAT_S3_ATTEMPT_TIMEOUT: `0s` is not a duration longer than 0",
+        ),
+        (
+            "LIFEBOAT_S3_MAX_ATTEMPTS",
+            "0",
+            "LIFEBOAT_S3_MAX_ATTEMPTS: `0` is not a whole number of at least 1",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(["backups", "list", "--repo", "s3://badopts/p"])
+            .env("LIFEBOAT_STATE", state.path())
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("NO_COLOR", "1")
+            .env(var, value)
+            .env_remove("LIFEBOAT_CONFIG")
+            .current_dir(state.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {err}");
+        assert!(err.contains(said), "{var}: {err}");
+    }
 }

@@ -293,6 +293,7 @@ fn fail(e: &RepoError) -> u8 {
     let code = usage_error(&e.to_string());
     match e {
         RepoError::NotFound { .. }
+        | RepoError::Gone { .. }
         | RepoError::WrongSource { .. }
         | RepoError::NoBackup { .. }
         | RepoError::InvalidSource(_) => code,

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::repo::id::check_source;
 use crate::repo::retention::{self, Policy};
 use crate::repo::{LocalRepo, Manifest, Pruned, RepoError, Store, Verification, suggestions};
-use crate::s3::{S3Repo, S3Store, pull_backup};
+use crate::s3::{S3Repo, S3Store, fetch_backup};
 
 /// One backup and the stores that hold a copy (indexes into the catalog's
 /// stores, in their order).
@@ -116,12 +116,13 @@ impl Catalog {
     }
 
     /// The manifest of backup `id` in the local repository, fetched from S3
-    /// first (sha256 checked on the way) when it is only there.
+    /// first (sha256 checked on the way) when it is only there or when the
+    /// local copy is damaged (`s3::fetch_backup`).
     pub fn fetch(&self, id: &str) -> Result<Manifest, RepoError> {
         let held = self.get(id)?;
-        if let (false, Some(store)) = (held.at.contains(&0), &self.remote) {
+        if let (true, Some(store)) = (held.at.len() > 1 || !held.at.contains(&0), &self.remote) {
             self.rt
-                .block_on(pull_backup(store, &self.local, &held.manifest))
+                .block_on(fetch_backup(store, &self.local, id))
                 .map_err(|e| e.in_repo(&store.url()))?;
         }
         self.local.get(id)
@@ -165,6 +166,13 @@ impl Catalog {
     /// Pins or unpins every copy; returns the manifest and whether any copy changed.
     pub fn set_pinned(&self, id: &str, pinned: bool) -> Result<(Manifest, bool), RepoError> {
         let held = self.get(id)?;
+        // Every copy must still be there (another machine may have pruned
+        // it since the listing): else nothing is changed.
+        for &i in &held.at {
+            if self.stores[i].reload(&held.manifest)?.is_none() {
+                return Err(self.stores[i].gone(&held.manifest));
+            }
+        }
         let changed = self.update(&held, |m| {
             let changed = m.pinned != pinned;
             m.pinned = pinned;
@@ -240,19 +248,30 @@ impl Catalog {
             .collect();
         for h in doomed {
             let id = h.manifest.id.clone();
-            match self.pinned_now(h).and_then(|pinned| {
-                if pinned {
-                    Ok(None)
-                } else {
-                    self.delete_held(h).map(Some)
-                }
-            }) {
+            match self.prune_held(h) {
                 Ok(Some(bytes)) => pruned.deleted.push((id, bytes)),
                 Ok(None) => pruned.keep_pinned(&id),
                 Err(e) => pruned.failed.push((id, e.to_string())),
             }
         }
         Ok(pruned)
+    }
+
+    /// Deletes every copy of `h` unless one is pinned now; the bytes freed,
+    /// `None` when it is kept. The last store (S3, which other machines
+    /// share) goes first, each removal atomic against a pin there.
+    fn prune_held(&self, h: &Held) -> Result<Option<u64>, RepoError> {
+        if self.pinned_now(h)? {
+            return Ok(None);
+        }
+        let mut freed = 0;
+        for &i in h.at.iter().rev() {
+            match self.stores[i].remove_unpinned(&h.manifest)? {
+                Some(bytes) => freed += bytes,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(freed))
     }
 
     /// Whether any copy of `h` is pinned now (its manifests read again).

@@ -12,11 +12,13 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::repo::retention::parse_time_zone;
 use crate::repo::{KeySettings, Policy, RetentionDuration};
+use crate::runbook::duration::parse_duration;
 
 /// The file looked for when neither `--config` nor `LIFEBOAT_CONFIG` is given.
 pub const DEFAULT_FILE: &str = "lifeboat.yaml";
@@ -42,6 +44,55 @@ pub struct S3Config {
     pub part_size_mib: Option<usize>,
     pub parallel_parts: Option<usize>,
     pub parallel_downloads: Option<usize>,
+    pub max_attempts: Option<u32>,
+    /// Durations (`3s`, `5m`), as [`S3Config::timeouts`] names them.
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub attempt_timeout: Option<String>,
+}
+
+impl S3Config {
+    /// The timeouts: (key in the file, environment variable that wins over
+    /// it, value in the file).
+    pub fn timeouts(&self) -> [(&'static str, &'static str, Option<&str>); 3] {
+        [
+            (
+                "connect_timeout",
+                "LIFEBOAT_S3_CONNECT_TIMEOUT",
+                self.connect_timeout.as_deref(),
+            ),
+            (
+                "read_timeout",
+                "LIFEBOAT_S3_READ_TIMEOUT",
+                self.read_timeout.as_deref(),
+            ),
+            (
+                "attempt_timeout",
+                "LIFEBOAT_S3_ATTEMPT_TIMEOUT",
+                self.attempt_timeout.as_deref(),
+            ),
+        ]
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (key, _, value) in self.timeouts() {
+            if let Some(text) = value {
+                parse_timeout(&format!("s3.{key}"), text)?;
+            }
+        }
+        if self.max_attempts == Some(0) {
+            return Err("s3.max_attempts: it must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// `text` as a timeout (a duration longer than 0); `what` says where it came from.
+pub fn parse_timeout(what: &str, text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{what}: `{text}` is not a duration longer than 0 (like 15s or 5m)"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +154,10 @@ impl Config {
         config
             .retention
             .policy()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        config
+            .s3
+            .check()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(config)
     }
@@ -286,5 +341,28 @@ mod tests {
             let e = load(text).unwrap_err();
             assert!(e.starts_with(&format!("FILE: retention.{field}: ")), "{e}");
         }
+    }
+
+    #[test]
+    fn s3_timeouts_are_durations_longer_than_zero() {
+        let c = load("s3: { read_timeout: 2s, attempt_timeout: 5m, max_attempts: 2 }\n").unwrap();
+        assert_eq!(c.s3.read_timeout.as_deref(), Some("2s"));
+        assert_eq!(c.s3.max_attempts, Some(2));
+        assert_eq!(
+            parse_timeout("s3.attempt_timeout", "5m"),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(
+            load("s3: { read_timeout: soon }\n").unwrap_err(),
+            "FILE: s3.read_timeout: `soon` is not a duration longer than 0 (like 15s or 5m)"
+        );
+        assert_eq!(
+            load("s3: { connect_timeout: 0s }\n").unwrap_err(),
+            "FILE: s3.connect_timeout: `0s` is not a duration longer than 0 (like 15s or 5m)"
+        );
+        assert_eq!(
+            load("s3: { max_attempts: 0 }\n").unwrap_err(),
+            "FILE: s3.max_attempts: it must be at least 1"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::config::{self, Config, S3Config};
+use super::config::{self, Config, S3Config, parse_timeout};
 use super::{EXIT_UNAVAILABLE, usage_error};
 use crate::docker::Docker;
 use crate::plan::world::World;
@@ -155,7 +155,8 @@ impl Places {
             .unwrap_or_else(|| self.state_dir.join("repo"))
     }
 
-    fn s3_options(&self) -> S3Options {
+    /// The S3 settings: the environment, else the config file, else defaults.
+    fn s3_options(&self) -> Result<S3Options, String> {
         let mut o = S3Options::default();
         let c = &self.s3;
         if let Some(v) = c.path_style {
@@ -170,7 +171,27 @@ impl Places {
         if let Some(n) = c.parallel_downloads {
             o.parallel_downloads = n;
         }
-        o
+        match env_value("LIFEBOAT_S3_MAX_ATTEMPTS") {
+            Some(v) => {
+                o.max_attempts = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("LIFEBOAT_S3_MAX_ATTEMPTS: `{v}` is not a whole number of at least 1")
+                })?
+            }
+            None => o.max_attempts = c.max_attempts.unwrap_or(o.max_attempts),
+        }
+        for (key, env, file) in c.timeouts() {
+            let value = match (env_value(env), file) {
+                (Some(v), _) => parse_timeout(env, &v)?,
+                (None, Some(v)) => parse_timeout(&format!("s3.{key}"), v)?,
+                (None, None) => continue,
+            };
+            match key {
+                "connect_timeout" => o.connect_timeout = value,
+                "read_timeout" => o.read_timeout = value,
+                _ => o.attempt_timeout = value,
+            }
+        }
+        Ok(o)
     }
 
     /// The off-site store: an S3 `--repo`, else `--offsite`.
@@ -178,13 +199,11 @@ impl Places {
         let Some(url) = self.s3_repo().or_else(|| self.offsite.clone()) else {
             return Ok(None);
         };
-        S3Store::open(&url, self.s3_options())
-            .await
-            .map(Some)
-            .map_err(|e| {
-                usage_error(&format!("{url}: {e}"));
-                EXIT_UNAVAILABLE
-            })
+        let options = self.s3_options().map_err(|e| usage_error(&e))?;
+        S3Store::open(&url, options).await.map(Some).map_err(|e| {
+            usage_error(&format!("{url}: {e}"));
+            EXIT_UNAVAILABLE
+        })
     }
 
     /// The local repository, swept of the partial objects that interrupted
@@ -318,4 +337,9 @@ pub fn runtime() -> tokio::runtime::Runtime {
             errln!("error: cannot start the async runtime: {e}");
             std::process::exit(i32::from(EXIT_UNAVAILABLE))
         })
+}
+
+/// The value of environment variable `name`, unless unset or blank.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -81,7 +81,9 @@ Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
 
 Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE,
 LIFEBOAT_REPO, LIFEBOAT_OFFSITE, LIFEBOAT_AGE_IDENTITY, LIFEBOAT_LOCK_DIR,
-AWS_ENDPOINT_URL and the AWS credential chain, RUST_LOG (log filter), NO_COLOR.
+AWS_ENDPOINT_URL and the AWS credential chain, LIFEBOAT_S3_READ_TIMEOUT (15s),
+LIFEBOAT_S3_ATTEMPT_TIMEOUT (5m), LIFEBOAT_S3_CONNECT_TIMEOUT (3s),
+LIFEBOAT_S3_MAX_ATTEMPTS (5), RUST_LOG (log filter), NO_COLOR.
 Config file: ./lifeboat.yaml when present (docs/config.md)."
 )]
 pub struct Cli {

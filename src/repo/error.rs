@@ -57,6 +57,15 @@ pub enum RepoError {
         "invalid backup source `{0}`: it must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ (as Docker volume names do)"
     )]
     InvalidSource(String),
+    /// Deleted (or being deleted) since it was listed, maybe by another machine.
+    #[error(
+        "backup {id} is no longer in {place}: {why}; nothing was changed (`lifeboat backups list` shows what is left)"
+    )]
+    Gone {
+        id: String,
+        place: String,
+        why: String,
+    },
 }
 
 impl RepoError {

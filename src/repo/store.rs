@@ -36,7 +36,8 @@ pub trait Store: Send + Sync {
 
     /// Applies `change` to the manifest of `m`'s backup as stored now, and
     /// saves it when `change` says it changed something. Whether it did;
-    /// false when the backup is gone. A store shared between machines makes
+    /// [`RepoError::Gone`] when the backup is gone (a pin must not report
+    /// success on a deleted backup). A store shared between machines makes
     /// this atomic: S3 saves with a conditional PUT and starts again when
     /// another writer got there first, so a pin made elsewhere is not lost.
     fn update_manifest(
@@ -45,7 +46,7 @@ pub trait Store: Send + Sync {
         change: &dyn Fn(&mut Manifest) -> bool,
     ) -> Result<bool, RepoError> {
         let Some(mut fresh) = self.reload(m)? else {
-            return Ok(false);
+            return Err(self.gone(m));
         };
         if !change(&mut fresh) {
             return Ok(false);
@@ -60,6 +61,30 @@ pub trait Store: Send + Sync {
     /// Removes `m`'s backup, the manifest first so that no listing shows a
     /// backup without its object. Returns the bytes freed.
     fn remove(&self, m: &Manifest) -> Result<u64, RepoError>;
+
+    /// [`remove`](Self::remove), unless the backup is pinned as stored now:
+    /// then it is kept (`None`). A store shared between machines makes the
+    /// check and the removal atomic, so a pin made elsewhere in between is
+    /// never deleted (S3: the manifest is first marked as being deleted with
+    /// a conditional PUT, which a pin then refuses). A backup already gone
+    /// frees nothing.
+    fn remove_unpinned(&self, m: &Manifest) -> Result<Option<u64>, RepoError> {
+        match self.reload(m)? {
+            Some(fresh) if fresh.pinned => Ok(None),
+            Some(_) => self.remove(m).map(Some),
+            None => Ok(Some(0)),
+        }
+    }
+
+    /// The error for `m`'s backup having been deleted since it was listed.
+    fn gone(&self, m: &Manifest) -> RepoError {
+        RepoError::Gone {
+            id: m.id.clone(),
+            place: self.describe(),
+            why: "it was deleted after it was listed (by a prune or delete, maybe on another machine)"
+                .into(),
+        }
+    }
 
     /// Checks the stored object against `m`: the sha256 of every stored byte
     /// and the size; `deep` also decrypts, decompresses and, for volumes,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::error::chain;
+use super::resume::{Resume, next_chunk};
 use super::{S3Error, S3Store};
 use crate::repo::fsutil::start_writeback;
 use crate::repo::hashing::hash_file;
@@ -166,8 +167,8 @@ impl S3Store {
     }
 
     /// GETs `range` of the object (`If-Match` its etag) and writes it at its
-    /// offset in `CHUNK`s; if the stream breaks, asks again for the rest, up
-    /// to `max_attempts` times. Returns the bytes written.
+    /// offset in `CHUNK`s; if the stream breaks, asks again for the rest, as
+    /// [`Resume`] says. Returns the bytes written.
     async fn fetch_range(
         self,
         full: String,
@@ -178,7 +179,7 @@ impl S3Store {
         path: PathBuf,
     ) -> Result<u64, S3Error> {
         let mut at = range.start;
-        let mut failures = 0u32;
+        let mut resume = Resume::new(range.start);
         // One buffer per range, reused: no allocation churn across threads.
         let mut buf = Vec::with_capacity(CHUNK);
         while at < range.end {
@@ -198,7 +199,7 @@ impl S3Store {
                 .map_err(|e| self.call("GetObject", &full).error(e))?;
             let mut body = out.body;
             let broke = loop {
-                match body.try_next().await {
+                match next_chunk(&mut body, &self.options).await {
                     Ok(Some(chunk)) => {
                         if !buf.is_empty() && buf.len() + chunk.len() > CHUNK {
                             (buf, at) = write_at(&file, &path, buf, at).await?;
@@ -212,7 +213,7 @@ impl S3Store {
             if !buf.is_empty() {
                 (buf, at) = write_at(&file, &path, buf, at).await?;
             }
-            let Some(e) = broke else {
+            let Some(cause) = broke else {
                 if at != range.end {
                     return Err(self.corrupt(
                         &full,
@@ -226,26 +227,25 @@ impl S3Store {
                 }
                 break;
             };
-            failures += 1;
-            if failures >= self.options.max_attempts {
+            let Some(pause) = resume.broke(at, &self.options) else {
                 return Err(S3Error::Request {
                     op: "GetObject",
                     bucket: self.bucket.clone(),
                     key: full,
                     cause: format!(
-                        "the download broke off at byte {at} of {total} ({failures} attempts): {}",
-                        chain(&e)
+                        "the download broke off at byte {at} of {total} ({} times in a row \
+                         without progress): {cause}",
+                        resume.failures()
                     ),
                 });
-            }
+            };
             tracing::warn!(
                 key = full,
                 at,
                 total,
-                "download broke off, resuming: {}",
-                chain(&e)
+                "download broke off, resuming: {cause}"
             );
-            tokio::time::sleep(self.options.backoff(failures)).await;
+            tokio::time::sleep(pause).await;
         }
         Ok(range.end - range.start)
     }

@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -92,6 +93,8 @@ pub(crate) struct Call<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
     pub attempts: u32,
+    pub read_timeout: Duration,
+    pub attempt_timeout: Duration,
 }
 
 impl Call<'_> {
@@ -107,12 +110,9 @@ impl Call<'_> {
             cause,
         };
         match &e {
-            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => S3Error::Unreachable {
-                endpoint: self.endpoint.into(),
-                attempts: self.attempts,
-                cause: chain(&e),
-            },
-            SdkError::TimeoutError(_) => S3Error::Unreachable {
+            SdkError::DispatchFailure(d) if d.is_timeout() => self.timed_out(&e),
+            SdkError::TimeoutError(_) => self.timed_out(&e),
+            SdkError::DispatchFailure(d) if d.is_io() => S3Error::Unreachable {
                 endpoint: self.endpoint.into(),
                 attempts: self.attempts,
                 cause: chain(&e),
@@ -144,6 +144,30 @@ impl Call<'_> {
             _ => request(chain(&e)),
         }
     }
+}
+
+impl Call<'_> {
+    /// No answer in time: say which limits ran out and how to raise them.
+    fn timed_out(&self, e: &(dyn StdError + 'static)) -> S3Error {
+        S3Error::Unreachable {
+            endpoint: self.endpoint.into(),
+            attempts: self.attempts,
+            cause: format!(
+                "{} (no answer within the read timeout of {}, or the attempt timeout of {} \
+                 for requests that send data; if the server is only slow, raise them with \
+                 LIFEBOAT_S3_READ_TIMEOUT / LIFEBOAT_S3_ATTEMPT_TIMEOUT or s3.read_timeout / \
+                 s3.attempt_timeout in the config file)",
+                chain(e),
+                human(self.read_timeout),
+                human(self.attempt_timeout)
+            ),
+        }
+    }
+}
+
+/// `1.5s`, `15s`, `300s`.
+fn human(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
 }
 
 /// The messages of `e` and its sources, joined by `: `, repeated ones dropped.

@@ -12,6 +12,7 @@
 mod download;
 mod error;
 mod repo;
+mod resume;
 mod store;
 mod stream;
 mod upload;
@@ -29,7 +30,7 @@ use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 
 pub use error::S3Error;
-pub use repo::{list_manifests, manifest_key, object_key, pull_backup, push_backup};
+pub use repo::{fetch_backup, list_manifests, manifest_key, object_key, pull_backup, push_backup};
 pub use store::S3Repo;
 pub use stream::ObjectReader;
 
@@ -64,6 +65,15 @@ pub struct S3Options {
     pub initial_backoff: Duration,
     /// TCP connect timeout (default 3 s).
     pub connect_timeout: Duration,
+    /// The longest wait for S3 to start answering a request that sends no
+    /// data, and for the next bytes of a download (default 15 s). A server
+    /// that accepts connections and never answers is given up on after
+    /// `max_attempts` of these.
+    pub read_timeout: Duration,
+    /// The longest one attempt to send data (a part, a small object) may
+    /// take, its answer included (default 5 min): at least `part_size` at
+    /// the slowest link lifeboat should work over.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for S3Options {
@@ -79,6 +89,8 @@ impl Default for S3Options {
             max_attempts: 5,
             initial_backoff: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(15),
+            attempt_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -96,6 +108,17 @@ impl S3Options {
                 "parallel parts, parallel downloads and max attempts must be at least 1".into(),
             ));
         }
+        for (name, value) in [
+            ("connect timeout", self.connect_timeout),
+            ("read timeout", self.read_timeout),
+            ("attempt timeout", self.attempt_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(S3Error::BadOption(format!(
+                    "the {name} must be longer than 0"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -112,10 +135,29 @@ impl S3Options {
         (self.initial_backoff * 2u32.pow(failures.saturating_sub(1).min(16))).min(MAX_BACKOFF)
     }
 
+    /// Requests that send no data: an answer must start within `read_timeout`.
     fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
             .build()
+    }
+
+    /// Requests that send data (parts, small objects): the SDK's read
+    /// timeout runs from the first byte sent to the answer, so it gets the
+    /// whole attempt.
+    fn upload_timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.attempt_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .build()
+    }
+
+    /// The config override for requests that send data.
+    fn upload_config(&self) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::Config::builder().timeout_config(self.upload_timeout_config())
     }
 }
 
@@ -252,24 +294,28 @@ impl S3Store {
             bucket: &self.bucket,
             key: full_key,
             attempts: self.options.max_attempts,
+            read_timeout: self.options.read_timeout,
+            attempt_timeout: self.options.attempt_timeout,
         }
     }
 
     /// Writes a small object (a manifest) in one request.
     pub async fn put_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
-        self.put_small_if(key, bytes, None).await
+        self.put_small_if(key, bytes, None).await.map(|_| ())
     }
 
     /// [`put_small`](Self::put_small) only if the object's ETag is still
     /// `etag` (a conditional PUT, `If-Match`); [`S3Error::Changed`] if not.
+    /// Returns the ETag of what was written.
     pub async fn put_small_if(
         &self,
         key: &str,
         bytes: Vec<u8>,
         etag: Option<&str>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<Option<String>, S3Error> {
         let full = self.full_key(key);
-        self.client
+        let out = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
@@ -279,7 +325,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.call("PutObject", &full).error(e))?;
-        Ok(())
+        Ok(out.e_tag().map(str::to_string))
     }
 
     /// Reads a small object (a manifest), at most 16 MiB.
@@ -382,6 +428,36 @@ impl S3Store {
             .await
             .map_err(|e| self.call("DeleteObject", &full).error(e))?;
         Ok(())
+    }
+
+    /// Deletes `key` only if its ETag is still `etag` (`If-Match`; S3 has
+    /// conditional deletes, servers that ignore the header delete anyway);
+    /// [`S3Error::Changed`] if it changed. A server that refuses the header
+    /// gets an unconditional delete.
+    pub async fn delete_if(&self, key: &str, etag: &str) -> Result<(), S3Error> {
+        let full = self.full_key(key);
+        let conditional = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .if_match(etag)
+            .send()
+            .await;
+        match conditional {
+            Ok(_) => Ok(()),
+            Err(e) => match self.call("DeleteObject", &full).error(e) {
+                S3Error::Request { cause, .. }
+                    if cause.starts_with("NotImplemented")
+                        || cause.starts_with("InvalidArgument") =>
+                {
+                    tracing::debug!(key = full, "conditional delete refused ({cause}), deleting");
+                    self.delete(key).await
+                }
+                S3Error::NotFound { .. } => Ok(()),
+                e => Err(e),
+            },
+        }
     }
 
     /// The size of `key`, `None` if it does not exist.

@@ -156,6 +156,62 @@ pub async fn pull_backup(
     Ok(())
 }
 
+/// Makes sure backup `id` is whole in the local repository (the cache of
+/// an S3 repository, or the repository an off-site copy backs up) before a
+/// restore reads it: a local copy whose object is missing or fails its size
+/// and sha256 check is fetched again from S3 (checked, then put in place of
+/// the bad one); a backup only on S3 is fetched. A good local copy costs no
+/// request. Returns the local manifest; `None` when neither has the backup.
+/// A damaged local copy that S3 does not hold is returned as it is: the
+/// restore's own verification refuses it.
+pub async fn fetch_backup(
+    store: &S3Store,
+    local: &LocalRepo,
+    id: &str,
+) -> Result<Option<Manifest>, S3Error> {
+    let remote = match local.get(id) {
+        Ok(m) => {
+            if same_object(&local.object_path(&m), &m).await? {
+                return Ok(Some(m));
+            }
+            let key = manifest_key(&m);
+            match store.get_small(&key).await {
+                Ok(bytes) => {
+                    let fresh = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
+                        S3Error::BadManifest {
+                            bucket: store.bucket().into(),
+                            key: store.full_key(&key),
+                            message,
+                        }
+                    })?;
+                    tracing::warn!(
+                        id,
+                        "the local copy of the backup is damaged or incomplete: \
+                         fetching it again from {}",
+                        store.url()
+                    );
+                    fresh
+                }
+                Err(S3Error::NotFound { .. }) => return Ok(Some(m)),
+                Err(e) => return Err(e),
+            }
+        }
+        // No local copy, or an unreadable manifest: S3's.
+        Err(_) => {
+            let Some(m) = list_manifests(store)
+                .await?
+                .into_iter()
+                .find(|m| m.id == id)
+            else {
+                return Ok(None);
+            };
+            m
+        }
+    };
+    pull_backup(store, local, &remote).await?;
+    Ok(Some(local.get(id)?))
+}
+
 /// Whether `path` holds the object of `m` (size, then sha256).
 async fn same_object(path: &Path, m: &Manifest) -> Result<bool, S3Error> {
     match fs::metadata(path) {

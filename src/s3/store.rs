@@ -32,24 +32,58 @@ impl S3Repo {
         e.in_repo(&self.store.url())
     }
 
-    /// The manifest of `m`'s backup as stored now, and its ETag; `None`
-    /// when it is gone.
-    fn read_manifest(&self, m: &Manifest) -> Result<Option<(Manifest, Option<String>)>, RepoError> {
+    /// The manifest of `m`'s backup as stored now; `None` when it is gone.
+    fn read_manifest(&self, m: &Manifest) -> Result<Option<Stored>, RepoError> {
         let key = manifest_key(m);
         let (bytes, etag) = match self.rt.block_on(self.store.get_small_tagged(&key)) {
             Ok(read) => read,
             Err(S3Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.error(e)),
         };
-        let fresh = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
+        let manifest = parse_manifest(&bytes, &m.source, &m.id).map_err(|message| {
             self.error(S3Error::BadManifest {
                 bucket: self.store.bucket().into(),
                 key,
                 message,
             })
         })?;
-        Ok(Some((fresh, etag)))
+        let deleting = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| Some(v.get(DELETING)?.as_str()?.to_string()));
+        Ok(Some(Stored {
+            manifest,
+            etag,
+            deleting,
+        }))
     }
+}
+
+/// The field a prune adds to a manifest (the time, as text) before it
+/// deletes the backup: from then on a pin refuses it. Older versions of
+/// lifeboat ignore it.
+const DELETING: &str = "deleting";
+
+/// A manifest as stored on S3.
+struct Stored {
+    manifest: Manifest,
+    /// For a conditional PUT (`If-Match`).
+    etag: Option<String>,
+    /// When a prune marked it for deletion.
+    deleting: Option<String>,
+}
+
+/// `m` as JSON, marked as being deleted since now.
+fn marked_json(m: &Manifest) -> Vec<u8> {
+    let mut value = serde_json::to_value(m).expect("a manifest always serializes");
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert(
+            DELETING.into(),
+            serde_json::Value::String(jiff::Timestamp::now().to_string()),
+        );
+    }
+    let mut json = serde_json::to_vec_pretty(&value).expect("JSON always serializes");
+    json.push(b'\n');
+    json
 }
 
 impl Store for S3Repo {
@@ -71,8 +105,12 @@ impl Store for S3Repo {
             .map_err(|e| self.error(e))
     }
 
+    /// A backup a prune is deleting counts as gone.
     fn reload(&self, m: &Manifest) -> Result<Option<Manifest>, RepoError> {
-        Ok(self.read_manifest(m)?.map(|(fresh, _)| fresh))
+        Ok(self
+            .read_manifest(m)?
+            .filter(|s| s.deleting.is_none())
+            .map(|s| s.manifest))
     }
 
     fn save_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
@@ -91,17 +129,25 @@ impl Store for S3Repo {
     ) -> Result<bool, RepoError> {
         let key = manifest_key(m);
         for _ in 0..UPDATE_ATTEMPTS {
-            let Some((mut fresh, etag)) = self.read_manifest(m)? else {
-                return Ok(false);
+            let Some(stored) = self.read_manifest(m)? else {
+                return Err(self.gone(m));
             };
+            if let Some(since) = stored.deleting {
+                return Err(RepoError::Gone {
+                    id: m.id.clone(),
+                    place: self.describe(),
+                    why: format!("a prune has been deleting it since {since}"),
+                });
+            }
+            let mut fresh = stored.manifest;
             if !change(&mut fresh) {
                 return Ok(false);
             }
             let put = self
                 .store
-                .put_small_if(&key, manifest_json(&fresh), etag.as_deref());
+                .put_small_if(&key, manifest_json(&fresh), stored.etag.as_deref());
             match self.rt.block_on(put) {
-                Ok(()) => return Ok(true),
+                Ok(_) => return Ok(true),
                 Err(S3Error::Changed { .. }) => {
                     tracing::info!(key, "manifest changed by another writer, applying again");
                 }
@@ -131,6 +177,76 @@ impl Store for S3Repo {
             })
             .map_err(|e| self.error(e))?;
         Ok(m.stored_bytes)
+    }
+
+    /// Marks the manifest as being deleted with a PUT conditional on the
+    /// ETag of the unpinned manifest just read (a pin since then makes it
+    /// fail, and the manifest is read again); a pin after the mark is
+    /// refused. Then deletes the manifest if it is still the marked one
+    /// (`If-Match`, on servers that honour it), checks that no one wrote it
+    /// again, and only then deletes the object.
+    fn remove_unpinned(&self, m: &Manifest) -> Result<Option<u64>, RepoError> {
+        let key = manifest_key(m);
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(stored) = self.read_manifest(m)? else {
+                return Ok(Some(0));
+            };
+            if stored.manifest.pinned {
+                return Ok(None);
+            }
+            let marked = match stored.deleting {
+                Some(_) => stored.etag,
+                None => {
+                    let mark = self.store.put_small_if(
+                        &key,
+                        marked_json(&stored.manifest),
+                        stored.etag.as_deref(),
+                    );
+                    match self.rt.block_on(mark) {
+                        Ok(etag) => etag,
+                        Err(S3Error::Changed { .. } | S3Error::NotFound { .. }) => {
+                            tracing::info!(
+                                key,
+                                "manifest changed by another writer, checking again"
+                            );
+                            continue;
+                        }
+                        Err(e) => return Err(self.error(e)),
+                    }
+                }
+            };
+            let delete = async {
+                match &marked {
+                    Some(etag) => self.store.delete_if(&key, etag).await,
+                    None => self.store.delete(&key).await,
+                }
+            };
+            match self.rt.block_on(delete) {
+                Ok(()) => {}
+                Err(S3Error::Changed { .. }) => {
+                    tracing::info!(key, "manifest changed by another writer, checking again");
+                    continue;
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+            // Written again since (by a writer that ignores the mark): it
+            // stays, with its object.
+            if self.read_manifest(m)?.is_some() {
+                tracing::warn!(
+                    key,
+                    "manifest written again while it was being deleted: kept"
+                );
+                return Ok(None);
+            }
+            self.rt
+                .block_on(self.store.delete(&object_key(m)))
+                .map_err(|e| self.error(e))?;
+            return Ok(Some(m.stored_bytes));
+        }
+        Err(self.error(S3Error::Changed {
+            bucket: self.store.bucket().into(),
+            key,
+        }))
     }
 
     fn keys(&self) -> &Keys {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::error::chain;
+use super::resume::{Resume, next_chunk};
 use super::{S3Error, S3Store};
 
 /// Body chunks buffered between the task and the reader.
@@ -135,8 +135,7 @@ impl S3Store {
     ) -> Result<(), S3Error> {
         let mut at = 0u64;
         let mut etag: Option<String> = None;
-        let mut failures = 0u32;
-        let mut broke_at = 0u64;
+        let mut resume = Resume::new(0);
         loop {
             let mut request = self
                 .client
@@ -171,7 +170,7 @@ impl S3Store {
             etag = etag.or_else(|| out.e_tag().map(str::to_string));
             let mut body = out.body;
             let broke = loop {
-                match body.try_next().await {
+                match next_chunk(&mut body, &self.options).await {
                     Ok(Some(chunk)) => {
                         at += chunk.len() as u64;
                         if at > size {
@@ -188,7 +187,7 @@ impl S3Store {
                     Err(e) => break Some(e),
                 }
             };
-            let Some(e) = broke else {
+            let Some(cause) = broke else {
                 if at != size {
                     return Err(
                         self.corrupt(full, format!("it has {at} bytes, its manifest says {size}"))
@@ -196,7 +195,6 @@ impl S3Store {
                 }
                 return Ok(());
             };
-            let cause = chain(&e);
             if at == size && cause.contains("checksum mismatch") {
                 // Every byte came, then the SDK refused the body: the
                 // checksum S3 stored at upload does not match.
@@ -206,23 +204,18 @@ impl S3Store {
                 // Every byte is here: the sha256 decides.
                 return Ok(());
             }
-            // Progress since the last break: a long object may break now and
-            // then without the server being down.
-            if at > broke_at {
-                failures = 0;
-                broke_at = at;
-            }
-            failures += 1;
-            if failures >= self.options.max_attempts {
+            let Some(pause) = resume.broke(at, &self.options) else {
                 return Err(S3Error::Request {
                     op: "GetObject",
                     bucket: self.bucket.clone(),
                     key: full.into(),
                     cause: format!(
-                        "the download broke off at byte {at} of {size} ({failures} attempts): {cause}"
+                        "the download broke off at byte {at} of {size} ({} times in a row \
+                         without progress): {cause}",
+                        resume.failures()
                     ),
                 });
-            }
+            };
             tracing::warn!(
                 key = full,
                 at,
@@ -230,7 +223,7 @@ impl S3Store {
                 "download broke off, resuming: {cause}"
             );
             resumed.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(self.options.backoff(failures)).await;
+            tokio::time::sleep(pause).await;
         }
     }
 }

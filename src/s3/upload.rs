@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -61,6 +61,7 @@ impl S3Store {
                 .body(ByteStream::from(body))
                 .customize()
                 .disable_payload_signing()
+                .config_override(self.options.upload_config())
                 .send()
                 .await
                 .map_err(|e| self.call("PutObject", &full).error(e))?;
@@ -73,6 +74,7 @@ impl S3Store {
             });
         }
         let part_size = part_size_for(size, self.options.part_size);
+        let begun = SystemTime::now();
         let created = self
             .client
             .create_multipart_upload()
@@ -92,6 +94,7 @@ impl S3Store {
             file,
             size,
             part_size,
+            begun,
         };
         // Dropped before the end (the caller gave up): abort in the background.
         let mut guard = AbortOnDrop(Some((self.clone(), full.clone(), upload_id.clone())));
@@ -99,7 +102,14 @@ impl S3Store {
         let result = match upload.parts().await {
             Ok((parts, peak)) => {
                 let sent = started.elapsed();
-                let done = upload.complete(parts).await.map(|n| (n, peak));
+                let done = match upload.complete(parts.clone()).await {
+                    Ok(n) => Ok(n),
+                    // The answer may be what was lost: S3 may have
+                    // completed the upload. Then it is done, and there is
+                    // nothing left to abort.
+                    Err(e) => upload.completed_anyway(parts.len() as u32, e).await,
+                }
+                .map(|n| (n, peak));
                 tracing::debug!(
                     key = %full,
                     parts_seconds = sent.as_secs_f64(),
@@ -187,6 +197,8 @@ struct Upload {
     file: Arc<File>,
     size: u64,
     part_size: usize,
+    /// When the upload was created (by this machine's clock).
+    begun: SystemTime,
 }
 
 /// At most `parallel_parts` part buffers, reused. A buffer returns (and its
@@ -332,6 +344,7 @@ impl Upload {
                 .body(ByteStream::from(body))
                 .customize()
                 .disable_payload_signing()
+                .config_override(store.options.upload_config())
                 .send()
                 .await
                 .map_err(|e| store.call("UploadPart", &key).error(e))?;
@@ -365,6 +378,65 @@ impl Upload {
                     .error(e)
             })?;
         Ok(n)
+    }
+
+    /// After CompleteMultipartUpload failed with `cause`: whether the object
+    /// is there anyway, as this upload of `parts` parts makes it (its size,
+    /// and the part count in a multipart ETag). Then the part count, else `cause`.
+    async fn completed_anyway(&self, parts: u32, cause: S3Error) -> Result<u32, S3Error> {
+        let head = match self
+            .store
+            .client
+            .head_object()
+            .bucket(&self.store.bucket)
+            .key(&self.key)
+            .send()
+            .await
+        {
+            Ok(head) => head,
+            Err(e) => {
+                let e = self.store.call("HeadObject", &self.key).error(e);
+                if !matches!(e, S3Error::NotFound { .. }) {
+                    tracing::warn!(
+                        key = self.key,
+                        "cannot check whether the upload completed: {e}"
+                    );
+                }
+                return Err(cause);
+            }
+        };
+        let size = head.content_length().unwrap_or(-1);
+        // `"<md5 of the parts' md5s>-<parts>"` on S3 and most servers.
+        let etag_parts = head
+            .e_tag()
+            .map(|t| t.trim_matches('"'))
+            .and_then(|t| t.rsplit_once('-'))
+            .and_then(|(_, n)| n.parse::<u32>().ok());
+        // Written since the upload began (S3 allows 15 minutes of clock skew).
+        let begun = self
+            .begun
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let recent = head
+            .last_modified()
+            .is_none_or(|t| t.secs() >= begun - 15 * 60);
+        let ours =
+            u64::try_from(size) == Ok(self.size) && etag_parts.is_none_or(|n| n == parts) && recent;
+        if !ours {
+            tracing::warn!(
+                key = self.key,
+                size,
+                etag = head.e_tag(),
+                "CompleteMultipartUpload failed and the object there is not this upload's"
+            );
+            return Err(cause);
+        }
+        tracing::warn!(
+            key = self.key,
+            "the answer to CompleteMultipartUpload was lost ({cause}), but the object is \
+             complete on S3 ({size} bytes, {parts} parts)"
+        );
+        Ok(parts)
     }
 
     async fn abort(&self) -> Result<(), S3Error> {

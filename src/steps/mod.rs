@@ -177,36 +177,26 @@ pub async fn push_offsite(ctx: &Ctx, id: &str) -> Result<(), StepError> {
         .map_err(|e| StepError::new(format!("copying backup {id} to {url}: {e}")))
 }
 
-/// Makes sure backup `id` is in the local repository, fetching it from the
-/// off-site store if it is only there (a new machine, a lost disk).
+/// Makes sure backup `id` is whole in the local repository, fetching it
+/// from the off-site store if it is only there (a new machine, a lost disk)
+/// or if the local copy is damaged (`s3::fetch_backup`).
 pub async fn ensure_local(ctx: &Ctx, id: &str) -> Result<(), StepError> {
     let Some(store) = ctx.ports.remote.clone() else {
         return Ok(());
     };
-    if ctx.ports.repo.get(id).is_ok() {
-        return Ok(());
-    }
     let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());
     let url = store.url();
     let local = repo.root().display().to_string();
-    tokio::spawn(async move {
-        let manifests = crate::s3::list_manifests(&store)
-            .await
-            .map_err(|e| StepError::new(format!("listing {}: {e}", store.url())))?;
-        let Some(m) = manifests.into_iter().find(|m| m.id == owned) else {
-            return Err(StepError::fatal(format!(
-                "backup {owned} is neither in {local} nor in {}",
-                store.url()
-            )));
-        };
-        crate::s3::pull_backup(&store, &repo, &m)
-            .await
-            .map_err(|e| {
-                StepError::new(format!("fetching backup {owned} from {}: {e}", store.url()))
-            })
-    })
-    .await
-    .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?
+    let fetched = tokio::spawn(async move { crate::s3::fetch_backup(&store, &repo, &owned).await })
+        .await
+        .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?
+        .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?;
+    match fetched {
+        Some(_) => Ok(()),
+        None => Err(StepError::fatal(format!(
+            "backup {id} is neither in {local} nor in {url}"
+        ))),
+    }
 }
 
 pub fn docker(e: crate::docker::DockerError) -> StepError {
