@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 
 static TURN: Mutex<()> = Mutex::new(());
 
-const BIN: &str = env!("CARGO_BIN_EXE_lifeboat");
+/// The binary under test; `LIFEBOAT_TEST_BIN` points the tests at another
+/// build (e.g. an older commit, to see a regression test fail there).
+fn bin() -> String {
+    std::env::var("LIFEBOAT_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lifeboat").into())
+}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +111,7 @@ impl Stack {
     }
 
     fn lifeboat(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.current_dir(root())
             .env("LIFEBOAT_STATE", self.dir.path().join("state"))
             .env("LIFEBOAT_REPO", self.dir.path().join("repo"))
@@ -670,7 +674,7 @@ fn lifeboat_killed_during_a_restore_resumes_and_loses_nothing() {
 #[test]
 fn an_unreachable_docker_daemon_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .current_dir(root())
         .env("DOCKER_HOST", "tcp://127.0.0.1:1")
         .env("LIFEBOAT_STATE", dir.path())
@@ -1111,50 +1115,8 @@ fn ctrl_c_while_postgres_starts_rolls_back_to_the_data_as_it_was() {
     stack
         .psql("INSERT INTO customers VALUES (900002, 'pre-run', 'pre@example.test', '2026-01-01')");
 
-    let project = format!("project={}", stack.project);
-    let child = stack
-        .lifeboat(&[
-            "run",
-            "full-data-loss",
-            "--yes",
-            "--parallel",
-            "1",
-            "--set",
-            &project,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        assert!(Instant::now() < deadline, "start-postgres never started");
-        let started = stack.journals().iter().any(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            text.contains(r#""runbook":"full-data-loss""#)
-                && text.contains(r#""record":"step_started","id":"start-postgres""#)
-        });
-        if started {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // The start request is then on its way to Docker (the journal record is
-    // written just before it is sent).
-    std::thread::sleep(Duration::from_millis(
-        std::env::var("LIFEBOAT_TEST_SIGINT_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(40),
-    ));
-    ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(3), "{text}");
+    let (code, text) = stack.interrupt("full-data-loss", "start-postgres", 40);
+    assert_eq!(code, 3, "{text}");
     assert!(text.contains("cancelled, rolled back"), "{text}");
     stack.testdata("wait");
     assert_eq!(
@@ -1402,7 +1364,7 @@ fn a_run_survives_closed_output_pipes_and_a_hangup() {
     )
     .unwrap();
     let state = dir.path().join("state");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .current_dir(dir.path())
         .env("LIFEBOAT_STATE", &state)
         .env("LIFEBOAT_REPO", dir.path().join("repo"))
@@ -1501,7 +1463,7 @@ fn a_killed_backup_leaves_a_partial_object_that_the_next_start_sweeps() {
     )
     .unwrap();
     let lifeboat = |args: &[&str]| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.current_dir(dir.path())
             .env("LIFEBOAT_STATE", dir.path().join("state"))
             .env("LIFEBOAT_REPO", dir.path().join("repo"))
@@ -1676,7 +1638,7 @@ fn a_scratch_compose_project_leaves_no_volumes_behind() {
         path
     };
     let lifeboat = |runbook: &Path| {
-        sh(Command::new(BIN)
+        sh(Command::new(bin())
             .current_dir(dir.path())
             .env("LIFEBOAT_STATE", dir.path().join("state"))
             .env("LIFEBOAT_REPO", dir.path().join("repo"))
@@ -1813,7 +1775,7 @@ fn a_hangup_of_the_whole_job_does_not_kill_a_compose_step() {
     let state = dir.path().join("state");
     let mut child = {
         use std::os::unix::process::CommandExt;
-        Command::new(BIN)
+        Command::new(bin())
             .current_dir(dir.path())
             .env("LIFEBOAT_STATE", &state)
             .env("LIFEBOAT_REPO", dir.path().join("repo"))
@@ -1919,5 +1881,77 @@ fn a_damaged_local_cache_of_an_s3_repository_is_fetched_again_and_the_restore_su
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(0), "{text}");
+    stack.assert_seed();
+}
+
+impl Stack {
+    /// Runs `runbook` (one step at a time) and sends it SIGINT `delay_ms`
+    /// after its journal says `step` started, when the step's request is on
+    /// its way to Docker. Returns (exit code, stdout + stderr).
+    fn interrupt(&self, runbook: &str, step: &str, delay_ms: u64) -> (i32, String) {
+        let project = format!("project={}", self.project);
+        let child = self
+            .lifeboat(&[
+                "run",
+                runbook,
+                "--yes",
+                "--parallel",
+                "1",
+                "--set",
+                &project,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let needle = format!(r#""record":"step_started","id":"{step}""#);
+        let runbook_field = format!(r#""runbook":"{runbook}""#);
+        loop {
+            assert!(Instant::now() < deadline, "{step} never started");
+            let started = self.journals().iter().any(|path| {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.contains(&runbook_field)
+                    && !text.contains("run_finished")
+                    && text.contains(&needle)
+            });
+            if started {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+#[test]
+fn ctrl_c_while_postgres_stops_leaves_the_stack_running() {
+    let _turn = turn();
+    let stack = Stack::up("ctrlcstop");
+    let (code, text) = stack.interrupt("cold-backup", "stop-postgres", 60);
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("cancelled, rolled back"), "{text}");
+    // A stop that was still under way when the rollback ended would take the
+    // server down afterwards: look again a little later.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        stack.inspect("postgres", "{{.State.Status}}"),
+        "running",
+        "{text}"
+    );
+    assert_eq!(
+        stack.inspect("redis", "{{.State.Status}}"),
+        "running",
+        "{text}"
+    );
+    stack.testdata("wait");
     stack.assert_seed();
 }
