@@ -1115,7 +1115,7 @@ fn ctrl_c_while_postgres_starts_rolls_back_to_the_data_as_it_was() {
     stack
         .psql("INSERT INTO customers VALUES (900002, 'pre-run', 'pre@example.test', '2026-01-01')");
 
-    let (code, text) = stack.interrupt("full-data-loss", "start-postgres", 40);
+    let (code, text) = stack.interrupt("full-data-loss", "start-postgres", delay_ms("40"));
     assert_eq!(code, 3, "{text}");
     assert!(text.contains("cancelled, rolled back"), "{text}");
     stack.testdata("wait");
@@ -1936,7 +1936,7 @@ impl Stack {
 fn ctrl_c_while_postgres_stops_leaves_the_stack_running() {
     let _turn = turn();
     let stack = Stack::up("ctrlcstop");
-    let (code, text) = stack.interrupt("cold-backup", "stop-postgres", 60);
+    let (code, text) = stack.interrupt("cold-backup", "stop-postgres", delay_ms("60"));
     assert_eq!(code, 3, "{text}");
     assert!(text.contains("cancelled, rolled back"), "{text}");
     // A stop that was still under way when the rollback ended would take the
@@ -1954,4 +1954,13 @@ fn ctrl_c_while_postgres_stops_leaves_the_stack_running() {
     );
     stack.testdata("wait");
     stack.assert_seed();
+}
+
+/// The delay before an interrupt: `LIFEBOAT_TEST_SIGINT_DELAY_MS`, to sweep
+/// the window by hand, or the given default.
+fn delay_ms(default: &str) -> u64 {
+    std::env::var("LIFEBOAT_TEST_SIGINT_DELAY_MS")
+        .unwrap_or_else(|_| default.into())
+        .parse()
+        .unwrap()
 }
