@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the images the Docker tests need, without any registry (DESIGN.md §9):
+# Builds the images the Docker tests need, without any registry (docs/architecture.md §9):
 #   lifeboat-test/stack:local   Debian bookworm + Redis 7 + PostgreSQL 15 (+ procps, to debug)
 #   lifeboat-test/stack:broken  the same, but neither server starts (a bad upgrade)
 #   lifeboat/helper:local       one static file; only ever created, as a mount point for the archive API

@@ -1,5 +1,5 @@
 //! The S3 store against a real S3-protocol server, `s3s-fs`, on loopback
-//! (DESIGN §9). These tests fail, not skip, when `s3s-fs` is not installed:
+//! (docs/architecture.md §9). These tests fail, not skip, when `s3s-fs` is not installed:
 //! `cargo install s3s-fs@0.14.1 --features binary --locked`.
 
 use std::io::{Read, Write};

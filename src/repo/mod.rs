@@ -1,5 +1,5 @@
 //! The local backup repository: `<root>/backups/<source>/<id>.{tar,raw}.zst`
-//! with a pretty JSON manifest `<id>.json` beside each object (DESIGN §7).
+//! with a pretty JSON manifest `<id>.json` beside each object (docs/architecture.md §7).
 //!
 //! Everything here is synchronous `std::io`; async callers use `spawn_blocking`.
 

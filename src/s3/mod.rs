@@ -1,4 +1,4 @@
-//! The off-site store: a backup repository in an S3 bucket (DESIGN §7).
+//! The off-site store: a backup repository in an S3 bucket (docs/architecture.md §7).
 //!
 //! [`S3Store`] is a bucket and a key prefix (`s3://bucket/prefix`); every key
 //! its methods take or return is relative to that prefix. Objects go up as
