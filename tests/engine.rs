@@ -24,6 +24,8 @@ struct Fake {
     undo_failures: Vec<String>,
     /// Steps that refuse before changing anything (`StepError::refused`).
     refusals: Vec<String>,
+    /// Steps whose first attempt fails part-way and whose later attempts refuse.
+    refuse_on_retry: Vec<String>,
     /// step id → how long the world takes to carry out its request. The
     /// request lands even if the caller stops waiting, as Docker's do.
     lands_after: HashMap<String, Duration>,
@@ -52,7 +54,11 @@ impl Executor for Fake {
                 .is_some_and(|n| call.attempt <= *n)
         };
         let delay = self.delay;
-        let refuse = !call.undo && self.refusals.contains(&call.step);
+        let refuse = !call.undo
+            && (self.refusals.contains(&call.step)
+                || (call.attempt > 1 && self.refuse_on_retry.contains(&call.step)));
+        let fail =
+            fail || (!call.undo && call.attempt == 1 && self.refuse_on_retry.contains(&call.step));
         let lands = (!call.undo)
             .then(|| self.lands_after.get(&call.step).copied())
             .flatten();
@@ -143,6 +149,7 @@ async fn go(
         run_id: "r1".into(),
         parallel,
         cancel,
+        abort: CancellationToken::new(),
         secrets: vec![],
     };
     let report = run(plan, &scope, fake, None, tx, &options, Seed::default()).await;
@@ -442,12 +449,105 @@ async fn ctrl_c_cuts_off_a_check_in_flight() {
         trigger.cancel();
     });
     let t0 = std::time::Instant::now();
-    let (report, _) = go(&plan, fake.clone(), 4, cancel).await;
+    let (report, events) = go(&plan, fake.clone(), 4, cancel).await;
     assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
     assert!(
         t0.elapsed() < Duration::from_secs(10),
         "a read-only check is not waited for: {:?}",
         t0.elapsed()
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Interrupted { waiting_for } if waiting_for.is_empty())),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StepFailed { id, error, .. }
+            if id == "verify" && error.contains("cancelled"))),
+        "the check was in flight and was cut off: {events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_that_refuses_does_not_hide_what_the_first_attempt_changed() {
+    let text = RUNBOOK.replace(
+        "with: { volume: a-data, backup: \"{{ backup }}\" } }",
+        "with: { volume: a-data, backup: \"{{ backup }}\" }, retry: { attempts: 2, backoff: 10ms } }",
+    );
+    let plan = plan_of(&text);
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.id == "restore-a" && s.retry.is_some())
+    );
+    let fake = Arc::new(Fake {
+        refuse_on_retry: vec!["restore-a".to_string()],
+        ..Fake::default()
+    });
+    let (report, _) = go(&plan, fake.clone(), 1, CancellationToken::new()).await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
+    assert!(
+        !report.errors[0].contains("nothing was changed"),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        log(&fake).contains(&"undo restore-a volume.restore #1".to_string()),
+        "the first attempt wrote part of the volume: it is undone: {:?}",
+        log(&fake)
+    );
+}
+
+#[tokio::test]
+async fn a_second_ctrl_c_cuts_off_a_change_in_flight_and_rolls_it_back() {
+    let plan = plan_of(RUNBOOK);
+    let fake = Arc::new(Fake {
+        lands_after: [("restore-a".to_string(), Duration::from_secs(30))].into(),
+        ..Fake::default()
+    });
+    let cancel = CancellationToken::new();
+    let abort = CancellationToken::new();
+    let (first, second) = (cancel.clone(), abort.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first.cancel();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        second.cancel();
+    });
+    let scope = RunScope::new(
+        vec![("backup".into(), "latest".into())],
+        &plan.targets,
+        "r1",
+        "now",
+    );
+    let (tx, _rx) = unbounded_channel();
+    let options = Options {
+        run_id: "r1".into(),
+        parallel: 1,
+        cancel,
+        abort,
+        secrets: vec![],
+    };
+    let t0 = std::time::Instant::now();
+    let report = run(
+        &plan,
+        &scope,
+        fake.clone(),
+        None,
+        tx,
+        &options,
+        Seed::default(),
+    )
+    .await;
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
+    assert!(
+        log(&fake).contains(&"undo restore-a volume.restore #1".to_string()),
+        "the cut-off restore is rolled back: {:?}",
+        log(&fake)
     );
 }
 
@@ -510,6 +610,7 @@ async fn a_resumed_rollback_skips_undos_that_already_finished() {
         run_id: "r1".into(),
         parallel: 1,
         cancel: CancellationToken::new(),
+        abort: CancellationToken::new(),
         secrets: vec![],
     };
     let report = run(&plan, &scope, fake.clone(), None, tx, &options, seed).await;

@@ -293,4 +293,20 @@ steps:
         "",
     );
     assert!(plan_text(&plain).contains("DESTRUCTIVE, guarded by safety-files\n"));
+    // Undoing it puts the files back (a tar archive is no input for pg_restore).
+    let plan = compile(&Source::new("test.yaml", &plain), &Options::default()).unwrap();
+    let undo = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "restore")
+        .unwrap()
+        .undo
+        .clone()
+        .unwrap();
+    assert_eq!(undo.kind, "volume.restore");
+    assert_eq!(undo.args["volume"], "pg-data");
+    assert_eq!(
+        undo.templates["backup"],
+        "{{ steps['safety-files'].backup_id }}"
+    );
 }

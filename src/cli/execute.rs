@@ -217,11 +217,21 @@ pub async fn execute(
     }
     let executor = Arc::new(real);
     let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
+    let abort = CancellationToken::new();
+    let (on_signal, on_second) = (cancel.clone(), abort.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            errln!("\nInterrupted: stopping, then rolling back what was done…");
+            errln!(
+                "\nInterrupted: no new step starts; steps in flight that change something are \
+                 finished, then what was done is rolled back (Ctrl-C again cuts them off)…"
+            );
             on_signal.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            errln!(
+                "\nInterrupted again: cutting off the steps in flight; the rollback undoes what they did part-way…"
+            );
+            on_second.cancel();
         }
     });
     let (tx, rx) = unbounded_channel();
@@ -230,6 +240,7 @@ pub async fn execute(
         run_id: run_id.clone(),
         parallel: req.parallel,
         cancel,
+        abort,
         secrets,
     };
     let report = run(

@@ -169,7 +169,8 @@ impl Human_ {
             Event::Interrupted { waiting_for } if !waiting_for.is_empty() => {
                 self.say(format!(
                     "Interrupted: waiting for {} to finish before rolling back (they change the \
-                     world; cutting them off could leave Docker half-way)",
+                     world; cutting them off could leave Docker half-way). Ctrl-C again cuts \
+                     them off.",
                     waiting_for.join(", ")
                 ));
             }

@@ -168,6 +168,13 @@ pub fn run(places: &Places, args: Args) -> u8 {
 pub fn seed_from(records: &[Record]) -> Seed {
     let mut seed = Seed::default();
     for r in records {
+        // One state per step: the last record about it (a step that failed,
+        // was resumed and then finished is done, not both).
+        if let Record::StepStarted { id, .. } | Record::StepFinished { id, .. } = r {
+            seed.failed.retain(|f| f != id);
+            seed.refused.retain(|f| f != id);
+            seed.skipped.retain(|f| f != id);
+        }
         match r {
             Record::StepFinished { id, outputs, .. } => {
                 let out = outputs.as_object().cloned().unwrap_or_default();
@@ -201,17 +208,11 @@ pub fn seed_from(records: &[Record]) -> Seed {
 
 /// Steps started but never finished: they may have been cut off mid-way.
 fn in_flight(records: &[Record]) -> Vec<String> {
-    let mut open: Vec<String> = Vec::new();
-    for r in records {
-        match r {
-            Record::StepStarted { id, .. } => open.push(id.clone()),
-            Record::StepFinished { id, .. } | Record::StepFailed { id, .. } => {
-                open.retain(|o| o != id)
-            }
-            _ => {}
-        }
-    }
-    open
+    open_records(records, |r| match r {
+        Record::StepStarted { id, .. } => Some((id, true)),
+        Record::StepFinished { id, .. } | Record::StepFailed { id, .. } => Some((id, false)),
+        _ => None,
+    })
 }
 
 /// What happened to the run's targets since it stopped: newer runs that
@@ -227,14 +228,23 @@ async fn changed_since(
 ) -> Vec<String> {
     let mut changes = Vec::new();
     let ours = super::execute::lock_names(plan);
-    let newer = journal::run_ids(&places.state_dir)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|id| id.as_str() > run_id);
-    for id in newer {
+    // Doubt counts as a change: a journal that cannot be read may be the
+    // newer run's.
+    let ids = match journal::run_ids(&places.state_dir) {
+        Ok(ids) => ids,
+        Err(e) => {
+            changes.push(format!("the other runs' journals cannot be listed: {e}"));
+            Vec::new()
+        }
+    };
+    for id in ids.into_iter().filter(|id| id.as_str() > run_id) {
         let path = journal::path_of(&places.state_dir, &id);
-        let Ok(theirs) = journal::read(&path) else {
-            continue;
+        let theirs = match journal::read(&path) {
+            Ok(records) => records,
+            Err(e) => {
+                changes.push(format!("the journal of run {id} cannot be read: {e}"));
+                continue;
+            }
         };
         let Some(Record::RunStarted { plan: other, .. }) = theirs.first() else {
             continue;
@@ -322,14 +332,24 @@ fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
 
 /// Undos started but never finished.
 fn undos_in_flight(records: &[Record]) -> Vec<String> {
+    open_records(records, |r| match r {
+        Record::UndoStarted { id, .. } => Some((id, true)),
+        Record::UndoFinished { id, .. } | Record::UndoFailed { id, .. } => Some((id, false)),
+        _ => None,
+    })
+}
+
+/// Ids opened (`true`) and not closed (`false`) by the time the records end.
+fn open_records<'a>(
+    records: &'a [Record],
+    what: impl Fn(&'a Record) -> Option<(&'a String, bool)>,
+) -> Vec<String> {
     let mut open: Vec<String> = Vec::new();
-    for r in records {
-        match r {
-            Record::UndoStarted { id, .. } => open.push(id.clone()),
-            Record::UndoFinished { id, .. } | Record::UndoFailed { id, .. } => {
-                open.retain(|o| o != id)
-            }
-            _ => {}
+    for (id, opens) in records.iter().filter_map(what) {
+        if opens {
+            open.push(id.clone());
+        } else {
+            open.retain(|o| o != id);
         }
     }
     open

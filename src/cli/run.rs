@@ -25,10 +25,10 @@ pub struct Args {
     /// Print the plan made against the live world (read-only probes) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// How many independent steps may run at once.
     /// Run even though the plan predicts that a step will fail.
     #[arg(long)]
     pub force: bool,
+    /// How many independent steps may run at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub parallel: usize,
     /// `json`: one engine event per line on stdout, for scripts.

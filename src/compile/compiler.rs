@@ -599,6 +599,7 @@ impl<'a> Compiler<'a> {
             touches: Vec::new(),
             backup: None,
             guarded_by: Vec::new(),
+            unguarded: Vec::new(),
             unsafe_reason: raw.unsafe_reason.clone(),
             undo: None,
             retry,
@@ -675,9 +676,10 @@ impl<'a> Compiler<'a> {
             }
         }
         steps[i].guarded_by.dedup();
-        // The plan shows what guards a step marked `unsafe` too; only the
-        // error is waived.
+        // The plan shows what guards a step marked `unsafe` too, and what
+        // does not; only the error is waived.
         if node.raw.unsafe_reason.is_some() {
+            steps[i].unguarded = missing.iter().map(|k| k.describe()).collect();
             return;
         }
         if needed.is_empty() {
@@ -821,6 +823,41 @@ impl<'a> Compiler<'a> {
                     format!("{{{{ steps['{}'].previous_image }}}}", step.id),
                 )],
             ),
+            // A command restored into a container and guarded by a copy of
+            // its volume's files is undone by putting those files back (the
+            // restore stops the container; the rollback starts it again).
+            "exec.restore"
+                if step.guarded_by.first().is_some_and(|g| {
+                    ids.get(g.as_str())
+                        .is_some_and(|&j| nodes[j].kind.name == "volume.backup")
+                }) =>
+            {
+                let [guard] = step.guarded_by.as_slice() else {
+                    self.error(
+                        format!(
+                            "step `{}` is guarded by backups of several volumes ({}); a built-in \
+                             undo restores one",
+                            step.id,
+                            step.guarded_by.join(", ")
+                        ),
+                        self.index.value(&child_path(&node.path, "uses")),
+                        Some(
+                            "give it an `undo:`, or guard it with an exec.backup of the container"
+                                .into(),
+                        ),
+                    );
+                    return None;
+                };
+                let volume = steps[ids[guard.as_str()]].args.get("volume").cloned()?;
+                builtin(
+                    "volume.restore",
+                    vec![
+                        ("volume", volume),
+                        ("backup", Json::from(placeholder(guard))),
+                    ],
+                    vec![("backup", format!("{{{{ steps['{guard}'].backup_id }}}}"))],
+                )
+            }
             "volume.restore" | "exec.restore" | "http.restore" => {
                 let guard = step.guarded_by.first()?;
                 let mut args: Vec<(&str, Json)> = [
@@ -887,7 +924,10 @@ fn protected_keys<'a>(
         Subject::Source(arg) => Some(vec![Key::Source(args.values.get(arg)?.as_str()?)]),
         Subject::ComposeVolumes(arg) => {
             // Compose names a project's volumes `<project>_<name>`.
-            let prefix = format!("{}_", args.values.get(arg)?.as_str()?);
+            let prefix = format!(
+                "{}_",
+                crate::plan::world::compose_project_name(args.values.get(arg)?.as_str()?)
+            );
             Some(
                 targets
                     .iter()

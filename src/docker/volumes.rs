@@ -139,36 +139,4 @@ impl Docker {
         users.sort();
         Ok(users)
     }
-
-    /// The volumes Compose made for `project` (label
-    /// `com.docker.compose.project`), sorted by name.
-    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, DockerError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}={project}", crate::plan::world::COMPOSE_PROJECT)],
-        )]);
-        let list = self
-            .api
-            .list_volumes(Some(
-                bollard::query_parameters::ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| {
-                self.err(
-                    format!("listing the volumes of compose project {project}"),
-                    None,
-                    e,
-                )
-            })?;
-        let mut names: Vec<String> = list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
-        names.sort();
-        Ok(names)
-    }
 }

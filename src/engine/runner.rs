@@ -104,8 +104,12 @@ pub trait Executor: Send + Sync + 'static {
 pub struct Options {
     pub run_id: String,
     pub parallel: usize,
-    /// Ctrl-C: stop starting steps, abort the ones in flight, roll back.
+    /// Ctrl-C: stop starting steps, cut off checks, wait for the steps in
+    /// flight that change the world, roll back.
     pub cancel: CancellationToken,
+    /// A second Ctrl-C: cut off the steps still in flight too; what they did
+    /// part-way is rolled back.
+    pub abort: CancellationToken,
     /// Real values never written to the journal or events.
     pub secrets: Vec<String>,
 }
@@ -298,6 +302,7 @@ impl Run<'_> {
         let mut running: HashMap<tokio::task::Id, (usize, AbortHandle)> = HashMap::new();
         let mut failure: Option<String> = None;
         let mut cancelled = false;
+        let mut aborted = false;
         let continue_on_failure = self.plan.on_failure == OnFailure::Continue;
         loop {
             if failure.is_none() || (continue_on_failure && !cancelled) {
@@ -329,6 +334,12 @@ impl Run<'_> {
                     cancelled = true;
                     failure = Some("interrupted (Ctrl-C)".into());
                     self.settle(&running);
+                }
+                _ = self.options.abort.cancelled(), if cancelled && !aborted => {
+                    aborted = true;
+                    for (_, handle) in running.values() {
+                        handle.abort();
+                    }
                 }
             }
         }
@@ -473,9 +484,10 @@ impl Run<'_> {
                 let policy = Policy::of(step);
                 let executor = self.executor.clone();
                 let events = self.events.clone();
+                let cancel = self.options.cancel.clone();
                 let handle = tasks.spawn(async move {
                     let t0 = Instant::now();
-                    let result = attempts(executor, call, policy, events).await;
+                    let result = attempts(executor, call, policy, events, cancel).await;
                     (i, result, t0.elapsed())
                 });
                 running.insert(handle.id(), (i, handle));
@@ -565,10 +577,16 @@ impl Run<'_> {
     async fn rollback(&mut self, reason: &str) -> bool {
         let mut order: Vec<usize> = self.interrupted.iter().rev().copied().collect();
         order.extend(self.completed.iter().rev().copied());
-        let undos: Vec<usize> = order
-            .into_iter()
-            .filter(|&i| self.needs_undo(i) && !self.undone.contains(&self.plan.steps[i].id))
-            .collect();
+        let mut undos: Vec<usize> = Vec::new();
+        for i in order {
+            // Once each, and never again after a resumed run recorded it finished.
+            if self.needs_undo(i)
+                && !self.undone.contains(&self.plan.steps[i].id)
+                && !undos.contains(&i)
+            {
+                undos.push(i);
+            }
+        }
         self.record(Record::RollbackStarted {
             at: Timestamp::now(),
             reason: reason.to_string(),
@@ -616,7 +634,16 @@ impl Run<'_> {
                         timeout: None,
                         deadline: None,
                     };
-                    attempts(self.executor.clone(), call, policy, self.events.clone()).await
+                    // Undos run to their end: an interrupted rollback is worse than a slow one.
+                    let never = CancellationToken::new();
+                    attempts(
+                        self.executor.clone(),
+                        call,
+                        policy,
+                        self.events.clone(),
+                        never,
+                    )
+                    .await
                 }
             };
             let took = t0.elapsed();
@@ -716,14 +743,18 @@ impl Policy {
 }
 
 /// Every attempt of one call: per-attempt timeout, backoff, overall deadline.
+/// After Ctrl-C (`cancel`) no new attempt starts: the step ends with its
+/// last error. A step is untouched only if no attempt changed anything.
 async fn attempts(
     executor: Arc<dyn Executor>,
     call: Call,
     policy: Policy,
     events: UnboundedSender<Event>,
+    cancel: CancellationToken,
 ) -> Result<Outputs, StepError> {
     let all = async {
         let mut attempt = 1;
+        let mut touched = false;
         loop {
             let mut this = call.clone();
             this.attempt = attempt;
@@ -737,27 +768,40 @@ async fn attempts(
                 }),
                 None => fut.await,
             };
-            match result {
-                Err(e) if e.retryable && attempt < policy.attempts => {
-                    let delay = policy.delay(attempt);
-                    let _ = events.send(Event::StepRetrying {
-                        id: call.step.clone(),
-                        attempt: attempt + 1,
-                        error: e.message.clone(),
-                        delay_ms: ms(delay),
-                    });
-                    tokio::time::sleep(delay).await;
+            let e = match result {
+                Ok(outputs) => return Ok(outputs),
+                Err(e) => e,
+            };
+            touched |= !e.untouched;
+            let untouched = !touched;
+            if e.retryable && attempt < policy.attempts && !cancel.is_cancelled() {
+                let delay = policy.delay(attempt);
+                let _ = events.send(Event::StepRetrying {
+                    id: call.step.clone(),
+                    attempt: attempt + 1,
+                    error: e.message.clone(),
+                    delay_ms: ms(delay),
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => {}
+                }
+                if !cancel.is_cancelled() {
                     attempt += 1;
+                    continue;
                 }
-                Err(e) if attempt > 1 => {
-                    return Err(StepError {
-                        message: format!("{} (after {attempt} attempts)", e.message),
-                        retryable: false,
-                        ..e
-                    });
-                }
-                other => return other,
             }
+            let message = match (attempt, cancel.is_cancelled() && e.retryable) {
+                (1, false) => e.message,
+                (1, true) => format!("{} (not tried again: interrupted)", e.message),
+                (n, false) => format!("{} (after {n} attempts)", e.message),
+                (n, true) => format!("{} (after {n} attempts; interrupted)", e.message),
+            };
+            return Err(StepError {
+                message,
+                retryable: false,
+                untouched,
+            });
         }
     };
     match policy.deadline {

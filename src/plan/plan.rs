@@ -130,6 +130,9 @@ pub struct Step {
     /// For destructive steps: the safety backup steps that guard them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guarded_by: Vec<String>,
+    /// For a destructive step marked `unsafe`: what no backup guards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unguarded: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "unsafe")]
     pub unsafe_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,7 +241,7 @@ impl Summary {
                         .unwrap_or(&step.kind)
                         .to_string();
                     let count = s.destructive.entry(verb).or_default();
-                    if step.guarded_by.is_empty() {
+                    if step.guarded_by.is_empty() || !step.unguarded.is_empty() {
                         count.unsafe_ += 1;
                     } else {
                         count.guarded += 1;

@@ -119,9 +119,13 @@ fn render_step(out: &mut String, step: &Step) {
             (Some(reason), false) => {
                 let _ = write!(
                     head,
-                    "  DESTRUCTIVE, guarded by {} (marked unsafe: {reason})",
+                    "  DESTRUCTIVE, guarded by {} (marked unsafe: {reason}",
                     step.guarded_by.join(", ")
                 );
+                if !step.unguarded.is_empty() {
+                    let _ = write!(head, "; no backup of {}", step.unguarded.join(", "));
+                }
+                head.push(')');
             }
             (None, false) => {
                 let _ = write!(

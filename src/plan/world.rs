@@ -8,6 +8,17 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+
+/// A compose project name as compose writes it in its labels and in the
+/// names of what it creates (`<project>_<volume>`): lower case, only
+/// `a-z 0-9 _ -` (what v1 keeps; v2 refuses other names).
+pub fn compose_project_name(project: &str) -> String {
+    project
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -128,17 +139,19 @@ impl World {
     pub fn resolve_backup(&self, source: &str, reference: &str) -> Result<&Backup, Unresolved<'_>> {
         let of_source = self.backups.iter().filter(|b| b.source == source);
         let found = match reference {
+            // Newest by (time, id), as the repository orders them, so the
+            // plan and the step pick the same backup.
             "latest" => of_source
                 .filter(|b| !is_safety(&b.tags))
-                .max_by_key(|b| b.created_at),
+                .max_by_key(|b| (b.created_at, &b.id)),
             "latest-verified" => of_source
                 .filter(|b| !is_safety(&b.tags) && b.verified_at.is_some())
-                .max_by_key(|b| b.created_at),
+                .max_by_key(|b| (b.created_at, &b.id)),
             r if r.starts_with(RUN_PREFIX) => {
                 let run = &r[RUN_PREFIX.len()..];
                 of_source
                     .filter(|b| b.run_id.as_deref() == Some(run))
-                    .max_by_key(|b| b.created_at)
+                    .max_by_key(|b| (b.created_at, &b.id))
             }
             id => match self.backups.iter().find(|b| b.id == id) {
                 Some(b) if b.source != source => return Err(Unresolved::OtherSource(b)),

@@ -89,15 +89,7 @@ pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
     ]))
 }
 
-/// The project name as compose writes it in its labels: lower case, only
-/// `a-z 0-9 _ -` (what v1 keeps; v2 refuses other names).
-fn labelled(project: &str) -> String {
-    project
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect()
-}
+use crate::plan::world::compose_project_name as labelled;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -155,9 +147,19 @@ impl Object {
 #[derive(Debug, Default)]
 pub struct Created {
     objects: Mutex<Vec<Object>>,
+    /// Volumes a `volume.restore` of this run writes into: what a run
+    /// restored is kept (and reported), never taken down with the scaffolding.
+    restored: std::collections::BTreeSet<String>,
 }
 
 impl Created {
+    pub fn new(restored: std::collections::BTreeSet<String>) -> Self {
+        Self {
+            objects: Mutex::default(),
+            restored,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Object>> {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -219,6 +221,14 @@ impl Created {
         mine.sort_by_key(|o| o.kind == Kind::Network);
         let (mut removed, mut left, mut kept) = (Vec::new(), Vec::new(), Vec::new());
         for o in mine {
+            if o.kind == Kind::Volume && self.restored.contains(&o.name) {
+                left.push(format!(
+                    "{} is kept: a restore of this run wrote into it",
+                    o.describe()
+                ));
+                kept.push(o);
+                continue;
+            }
             match o.exists(docker).await {
                 Ok(false) => continue,
                 Ok(true) => {}
@@ -261,13 +271,14 @@ async fn refuse_unsaved_volumes(ctx: &Ctx) -> Result<(), StepError> {
     if ctx.call.unsafe_ok {
         return Ok(());
     }
-    let project = ctx.args.str("project")?;
+    let project = labelled(&ctx.args.str("project")?);
     let volumes = ctx
         .ports
         .docker
-        .project_volumes(&project)
+        .project_objects(&project)
         .await
-        .map_err(|e| super::docker(e).untouched())?;
+        .map_err(|e| super::docker(e).untouched())?
+        .volumes;
     let mut unsaved = Vec::new();
     for volume in volumes {
         let saved = ctx

@@ -55,7 +55,7 @@ pub struct Real {
 
 impl Real {
     pub fn new(ports: Ports, plan: &Plan) -> Self {
-        let targets = plan
+        let targets: HashMap<String, Target> = plan
             .targets
             .iter()
             .map(|t| (t.name.clone(), t.clone()))
@@ -74,11 +74,19 @@ impl Real {
                 Some((t.resolved.clone()?, until))
             })
             .collect();
+        // Volumes a restore of this run writes into: data, not scaffolding.
+        let restored = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind == "volume.restore")
+            .filter_map(|s| s.args.get("volume")?.as_str())
+            .filter_map(|name| targets.get(name).map(|t: &Target| t.object.clone()))
+            .collect();
         Self {
             ports: Arc::new(ports),
             targets: Arc::new(targets),
             running_before: Arc::new(running_before),
-            created: Arc::default(),
+            created: Arc::new(compose::Created::new(restored)),
         }
     }
 

@@ -162,8 +162,8 @@ pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
     if !started.is_empty() {
         return Err(StepError::fatal(format!(
             "container(s) {} started while {volume} was being restored: they may have read or \
-             written half-restored files; the volume is partly written, and the rollback (or \
-             `lifeboat resume`) restores it from its safety backup",
+             written half-restored files; the volume is partly written (a rollback, or \
+             `lifeboat resume`, puts back its safety backup where the run took one)",
             started.join(", ")
         )));
     }
