@@ -1172,3 +1172,139 @@ async fn recreate_to_a_broken_image_puts_the_old_container_back() {
     let now = d.container(&name).await.unwrap().unwrap();
     assert_eq!((now.id.as_str(), now.running), (before.id.as_str(), false));
 }
+
+// ---------------------------------------------------------------- restores of crafted archives
+
+/// One ustar entry with `name`, `typeflag` and `link` verbatim.
+fn raw_entry(name: &str, typeflag: u8, data: &[u8], link: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+    h.as_mut_bytes()[156] = typeflag;
+    h.as_mut_bytes()[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut v = h.as_bytes().to_vec();
+    v.extend_from_slice(data);
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+fn raw_tar(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = entries.concat();
+    v.extend_from_slice(&[0; 1024]);
+    v
+}
+
+/// A repository holding `raw` as a volume backup of `source`, stored without
+/// the writer's scan (as a crafted repository would hold it); its id.
+fn crafted_backup(dir: &std::path::Path, source: &str, raw: &[u8]) -> String {
+    use lifeboat::repo::{BackupKind, LocalRepo, Manifest, NewBackup};
+    use std::io::Write;
+    let repo = LocalRepo::open(dir).unwrap();
+    let mut w = repo
+        .create(NewBackup {
+            source: source.into(),
+            kind: BackupKind::Exec,
+            origin: Default::default(),
+            tags: vec![],
+            run_id: None,
+        })
+        .unwrap();
+    w.write_all(raw).unwrap();
+    let m = w.finish().unwrap();
+    let sub = dir.join("backups").join(source);
+    let object = format!("{}.tar.zst", m.id);
+    std::fs::rename(sub.join(&m.object), sub.join(&object)).unwrap();
+    let relabelled = Manifest {
+        kind: BackupKind::Volume,
+        object,
+        ..m
+    };
+    std::fs::write(
+        sub.join(format!("{}.json", relabelled.id)),
+        serde_json::to_vec_pretty(&relabelled).unwrap(),
+    )
+    .unwrap();
+    relabelled.id
+}
+
+/// Issue 9, items 3 and 4: a backup that would write through a symlink or
+/// that Docker cannot extract is refused before the volume is emptied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crafted_backup_is_refused_before_the_volume_is_touched() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("crafted"));
+    cli(&["volume", "create", &vol]);
+    cli(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol}:/data"),
+        STACK,
+        "bash",
+        "-c",
+        "mkdir -p /data/keep && echo precious > /data/keep/me",
+    ]);
+    let before = listing(&vol);
+    let root = || raw_entry("data/", b'5', b"", "");
+    let cases = [
+        (
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "/etc"),
+                raw_entry("data/link/evil", b'0', b"x", ""),
+            ]),
+            "under `data/link`, a symlink",
+        ),
+        (
+            raw_tar(&[raw_entry("data", b'0', b"x", "")]),
+            "must be a directory",
+        ),
+        (
+            raw_tar(&[root(), raw_entry("data/c", b'7', b"abc", "")]),
+            "contiguous file",
+        ),
+        (
+            raw_tar(&[root(), raw_entry("data/h", b'1', b"", "data/missing")]),
+            "not a file earlier in the archive",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (raw, reason) in cases {
+        let id = crafted_backup(dir.path(), &vol, &raw);
+        let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap());
+        let e = lifeboat::steps::transfer::restore_volume(&d, repo, &vol, id, |_, _| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(reason), "{reason}: {e}");
+        assert_eq!(listing(&vol), before, "{reason}: the volume was touched");
+    }
+    no_helpers_left(&vol).await;
+}
+
+/// When the engine fails part-way, the error says the volume is partly
+/// written and what repairs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extraction_failing_part_way_says_the_volume_is_partly_written() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("partial"));
+    cli(&["volume", "create", &vol]);
+    // Unchecked here (write_volume takes any stream): the engine refuses the link.
+    let tar = raw_tar(&[
+        raw_entry("data/", b'5', b"", ""),
+        raw_entry("data/first", b'0', b"1", ""),
+        raw_entry("data/h", b'1', b"", "data/missing"),
+    ]);
+    let e = d
+        .write_volume(&vol, futures_util::stream::iter([Ok(Bytes::from(tar))]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("partly written"), "{e}");
+    assert!(e.contains("rollback") && e.contains("resume"), "{e}");
+    no_helpers_left(&vol).await;
+}

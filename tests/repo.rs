@@ -455,6 +455,139 @@ fn an_unsafe_archive_in_the_repository_is_refused_when_reading() {
     assert!(repo.verify(&m.id, false).unwrap().ok);
 }
 
+/// One ustar entry with `name`, `typeflag` and `link` verbatim.
+fn raw_entry(name: &str, typeflag: u8, data: &[u8], link: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+    h.as_mut_bytes()[156] = typeflag;
+    h.as_mut_bytes()[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut v = h.as_bytes().to_vec();
+    v.extend_from_slice(data);
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// A GNU long-name entry (a path longer than 100 bytes).
+fn long_entry(name: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    b.append_data(&mut h, name, &b"x"[..]).unwrap();
+    let mut v = b.into_inner().unwrap();
+    v.truncate(v.len() - 1024);
+    v
+}
+
+fn raw_tar(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = entries.concat();
+    v.extend_from_slice(&[0; 1024]);
+    v
+}
+
+/// Stores `raw` as a volume backup without the writer's scan (written as an
+/// exec backup, then relabelled), as a crafted or damaged repository holds it.
+fn store_unchecked_volume(repo: &LocalRepo, source: &str, raw: &[u8]) -> Manifest {
+    let m = write(repo, new(source, BackupKind::Exec, None), raw);
+    let dir = source_dir(repo, source);
+    let object = format!("{}.tar.zst", m.id);
+    fs::rename(dir.join(&m.object), dir.join(&object)).unwrap();
+    let relabelled = Manifest {
+        kind: BackupKind::Volume,
+        object,
+        ..m
+    };
+    fs::write(
+        dir.join(format!("{}.json", relabelled.id)),
+        serde_json::to_vec_pretty(&relabelled).unwrap(),
+    )
+    .unwrap();
+    relabelled
+}
+
+/// Archives Docker would extract through a symlink (issue 9, item 3) or
+/// refuse half-way after the volume was emptied (item 4).
+fn crafted_archives() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let root = || raw_entry("data/", b'5', b"", "");
+    vec![
+        (
+            "symlink to /etc, then a file under it",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "/etc"),
+                raw_entry("data/link/evil", b'0', b"x", ""),
+            ]),
+            "under `data/link`, a symlink",
+        ),
+        (
+            "symlink climbing out of the volume",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "../../etc"),
+                raw_entry("data/link/evil", b'0', b"x", ""),
+            ]),
+            "leaves the volume",
+        ),
+        (
+            "`data` is a file",
+            raw_tar(&[raw_entry("data", b'0', b"x", "")]),
+            "must be a directory",
+        ),
+        (
+            "`data` is a symlink",
+            raw_tar(&[raw_entry("data", b'2', b"", "/tmp")]),
+            "must be a directory",
+        ),
+        (
+            "typeflag 7",
+            raw_tar(&[root(), raw_entry("data/c", b'7', b"abc", "")]),
+            "contiguous file",
+        ),
+        (
+            "hard link through a symlink",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "/etc"),
+                raw_entry("data/pw", b'1', b"", "data/link/passwd"),
+            ]),
+            "a symlink",
+        ),
+        (
+            "hard link to a missing target",
+            raw_tar(&[root(), raw_entry("data/h", b'1', b"", "data/missing")]),
+            "not a file earlier in the archive",
+        ),
+        (
+            "a path 2,000 directories deep",
+            raw_tar(&[root(), long_entry(&format!("data/{}f", "a/".repeat(2000)))]),
+            "deep",
+        ),
+    ]
+}
+
+#[test]
+fn deep_verify_calls_crafted_archives_damaged() {
+    let (_t, repo) = repo();
+    for (what, raw, reason) in crafted_archives() {
+        let m = store_unchecked_volume(&repo, "v", &raw);
+        let v = repo.verify(&m.id, true).unwrap();
+        assert!(!v.ok, "{what}: {v:?}");
+        assert!(v.detail.contains(reason), "{what}: {}", v.detail);
+        assert!(!repo.get(&m.id).unwrap().verified(), "{what}");
+        let e = repo.open_verified(&m.id).unwrap_err();
+        assert!(matches!(e, RepoError::BadArchive { .. }), "{what}: {e}");
+        assert!(e.to_string().contains(reason), "{what}: {e}");
+        // The writer refuses them too.
+        let mut w = repo.create(new("w", BackupKind::Volume, None)).unwrap();
+        let written = w.write_all(&raw).map_err(|e| e.to_string());
+        let finished = w.finish().map(|_| ()).map_err(|e| e.to_string());
+        assert!(written.is_err() || finished.is_err(), "{what}");
+    }
+}
+
 #[test]
 fn a_dropped_writer_leaves_nothing() {
     let (_t, repo) = repo();

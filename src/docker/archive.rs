@@ -69,6 +69,10 @@ impl Stream for VolumeStream {
     }
 }
 
+/// What a restore that failed while extracting left behind, and what repairs it.
+const PARTLY_WRITTEN: &str = "the volume was emptied and is now partly written; the run's \
+     rollback puts back its safety backup, or `lifeboat resume <run-id>` restores it again";
+
 /// A tar holding one empty regular file `data`: extracted at `/` over the
 /// mount point, the engine empties the directory, then fails on the mount itself.
 fn emptying_tar() -> Vec<u8> {
@@ -117,8 +121,10 @@ impl Docker {
     /// Empties the volume, checks it is empty, then extracts `tar` (entries
     /// `data/...`, as [`Docker::read_volume`] produces) into it; the root
     /// directory's mode and owner come from the `data/` entry. The helper is
-    /// removed afterwards, on error too. An error from `tar` fails the call
-    /// (the volume is then partly written).
+    /// removed afterwards, on error too. An error from `tar` or from the
+    /// engine while extracting fails the call, saying that the volume is
+    /// partly written. `tar` must have been checked to extract (a backup's
+    /// tar scan): the engine stops at the first entry it cannot write.
     pub async fn write_volume(
         &self,
         volume: &str,
@@ -190,10 +196,13 @@ impl Docker {
         match (uploaded, source_error) {
             (_, Some(e)) => Err(DockerError::failed(
                 what,
-                format!("reading the archive failed: {e}; the volume is partly restored"),
+                format!("reading the archive failed: {e}; {PARTLY_WRITTEN}"),
             )),
             (Ok(()), None) => Ok(()),
-            (Err(e), None) => Err(self.err(what, None, e)),
+            (Err(e), None) => Err(DockerError::failed(
+                what,
+                format!("{}; {PARTLY_WRITTEN}", message_of(&e)),
+            )),
         }
     }
 
