@@ -588,6 +588,116 @@ fn deep_verify_calls_crafted_archives_damaged() {
     }
 }
 
+/// Runs `f` on a thread; fails the test if it takes more than 10 s (a check
+/// that reads an endless object would otherwise hang the suite).
+fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what}: still reading after 10 s"))
+}
+
+/// Issue 9, item 5: an object that never ends (a symlink to /dev/zero, a
+/// sparse terabyte, a FIFO) is refused at once, by verify and by a restore.
+#[test]
+fn an_object_that_never_ends_is_refused_at_once() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("a", b"1")]);
+    type Make<'a> = &'a dyn Fn(&Path);
+    let endless: [(&str, Make); 4] = [
+        ("a symlink to /dev/zero", &|p: &Path| {
+            fs::remove_file(p).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+        }),
+        ("a sparse 1 TiB file", &|p: &Path| {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(1 << 40)
+                .unwrap();
+        }),
+        ("a FIFO", &|p: &Path| {
+            fs::remove_file(p).unwrap();
+            let made = Command::new("mkfifo").arg(p).status().unwrap();
+            assert!(made.success());
+        }),
+        ("one byte longer", &|p: &Path| {
+            let mut f = fs::OpenOptions::new().append(true).open(p).unwrap();
+            f.write_all(b"x").unwrap();
+        }),
+    ];
+    for (what, make) in endless {
+        let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+        make(&repo.object_path(&m));
+        for deep in [false, true] {
+            let (r, id) = (repo.clone(), m.id.clone());
+            let v = within_10s(what, move || r.verify(&id, deep)).unwrap();
+            assert!(!v.ok, "{what}: {v:?}");
+            assert!(
+                v.detail.contains("regular file") || v.detail.contains("its manifest says"),
+                "{what}: {}",
+                v.detail
+            );
+            let (r, id) = (repo.clone(), m.id.clone());
+            let checked = within_10s(what, move || Store::check(&r, &r.get(&id).unwrap(), deep));
+            assert!(checked.is_err(), "{what}");
+        }
+        let (r, id) = (repo.clone(), m.id.clone());
+        let opened = within_10s(what, move || r.open_verified(&id).map(|_| ()));
+        let e = opened.unwrap_err();
+        assert!(matches!(e, RepoError::Unreadable { .. }), "{what}: {e}");
+        let (r, m2) = (repo.clone(), m.clone());
+        let streamed = within_10s(what, move || Store::open_object(&r, &m2).map(|_| ()));
+        assert!(streamed.is_err(), "{what}");
+    }
+}
+
+/// A zstd bomb: the object is what its manifest says, but decompresses to
+/// far more than the manifest's raw size. Decoding stops past that size.
+#[test]
+fn decoding_stops_at_the_manifests_raw_size() {
+    let (_t, repo) = repo();
+    let m = write(&repo, new("v", BackupKind::Exec, None), b"small");
+    // 1 GiB of zeros compresses to a few dozen KiB; write that as the object.
+    let path = repo.object_path(&m);
+    let file = fs::File::create(&path).unwrap();
+    let mut enc = zstd::stream::write::Encoder::new(file, 19).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(1 << 10) {
+        enc.write_all(&zeros).unwrap();
+    }
+    enc.finish().unwrap();
+    let stored = fs::read(&path).unwrap();
+    let bomb = Manifest {
+        sha256: hex::encode(Sha256::digest(&stored)),
+        stored_bytes: stored.len() as u64,
+        ..m.clone()
+    };
+    fs::write(
+        source_dir(&repo, "v").join(format!("{}.json", m.id)),
+        serde_json::to_vec_pretty(&bomb).unwrap(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = repo.clone();
+    let id = m.id.clone();
+    let v = within_10s("zstd bomb", move || r.verify(&id, true)).unwrap();
+    assert!(!v.ok, "{v:?}");
+    assert!(v.detail.contains("more than the 5 bytes"), "{}", v.detail);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = repo.clone();
+    let id = m.id.clone();
+    let e = within_10s("zstd bomb", move || r.open_verified(&id).map(|_| ())).unwrap_err();
+    assert!(e.to_string().contains("more than the 5 bytes"), "{e}");
+}
+
 #[test]
 fn a_dropped_writer_leaves_nothing() {
     let (_t, repo) = repo();
