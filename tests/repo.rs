@@ -878,10 +878,13 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
     assert!(no_key.contains("cannot be decrypted"), "{no_key}");
     assert!(no_key.contains("no key was given"), "{no_key}");
     assert!(no_key.contains(&public), "{no_key}");
-    let deep = plain.verify(&m.id, true).unwrap();
+    // A deep check without the key cannot be made: that is not damage.
+    let e = plain.verify(&m.id, true).unwrap_err();
+    assert!(matches!(e, RepoError::NoKey { .. }), "{e}");
+    assert!(e.to_string().contains("no key was given"), "{e}");
     assert!(
-        !deep.ok && deep.detail.contains("no key was given"),
-        "{deep:?}"
+        plain.get(&m.id).unwrap().verified(),
+        "the shallow check stands"
     );
 
     // The wrong key says so, and names the file it came from.
@@ -889,6 +892,10 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
     let e = open_error(&wrong, &m.id);
     assert!(e.contains("does not decrypt it"), "{e}");
     assert!(e.contains("other.txt"), "{e}");
+    assert!(matches!(
+        wrong.verify(&m.id, true).unwrap_err(),
+        RepoError::NoKey { .. }
+    ));
 
     // A flipped byte is still corrupt first, key or not.
     flip_byte(&repo.object_path(&m), 200);
@@ -896,6 +903,92 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
         repo.open_verified(&m.id).unwrap_err(),
         RepoError::Corrupt { .. }
     ));
+}
+
+/// Issue 9, item 6: `backups verify --deep` without the age key cannot
+/// check an encrypted backup. It exits 5 and records nothing, so
+/// `latest-verified` still finds the good backup; the other backups are
+/// still checked.
+#[test]
+fn verify_without_the_key_records_nothing_and_exits_5() {
+    let (dir, plain) = repo();
+    let (key, _) = age_key(dir.path(), "key.txt");
+    let settings = KeySettings {
+        identity_file: Some(key.clone()),
+        ..KeySettings::default()
+    };
+    let repo = keyed(plain.root(), settings);
+    let tar = volume_tar(&[("a.txt", b"rows")]);
+    let m = write(&repo, new("pg-data", BackupKind::Volume, None), &tar);
+    let other = write(&plain, new("plain", BackupKind::Volume, None), &tar);
+    let lifeboat = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .arg("--repo")
+            .arg(plain.root())
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(args)
+            .env_remove("LIFEBOAT_AGE_IDENTITY")
+            .env_remove("LIFEBOAT_AGE_PASSPHRASE_FILE")
+            .env_remove("LIFEBOAT_REPO")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let key_arg = key.to_str().unwrap();
+    let o = lifeboat(&[
+        "backups",
+        "verify",
+        &m.id,
+        "--deep",
+        "--age-identity",
+        key_arg,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let verified = plain.get(&m.id).unwrap().verification.unwrap();
+    assert!(verified.ok && verified.deep);
+
+    let o = lifeboat(&["backups", "verify", &m.id, "--deep"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(5), "{out}{err}");
+    assert!(!out.contains("FAILED"), "{out}");
+    assert!(format!("{out}{err}").contains("not checked"), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("LIFEBOAT_AGE_IDENTITY"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        plain.get(&m.id).unwrap().verification,
+        Some(verified),
+        "nothing recorded"
+    );
+    assert_eq!(
+        plain
+            .resolve("pg-data", "latest-verified", None)
+            .unwrap()
+            .id,
+        m.id
+    );
+
+    // With --all, the backups that can be checked still are.
+    let o = lifeboat(&["backups", "verify", "--all", "--deep", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_id = |id: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id(&other.id)["ok"], true);
+    assert_eq!(by_id(&m.id)["ok"], serde_json::Value::Null);
+    assert_eq!(by_id(&m.id)["checked"], false);
+    assert!(plain.get(&other.id).unwrap().verified());
 }
 
 #[test]

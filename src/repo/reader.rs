@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use zstd::stream::read::Decoder;
 
 use super::hashing::hash_file_upto;
-use super::keys::{Keys, Opened};
+use super::keys::{Keys, Opened, Undecryptable};
 use super::{BUF, BackupKind, Manifest, RepoError, volume_rules};
 use crate::archive::Scanner;
 
@@ -16,7 +16,8 @@ use crate::archive::Scanner;
 pub(super) type Decoded<R = io::Take<File>> = Decoder<'static, BufReader<Opened<BufReader<R>>>>;
 
 /// Opens the stored object `stored` for decoding (its sha256 is checked
-/// elsewhere). Err: why it cannot be decrypted.
+/// elsewhere). Err: why it cannot be decrypted ([`RepoError::NoKey`] when
+/// the keys given do not open it).
 pub(super) fn decode<R: Read>(
     keys: &Keys,
     m: &Manifest,
@@ -25,10 +26,11 @@ pub(super) fn decode<R: Read>(
     let stored = BufReader::with_capacity(BUF, stored);
     let opened = match m.encryption {
         None => Opened::Plain(stored),
-        Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|reason| {
-            RepoError::Decrypt {
-                id: m.id.clone(),
-                reason,
+        Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|e| {
+            let id = m.id.clone();
+            match e {
+                Undecryptable::NoKey(reason) => RepoError::NoKey { id, reason },
+                Undecryptable::Damaged(reason) => RepoError::Decrypt { id, reason },
             }
         })?),
     };

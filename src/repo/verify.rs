@@ -35,10 +35,15 @@ impl LocalRepo {
     }
 
     /// Checks backup `id` (`deep`: also decompress and scan; else sha256 only)
-    /// and records the result in its manifest.
+    /// and records the result in its manifest. A check that could not be
+    /// made ([`RepoError::NoKey`]) is an error and records nothing.
     pub fn verify(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
         let (mut m, manifest_path) = self.locate(id)?;
-        let verification = Verification::of(id, self.check_file(&m, deep), deep);
+        let checked = match self.check_file(&m, deep) {
+            Err(e) if e.is_not_a_verdict() => return Err(e),
+            checked => checked,
+        };
+        let verification = Verification::of(id, checked, deep);
         m.verification = Some(verification.clone());
         m.store(&manifest_path)?;
         Ok(verification)
