@@ -1308,3 +1308,53 @@ async fn an_extraction_failing_part_way_says_the_volume_is_partly_written() {
     assert!(e.contains("rollback") && e.contains("resume"), "{e}");
     no_helpers_left(&vol).await;
 }
+
+/// Issue 9, item 30: the helper containers of a restore are removed without
+/// a word. (A helper released in the background used to be removed a second
+/// time as "stale", and the engine's 409 "removal already in progress" was
+/// printed as a warning on every restore.)
+#[test]
+fn a_restore_says_nothing_about_removing_its_helpers() {
+    use lifeboat::repo::{BackupKind, LocalRepo, NewBackup};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = LocalRepo::open(dir.path().join("repo")).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut w = repo
+            .create(NewBackup {
+                source: unique("quiet"),
+                kind: BackupKind::Volume,
+                origin: Default::default(),
+                tags: vec![],
+                run_id: None,
+            })
+            .unwrap();
+        let body = format!("backup {i}");
+        w.write_all(&raw_tar(&[
+            raw_entry("data/", b'5', b"", ""),
+            raw_entry("data/f", b'0', body.as_bytes(), ""),
+        ]))
+        .unwrap();
+        ids.push(w.finish().unwrap().id);
+    }
+    for id in &ids {
+        let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .arg("--repo")
+            .arg(dir.path().join("repo"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(["backups", "verify", id, "--restore-test"])
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(stdout.contains("restore test ok"), "{stdout}");
+        assert_eq!(stderr, "", "a restore prints nothing on stderr");
+    }
+}
