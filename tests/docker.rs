@@ -1358,3 +1358,65 @@ fn a_restore_says_nothing_about_removing_its_helpers() {
         assert_eq!(stderr, "", "a restore prints nothing on stderr");
     }
 }
+
+/// Issue 9, item 8: a backup that unpacks to more than the volume's
+/// filesystem can hold (free space plus what the volume holds now) is
+/// refused before anything is read or emptied, with the numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_larger_than_the_free_space_is_refused_before_it_starts() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("room"));
+    cli(&["volume", "create", &vol]);
+    cli(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol}:/data"),
+        STACK,
+        "bash",
+        "-c",
+        "echo precious > /data/keep",
+    ]);
+    let before = listing(&vol);
+    let dir = tempfile::tempdir().unwrap();
+    let tar = raw_tar(&[
+        raw_entry("data/", b'5', b"", ""),
+        raw_entry("data/f", b'0', b"new", ""),
+    ]);
+    let id = crafted_backup(dir.path(), &vol, &tar);
+    // The manifest says it unpacks to 1 PiB: more than any test disk has.
+    let manifest = dir
+        .path()
+        .join("backups")
+        .join(&vol)
+        .join(format!("{id}.json"));
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["raw_bytes"] = serde_json::json!(1u64 << 50);
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap());
+    let started = Instant::now();
+    let e = lifeboat::steps::transfer::restore_volume(&d, repo, &vol, id.clone(), |_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "backup {id} cannot be restored into volume `{vol}`"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("1.0 PiB") || e.contains("1125899906842624 bytes"),
+        "{e}"
+    );
+    assert!(
+        e.contains("free") && e.contains("Nothing was changed"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(listing(&vol), before, "the volume was touched");
+    no_helpers_left(&vol).await;
+}

@@ -698,6 +698,29 @@ fn decoding_stops_at_the_manifests_raw_size() {
     assert!(e.to_string().contains("more than the 5 bytes"), "{e}");
 }
 
+/// Issue 9, item 8: a fetch into the local repository (the cache a restore
+/// reads from) needs room for the stored object; refused with the numbers.
+#[test]
+fn a_fetch_needs_room_for_the_stored_object() {
+    let (_t, repo) = repo();
+    let m = write(&repo, new("v", BackupKind::Exec, None), b"small");
+    repo.ensure_room_for(&m).unwrap();
+    let huge = Manifest {
+        stored_bytes: 1 << 50,
+        ..m.clone()
+    };
+    let e = repo.ensure_room_for(&huge).unwrap_err();
+    assert!(matches!(e, RepoError::NoRoom { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("fetched into the local repository"), "{text}");
+    assert!(text.contains("1125899906842624 bytes"), "{text}");
+    assert!(text.contains("bytes) free"), "{text}");
+    // A repository directory not made yet is measured at its parent.
+    let later = LocalRepo::open(repo.root().join("not/made/yet")).unwrap();
+    later.ensure_room_for(&m).unwrap();
+    assert!(later.ensure_room_for(&huge).is_err());
+}
+
 #[test]
 fn a_dropped_writer_leaves_nothing() {
     let (_t, repo) = repo();

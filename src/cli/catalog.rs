@@ -120,6 +120,7 @@ impl Catalog {
     pub fn fetch(&self, id: &str) -> Result<Manifest, RepoError> {
         let held = self.get(id)?;
         if let (false, Some(store)) = (held.at.contains(&0), &self.remote) {
+            self.local.ensure_room_for(&held.manifest)?;
             self.rt
                 .block_on(pull_backup(store, &self.local, &held.manifest))
                 .map_err(|e| e.in_repo(&store.url()))?;

@@ -69,6 +69,17 @@ impl Stream for VolumeStream {
     }
 }
 
+/// Free space for a restore into a volume ([`Docker::volume_room`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRoom {
+    /// Free bytes on the volume's filesystem.
+    pub free: u64,
+    /// Bytes the volume's contents take now (0 when they cannot be read).
+    pub used: u64,
+    /// The path whose filesystem was measured.
+    pub measured: std::path::PathBuf,
+}
+
 /// What a restore that failed while extracting left behind, and what repairs it.
 const PARTLY_WRITTEN: &str = "the volume was emptied and is now partly written; the run's \
      rollback puts back its safety backup, or `lifeboat resume <run-id>` restores it again";
@@ -204,6 +215,45 @@ impl Docker {
                 format!("{}; {PARTLY_WRITTEN}", message_of(&e)),
             )),
         }
+    }
+
+    /// Room for a restore into `volume`: the free bytes of its filesystem and
+    /// the bytes its current contents take (freed when a restore empties it).
+    /// `None` when that cannot be seen from here: a daemon on another host,
+    /// another volume driver, a volume with mount options (tmpfs, NFS, bind:
+    /// mounted only while a container uses it), a path this user cannot read.
+    pub async fn volume_room(&self, volume: &str) -> Result<Option<VolumeRoom>, DockerError> {
+        if !self.endpoint.starts_with("unix://") && !self.endpoint.starts_with('/') {
+            return Ok(None);
+        }
+        let v = match self.api.inspect_volume(volume).await {
+            Ok(v) => v,
+            Err(e) if super::error::status_of(&e) == Some(404) => {
+                return Err(DockerError::not_found(format!("volume `{volume}`")));
+            }
+            Err(e) => return Err(self.err(format!("inspecting volume `{volume}`"), None, e)),
+        };
+        let plain = v.driver == "local" && v.options.is_empty();
+        if !plain || v.mountpoint.is_empty() {
+            tracing::debug!(volume, driver = v.driver, "free space not measurable");
+            return Ok(None);
+        }
+        let path = std::path::PathBuf::from(&v.mountpoint);
+        tokio::task::spawn_blocking(move || {
+            use crate::repo::space;
+            // The volume's own directory first; Docker's root is often
+            // unreadable to a non-root user, but on the same filesystem.
+            let walk_up = [std::io::ErrorKind::PermissionDenied];
+            let (free, measured) = space::free_bytes_near(&path, &walk_up).ok()?;
+            let used = space::tree_bytes(&path).unwrap_or(0);
+            Some(VolumeRoom {
+                free,
+                used,
+                measured,
+            })
+        })
+        .await
+        .map_err(|e| DockerError::failed(format!("measuring volume `{volume}`"), e.to_string()))
     }
 
     /// Whether the volume holds nothing (its root directory aside).

@@ -54,6 +54,17 @@ pub enum RepoError {
         place: String,
         reason: String,
     },
+    /// Not enough free space to fetch or restore a backup; nothing was changed.
+    #[error(
+        "backup {id} cannot be {doing}: it needs {need}, but {have}; {hint}. Nothing was changed"
+    )]
+    NoRoom {
+        id: String,
+        doing: String,
+        need: String,
+        have: String,
+        hint: String,
+    },
     #[error("backup {id} holds an unsafe or malformed tar archive: {source}")]
     BadArchive { id: String, source: ArchiveError },
     #[error("{}: {source}", path.display())]

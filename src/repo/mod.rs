@@ -15,6 +15,7 @@ mod pin;
 mod prune;
 mod reader;
 pub mod retention;
+pub mod space;
 mod store;
 mod verify;
 mod writer;

@@ -175,6 +175,7 @@ pub async fn ensure_local(ctx: &Ctx, id: &str) -> Result<(), StepError> {
                 store.url()
             )));
         };
+        repo.ensure_room_for(&m).map_err(self::repo)?;
         crate::s3::pull_backup(&store, &repo, &m)
             .await
             .map_err(|e| {
