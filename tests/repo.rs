@@ -721,6 +721,32 @@ fn a_fetch_needs_room_for_the_stored_object() {
     assert!(later.ensure_room_for(&huge).is_err());
 }
 
+/// Issue 9, item 8: with `restore.max_expansion`, a backup that claims to
+/// unpack to more than that many times its stored size is refused before a
+/// restore reads it or a fetch downloads it, with the numbers.
+#[test]
+fn a_backup_that_unpacks_too_far_is_refused_with_max_expansion() {
+    let (_t, repo) = repo();
+    let zeros = volume_tar(&[("zeros", &[0u8; 1 << 20])]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &zeros);
+    assert!(m.raw_bytes > 100 * m.stored_bytes, "{m:?}");
+    assert!(repo.open_verified(&m.id).is_ok(), "no limit by default");
+    let strict = repo.clone().with_max_expansion(Some(100.0));
+    let e = strict.open_verified(&m.id).unwrap_err();
+    assert!(matches!(e, RepoError::NoRoom { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("cannot be restored"), "{text}");
+    assert!(text.contains(&format!("({} bytes)", m.raw_bytes)), "{text}");
+    assert!(text.contains("restore.max_expansion (100)"), "{text}");
+    let e = strict.ensure_room_for(&m).unwrap_err();
+    assert!(
+        e.to_string().contains("fetched into the local repository"),
+        "{e}"
+    );
+    let loose = repo.clone().with_max_expansion(Some(1e6));
+    assert!(loose.open_verified(&m.id).is_ok());
+}
+
 #[test]
 fn a_dropped_writer_leaves_nothing() {
     let (_t, repo) = repo();

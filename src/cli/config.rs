@@ -7,6 +7,7 @@
 //! repo: s3://backups/lifeboat          # or a directory
 //! offsite: s3://dr-bucket/lifeboat
 //! s3: { path_style: true, part_size_mib: 16, parallel_parts: 4 }
+//! restore: { max_expansion: 1000 }
 //! encryption: { identity_file: /etc/lifeboat/age.key }
 //! retention: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_within: 2d }
 //! ```
@@ -31,6 +32,8 @@ pub struct Config {
     #[serde(default)]
     pub s3: S3Config,
     #[serde(default)]
+    pub restore: RestoreConfig,
+    #[serde(default)]
     pub encryption: Encryption,
     #[serde(default)]
     pub retention: Retention,
@@ -43,6 +46,14 @@ pub struct S3Config {
     pub part_size_mib: Option<usize>,
     pub parallel_parts: Option<usize>,
     pub parallel_downloads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreConfig {
+    /// Refuse a backup whose manifest says it unpacks to more than this many
+    /// times its stored size (a crafted manifest, a decompression bomb).
+    pub max_expansion: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +98,15 @@ impl Config {
                 None => format!("{}: {e}", path.display()),
             })?
         };
+        if let Some(r) = config.restore.max_expansion
+            && !(r.is_finite() && r >= 1.0)
+        {
+            return Err(format!(
+                "{}: restore.max_expansion must be a number of at least 1 (raw bytes per \
+                 stored byte), not {r}",
+                path.display()
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         config.rebase(base);
         config
@@ -207,5 +227,17 @@ mod tests {
                 .starts_with("FILE: retention.keep_within: "),
         );
         assert!(load("").is_ok());
+    }
+
+    #[test]
+    fn restore_max_expansion_is_a_ratio_of_at_least_one() {
+        let c = load("restore: { max_expansion: 250 }\n").unwrap();
+        assert_eq!(c.restore.max_expansion, Some(250.0));
+        assert_eq!(
+            load("restore: { max_expansion: 0.5 }\n").unwrap_err(),
+            "FILE: restore.max_expansion must be a number of at least 1 (raw bytes per \
+             stored byte), not 0.5"
+        );
+        assert!(load("restore: { max_expansoin: 2 }\n").is_err());
     }
 }

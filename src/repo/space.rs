@@ -81,9 +81,41 @@ pub fn tree_bytes(path: &Path) -> Option<u64> {
 }
 
 impl LocalRepo {
+    /// Refuses `m` (`doing` it: "restored", "fetched …") when its manifest
+    /// says it unpacks to more than the configured `restore.max_expansion`
+    /// times its stored size: a crafted manifest, or a decompression bomb.
+    pub fn check_expansion(&self, m: &Manifest, doing: &str) -> Result<(), RepoError> {
+        let Some(ratio) = self.max_expansion else {
+            return Ok(());
+        };
+        if (m.raw_bytes as f64) <= ratio * (m.stored_bytes.max(1) as f64) {
+            return Ok(());
+        }
+        Err(RepoError::NoRoom {
+            id: m.id.clone(),
+            doing: doing.into(),
+            need: format!(
+                "its unpacked size, {} ({} bytes)",
+                bytes(m.raw_bytes),
+                m.raw_bytes
+            ),
+            have: format!(
+                "that is more than restore.max_expansion ({ratio}) times its stored size, \
+                 {} ({} bytes)",
+                bytes(m.stored_bytes),
+                m.stored_bytes
+            ),
+            hint: "if the data really compresses that well, raise restore.max_expansion in \
+                   the config file"
+                .into(),
+        })
+    }
+
     /// Refuses to fetch `m` into this repository when its filesystem has
-    /// less free space than the object's stored size.
+    /// less free space than the object's stored size, or when it claims to
+    /// unpack to too much ([`LocalRepo::check_expansion`]).
     pub fn ensure_room_for(&self, m: &Manifest) -> Result<(), RepoError> {
+        self.check_expansion(m, "fetched into the local repository")?;
         let walk_up = [io::ErrorKind::NotFound, io::ErrorKind::PermissionDenied];
         let (free, measured) =
             free_bytes_near(self.root(), &walk_up).map_err(RepoError::io(self.root()))?;

@@ -28,6 +28,7 @@ impl LocalRepo {
     /// returns it ready to be read a second time.
     pub fn open_verified(&self, id: &str) -> Result<VerifiedBackup, RepoError> {
         let (m, _) = self.locate(id)?;
+        self.check_expansion(&m, "restored")?;
         let path = self.object_path(&m);
         let mut file = open_object(&path, &m)?;
         check(&self.keys, &m, &path, &mut file, true)?;
