@@ -3,12 +3,14 @@
 //! or under a file, hard links only to files the archive already made, and
 //! symlinks that stay inside the tree when resolved inside it.
 //!
-//! Only non-directories are kept (a path not kept is a directory or nothing,
-//! and both are fine as a parent): memory grows with the number of files,
-//! by about their path length each.
+//! Every name is kept as a 128-bit keyed hash of (its directory, its name),
+//! with a small value: about 40 bytes per entry whatever the path's length
+//! (a million files: some 40 MiB), plus the targets of symlinks. A directory
+//! gets a fresh id each time it is made, so what was under a directory that
+//! an entry replaced is gone, as it is on disk.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 /// Longest accepted entry path (after `.` and `//` are dropped), in bytes:
 /// extraction opens `/<path>`, and Linux refuses paths of 4096 bytes or more.
@@ -21,7 +23,10 @@ pub(super) const MAX_NAME: usize = 255;
 pub(super) const MAX_TARGET: usize = 4095;
 /// Symlinks followed while resolving one target (Linux's limit too).
 const MAX_HOPS: usize = 40;
+/// The id of the directory the archive is extracted into.
+const TOP: u64 = 0;
 
+/// A non-directory an entry makes.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Node {
     File,
@@ -29,58 +34,112 @@ pub(super) enum Node {
     Symlink(Vec<u8>),
 }
 
-impl Node {
-    fn what(&self) -> &'static str {
+/// What a name holds, as stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Slot {
+    Dir(u64),
+    File,
+    Fifo,
+    /// An index into `Tree::targets`.
+    Symlink(usize),
+}
+
+impl Slot {
+    fn what(self) -> &'static str {
         match self {
-            Node::File => "a file",
-            Node::Fifo => "a FIFO",
-            Node::Symlink(_) => "a symlink",
+            Slot::Dir(_) => "a directory",
+            Slot::File => "a file",
+            Slot::Fifo => "a FIFO",
+            Slot::Symlink(_) => "a symlink",
         }
     }
 }
 
-/// The non-directories extracted so far, by normalized path (`data/a/b`).
-#[derive(Default)]
+/// The names extracted so far.
 pub(super) struct Tree {
     /// Number of leading components no symlink may climb above (1 with a
     /// root directory such as `data`: the volume itself).
     floor: usize,
-    nodes: BTreeMap<Vec<u8>, Node>,
+    /// (directory id, name) → what it holds.
+    slots: HashMap<u128, Slot>,
+    targets: Vec<Vec<u8>>,
+    next_dir: u64,
+    /// The directory of the last entry recorded (its path and id): archives
+    /// list a directory's entries together, so most lookups stop here.
+    last_dir: (Vec<u8>, u64),
+    /// Two keyed hashers make the 128-bit key: collisions cannot be crafted.
+    keys: (RandomState, RandomState),
 }
 
 impl Tree {
     pub fn new(rooted: bool) -> Self {
         Self {
             floor: usize::from(rooted),
-            nodes: BTreeMap::new(),
+            slots: HashMap::new(),
+            targets: Vec::new(),
+            next_dir: TOP + 1,
+            last_dir: (Vec::new(), TOP),
+            keys: (RandomState::new(), RandomState::new()),
         }
+    }
+
+    fn key(&self, dir: u64, name: &[u8]) -> u128 {
+        let (a, b) = (
+            self.keys.0.hash_one((dir, name)),
+            self.keys.1.hash_one((dir, name)),
+        );
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    fn get(&self, dir: u64, name: &[u8]) -> Option<Slot> {
+        self.slots.get(&self.key(dir, name)).copied()
+    }
+
+    /// The directory holding normalized `path`: `Some(id)`, or `None` when
+    /// it does not exist yet (extraction makes it). `Err` if an ancestor is
+    /// a symlink or a non-directory.
+    fn parent(&self, path: &[u8]) -> Result<Option<u64>, String> {
+        if let Some(id) = self.cached_parent(path) {
+            return Ok(Some(id));
+        }
+        let mut dir = Some(TOP);
+        let mut end = 0;
+        let mut names = path.split(|&c| c == b'/').peekable();
+        while let Some(name) = names.next() {
+            if names.peek().is_none() {
+                break;
+            }
+            end += name.len() + usize::from(end > 0);
+            let Some(d) = dir else {
+                break; // under a directory not made yet: nothing there
+            };
+            dir = match self.get(d, name) {
+                None => None,
+                Some(Slot::Dir(id)) => Some(id),
+                Some(Slot::Symlink(t)) => {
+                    return Err(format!(
+                        "it is under `{}`, a symlink (to `{}`) earlier in the archive: \
+                         extracting it would write through the link, possibly outside the volume",
+                        show(&path[..end]),
+                        show(&self.targets[t])
+                    ));
+                }
+                Some(slot) => {
+                    return Err(format!(
+                        "it is under `{}`, which is {} earlier in the archive, not a directory",
+                        show(&path[..end]),
+                        slot.what()
+                    ));
+                }
+            };
+        }
+        Ok(dir)
     }
 
     /// `Err` if writing at normalized `path` would go through a symlink or
     /// under a non-directory an earlier entry made.
     pub fn check_parents(&self, path: &[u8]) -> Result<(), String> {
-        for (i, _) in path.iter().enumerate().filter(|(_, c)| **c == b'/') {
-            let parent = &path[..i];
-            match self.nodes.get(parent) {
-                None => {}
-                Some(Node::Symlink(target)) => {
-                    return Err(format!(
-                        "it is under `{}`, a symlink (to `{}`) earlier in the archive: \
-                         extracting it would write through the link, possibly outside the volume",
-                        show(parent),
-                        show(target)
-                    ));
-                }
-                Some(node) => {
-                    return Err(format!(
-                        "it is under `{}`, which is {} earlier in the archive, not a directory",
-                        show(parent),
-                        node.what()
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.parent(path).map(|_| ())
     }
 
     /// The node a hard link to normalized `target` gets, or why it cannot be made.
@@ -89,14 +148,19 @@ impl Tree {
         if target == path {
             return Err(format!("hard link to `{shown}`: itself"));
         }
-        self.check_parents(target)
+        let dir = self
+            .parent(target)
             .map_err(|reason| format!("hard link to `{shown}`: {reason}"))?;
-        self.nodes.get(target).cloned().ok_or_else(|| {
-            format!(
+        let name = target.rsplit(|&c| c == b'/').next().unwrap_or(target);
+        match dir.and_then(|d| self.get(d, name)) {
+            Some(Slot::File) => Ok(Node::File),
+            Some(Slot::Fifo) => Ok(Node::Fifo),
+            Some(Slot::Symlink(t)) => Ok(Node::Symlink(self.targets[t].clone())),
+            _ => Err(format!(
                 "hard link to `{shown}`, which is not a file earlier in the archive \
                  (missing, or a directory)"
-            )
-        })
+            )),
+        }
     }
 
     /// `Err` if symlink `path` → `target` resolves outside the tree (a
@@ -119,14 +183,25 @@ impl Tree {
                 show(target)
             )
         };
-        let mut at: Vec<&[u8]> = components(path).collect();
-        at.pop();
-        let top: Vec<&[u8]> = at.iter().take(self.floor).copied().collect();
+        // The directories from the top down to the link's own, by id
+        // (`None`: not made yet, so empty).
+        let mut at: Vec<Option<u64>> = Vec::new();
+        let mut names = path.split(|&c| c == b'/').peekable();
+        while let Some(name) = names.next() {
+            if names.peek().is_none() {
+                break;
+            }
+            let here = at.last().copied().unwrap_or(Some(TOP));
+            at.push(match here.and_then(|d| self.get(d, name)) {
+                Some(Slot::Dir(id)) => Some(id),
+                _ => None,
+            });
+        }
+        let top: Vec<Option<u64>> = at.iter().take(self.floor).copied().collect();
         // Components still to resolve, last first.
         let mut todo: Vec<&[u8]> = Vec::new();
         let mut rooted = follow(&mut todo, &mut at, &top, target);
         let mut hops = 0;
-        let mut joined = Vec::new();
         while let Some(c) = todo.pop() {
             if c == b".." {
                 if at.len() > self.floor {
@@ -136,52 +211,86 @@ impl Tree {
                 }
                 continue;
             }
-            at.push(c);
             if todo.is_empty() {
                 break; // the last component is not followed
             }
-            joined.clear();
-            for (i, c) in at.iter().enumerate() {
-                if i > 0 {
-                    joined.push(b'/');
+            let here = at.last().copied().unwrap_or(Some(TOP));
+            match here.and_then(|d| self.get(d, c)) {
+                Some(Slot::Dir(id)) => at.push(Some(id)),
+                None => at.push(None),
+                // Nothing resolves through a file: it cannot lead out.
+                Some(Slot::File | Slot::Fifo) => return Ok(()),
+                Some(Slot::Symlink(t)) => {
+                    hops += 1;
+                    if hops > MAX_HOPS {
+                        return Err(format!(
+                            "symlink to `{}`: too many levels of symlinks",
+                            show(target)
+                        ));
+                    }
+                    rooted |= follow(&mut todo, &mut at, &top, &self.targets[t]);
                 }
-                joined.extend_from_slice(c);
-            }
-            if let Some(Node::Symlink(next)) = self.nodes.get(joined.as_slice()) {
-                hops += 1;
-                if hops > MAX_HOPS {
-                    return Err(format!(
-                        "symlink to `{}`: too many levels of symlinks",
-                        show(target)
-                    ));
-                }
-                at.pop();
-                rooted |= follow(&mut todo, &mut at, &top, next);
             }
         }
         Ok(())
     }
 
-    /// Records an entry at normalized `path`; `None` is a directory.
+    /// The id of `path`'s directory when it is the last entry's.
+    fn cached_parent(&self, path: &[u8]) -> Option<u64> {
+        let (dir, id) = &self.last_dir;
+        let cut = path.iter().rposition(|&c| c == b'/')?;
+        (!dir.is_empty() && &path[..cut] == dir.as_slice()).then_some(*id)
+    }
+
+    /// Records an entry at normalized `path` (whose parents passed
+    /// [`check_parents`](Self::check_parents)); `None` is a directory.
     pub fn insert(&mut self, path: &[u8], node: Option<Node>) {
-        // Extracting replaces what was there; a non-directory replaces a
-        // directory with everything under it.
-        self.nodes.remove(path);
-        if let Some(node) = node {
-            let mut below = path.to_vec();
-            below.push(b'/');
-            let mut end = path.to_vec();
-            end.push(b'/' + 1);
-            let doomed: Vec<Vec<u8>> = self
-                .nodes
-                .range::<[u8], _>((Bound::Included(&below[..]), Bound::Excluded(&end[..])))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in doomed {
-                self.nodes.remove(&k);
+        let (mut dir, start) = match self.cached_parent(path) {
+            Some(id) => (
+                id,
+                path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1),
+            ),
+            None => (TOP, 0),
+        };
+        let mut names = path[start..].split(|&c| c == b'/').peekable();
+        while let Some(name) = names.next() {
+            let last = names.peek().is_none();
+            let key = self.key(dir, name);
+            let existing = self.slots.get(&key).copied();
+            if last {
+                let slot = match (&node, existing) {
+                    // An existing directory stays, with what is in it.
+                    (None, Some(Slot::Dir(_))) => return,
+                    (None, _) => Slot::Dir(self.new_dir()),
+                    (Some(Node::File), _) => Slot::File,
+                    (Some(Node::Fifo), _) => Slot::Fifo,
+                    (Some(Node::Symlink(t)), _) => {
+                        self.targets.push(t.clone());
+                        Slot::Symlink(self.targets.len() - 1)
+                    }
+                };
+                self.slots.insert(key, slot);
+                let cut = path.iter().rposition(|&c| c == b'/').unwrap_or(0);
+                self.last_dir.0.clear();
+                self.last_dir.0.extend_from_slice(&path[..cut]);
+                self.last_dir.1 = dir;
+                return;
             }
-            self.nodes.insert(path.to_vec(), node);
+            dir = match existing {
+                Some(Slot::Dir(id)) => id,
+                // Made by extraction on the way (checked: not a non-directory).
+                _ => {
+                    let id = self.new_dir();
+                    self.slots.insert(key, Slot::Dir(id));
+                    id
+                }
+            };
         }
+    }
+
+    fn new_dir(&mut self) -> u64 {
+        self.next_dir += 1;
+        self.next_dir
     }
 }
 
@@ -189,8 +298,8 @@ impl Tree {
 /// (from `top` when it is absolute: then whether it is).
 fn follow<'a>(
     todo: &mut Vec<&'a [u8]>,
-    at: &mut Vec<&'a [u8]>,
-    top: &[&'a [u8]],
+    at: &mut Vec<Option<u64>>,
+    top: &[Option<u64>],
     t: &'a [u8],
 ) -> bool {
     let absolute = t.first() == Some(&b'/');
