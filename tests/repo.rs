@@ -653,6 +653,17 @@ fn an_object_that_never_ends_is_refused_at_once() {
         let streamed = within_10s(what, move || Store::open_object(&r, &m2).map(|_| ()));
         assert!(streamed.is_err(), "{what}");
     }
+    // A manifest that never ends is refused too, and listings skip it.
+    let m = write(&repo, new("w", BackupKind::Exec, None), b"x");
+    let manifest = source_dir(&repo, "w").join(format!("{}.json", m.id));
+    fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &manifest).unwrap();
+    let (r, id) = (repo.clone(), m.id.clone());
+    let e = within_10s("a manifest linked to /dev/zero", move || r.get(&id)).unwrap_err();
+    assert!(matches!(e, RepoError::NotFound { .. }), "{e}");
+    let r = repo.clone();
+    let listed = within_10s("listing", move || r.list().unwrap());
+    assert!(listed.iter().all(|l| l.id != m.id));
 }
 
 /// A zstd bomb: the object is what its manifest says, but decompresses to
