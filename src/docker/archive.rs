@@ -74,7 +74,8 @@ impl Stream for VolumeStream {
 pub struct VolumeRoom {
     /// Free bytes on the volume's filesystem.
     pub free: u64,
-    /// Bytes the volume's contents take now (0 when they cannot be read).
+    /// Bytes the volume's contents take now (0 when they cannot be read);
+    /// only counted when `free` alone is short of what was asked.
     pub used: u64,
     /// The path whose filesystem was measured.
     pub measured: std::path::PathBuf,
@@ -217,12 +218,18 @@ impl Docker {
         }
     }
 
-    /// Room for a restore into `volume`: the free bytes of its filesystem and
-    /// the bytes its current contents take (freed when a restore empties it).
+    /// Room for a restore of `need` bytes into `volume`: the free bytes of
+    /// its filesystem and, when those are short, the bytes its current
+    /// contents take (freed when a restore empties it; counting them walks
+    /// the volume, so it is done only then).
     /// `None` when that cannot be seen from here: a daemon on another host,
     /// another volume driver, a volume with mount options (tmpfs, NFS, bind:
     /// mounted only while a container uses it), a path this user cannot read.
-    pub async fn volume_room(&self, volume: &str) -> Result<Option<VolumeRoom>, DockerError> {
+    pub async fn volume_room(
+        &self,
+        volume: &str,
+        need: u64,
+    ) -> Result<Option<VolumeRoom>, DockerError> {
         if !self.endpoint.starts_with("unix://") && !self.endpoint.starts_with('/') {
             return Ok(None);
         }
@@ -245,7 +252,11 @@ impl Docker {
             // unreadable to a non-root user, but on the same filesystem.
             let walk_up = [std::io::ErrorKind::PermissionDenied];
             let (free, measured) = space::free_bytes_near(&path, &walk_up).ok()?;
-            let used = space::tree_bytes(&path).unwrap_or(0);
+            let used = if free < need {
+                space::tree_bytes(&path).unwrap_or(0)
+            } else {
+                0
+            };
             Some(VolumeRoom {
                 free,
                 used,

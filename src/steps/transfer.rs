@@ -108,7 +108,11 @@ pub async fn restore_volume(
 /// [`Docker::volume_room`]): the restore goes ahead, as it always did.
 async fn ensure_room(docker: &Docker, volume: &str, m: &Manifest) -> Result<(), StepError> {
     use crate::compile::probe::bytes;
-    let Some(room) = docker.volume_room(volume).await.map_err(super::docker)? else {
+    let Some(room) = docker
+        .volume_room(volume, m.raw_bytes)
+        .await
+        .map_err(super::docker)?
+    else {
         return Ok(());
     };
     let available = room.free.saturating_add(room.used);
