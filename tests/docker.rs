@@ -1420,3 +1420,72 @@ async fn a_restore_larger_than_the_free_space_is_refused_before_it_starts() {
     assert_eq!(listing(&vol), before, "the volume was touched");
     no_helpers_left(&vol).await;
 }
+
+/// The other side of items 3 and 4: what the scanner accepts at its limits
+/// (the deepest and longest paths, hard links to files, symlinks and FIFOs
+/// made earlier, a file replaced by a directory, absolute and inside-relative
+/// symlinks) passes the backup check and the engine extracts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_scanner_accepts_the_engine_extracts() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("limits"));
+    cli(&["volume", "create", &vol]);
+    let long = |name: &str| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        let mut v = b.into_inner().unwrap();
+        v.truncate(v.len() - 1024);
+        v
+    };
+    let deep = format!("data/{}f", "a/".repeat(995));
+    let wide = format!("data/{}", "w".repeat(255));
+    let lengthy = format!("data/{}end", "abcdefgh/".repeat(443));
+    assert!(lengthy.len() <= 4000 && lengthy.len() > 3990);
+    let tar = raw_tar(&[
+        raw_entry("data/", b'5', b"", ""),
+        raw_entry("data/f", b'0', b"x", ""),
+        raw_entry("data/s", b'2', b"", "f"),
+        raw_entry("data/abs", b'2', b"", "/etc/passwd"),
+        raw_entry("data/sub/up", b'2', b"", "../f"),
+        raw_entry("data/p", b'6', b"", ""),
+        raw_entry("data/h1", b'1', b"", "data/f"),
+        raw_entry("data/h2", b'1', b"", "data/s"),
+        raw_entry("data/h3", b'1', b"", "data/p"),
+        raw_entry("data/h4", b'1', b"", "data/h1"),
+        raw_entry("data/f2", b'0', b"y", ""),
+        raw_entry("data/f2/", b'5', b"", ""),
+        raw_entry("data/f2/g", b'0', b"z", ""),
+        long(&deep),
+        long(&wide),
+        long(&lengthy),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let id = crafted_backup(dir.path(), &vol, &tar);
+    let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap());
+    assert!(repo.verify(&id, true).unwrap().ok);
+    lifeboat::steps::transfer::restore_volume(&d, repo, &vol, id, |_, _| {})
+        .await
+        .unwrap();
+    let l = listing(&vol);
+    for expect in [
+        "./f 0 0 644 f  3 1",
+        "./h1 0 0 644 f  3 1",
+        "./h2 0 0 777 l f 2",
+        "./p 0 0 644 p  2 0",
+        "./f2/g 0 0 644 f",
+        "./abs 0 0 777 l /etc/passwd",
+        "./sub/up 0 0 777 l ../f",
+    ] {
+        assert!(
+            l.lines().any(|x| x.starts_with(expect)),
+            "{expect:?} in\n{l}"
+        );
+    }
+    assert!(l.contains(&format!("./{}", "w".repeat(255))), "{l}");
+    assert!(l.lines().any(|x| x.ends_with("end 0 0 644 f  1 1")), "{l}");
+    no_helpers_left(&vol).await;
+}
