@@ -1489,3 +1489,94 @@ async fn what_the_scanner_accepts_the_engine_extracts() {
     assert!(l.lines().any(|x| x.ends_with("end 0 0 644 f  1 1")), "{l}");
     no_helpers_left(&vol).await;
 }
+
+/// Unmounts a test's tmpfs, whatever happens to the test.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+/// Issue 9, item 8, on a real small filesystem: a volume bound to a 1 MiB
+/// tmpfs, a backup that unpacks to 3 MiB. The restore is refused with the
+/// numbers before the volume is emptied (it used to empty the volume, then
+/// fail with "no space left on device", the volume partly written).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_into_a_too_small_filesystem_is_refused_before_the_volume_is_emptied() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(mnt.path())
+        .output()
+        .unwrap();
+    assert!(
+        mounted.status.success(),
+        "mounting a 1 MiB tmpfs (these tests run as root, as Docker's): {}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
+    let _umount = Mounted(mnt.path().to_path_buf());
+    let vol = clean.volume(&unique("small"));
+    let device = format!("device={}", mnt.path().display());
+    cli(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &device,
+        &vol,
+    ]);
+    cli(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol}:/data"),
+        STACK,
+        "bash",
+        "-c",
+        "echo precious > /data/keep",
+    ]);
+    let before = listing(&vol);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    b.append_data(&mut h, "data/", &[][..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(noise.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "data/noise", noise.as_slice())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id = crafted_backup(dir.path(), &vol, &b.into_inner().unwrap());
+    let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap());
+    let e = lifeboat::steps::transfer::restore_volume(&d, repo, &vol, id.clone(), |_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "backup {id} cannot be restored into volume `{vol}`"
+        )),
+        "{e}"
+    );
+    assert!(e.contains(&mnt.path().display().to_string()), "{e}");
+    assert!(e.contains("3.0 MiB"), "{e}");
+    assert_eq!(listing(&vol), before, "the volume was touched");
+    no_helpers_left(&vol).await;
+}

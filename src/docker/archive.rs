@@ -223,8 +223,9 @@ impl Docker {
     /// contents take (freed when a restore empties it; counting them walks
     /// the volume, so it is done only then).
     /// `None` when that cannot be seen from here: a daemon on another host,
-    /// another volume driver, a volume with mount options (tmpfs, NFS, bind:
-    /// mounted only while a container uses it), a path this user cannot read.
+    /// another volume driver, a volume mounted only while in use (tmpfs,
+    /// NFS), a path this user cannot read. A bind volume is measured at the
+    /// host directory it binds.
     pub async fn volume_room(
         &self,
         volume: &str,
@@ -240,12 +241,25 @@ impl Docker {
             }
             Err(e) => return Err(self.err(format!("inspecting volume `{volume}`"), None, e)),
         };
-        let plain = v.driver == "local" && v.options.is_empty();
-        if !plain || v.mountpoint.is_empty() {
-            tracing::debug!(volume, driver = v.driver, "free space not measurable");
-            return Ok(None);
-        }
-        let path = std::path::PathBuf::from(&v.mountpoint);
+        // A plain local volume is its directory under Docker's root; a bind
+        // volume (`-o bind`) the host directory it names. Other mount options
+        // (tmpfs, NFS) are mounted only while in use: not measurable here.
+        let bind = v
+            .options
+            .get("o")
+            .is_some_and(|o| o.split(',').any(|x| x == "bind"));
+        let path = match (v.driver == "local", v.options.is_empty(), bind) {
+            (true, true, _) if !v.mountpoint.is_empty() => v.mountpoint.clone(),
+            (true, false, true) => match v.options.get("device") {
+                Some(device) if device.starts_with('/') => device.clone(),
+                _ => return Ok(None),
+            },
+            _ => {
+                tracing::debug!(volume, driver = v.driver, "free space not measurable");
+                return Ok(None);
+            }
+        };
+        let path = std::path::PathBuf::from(path);
         tokio::task::spawn_blocking(move || {
             use crate::repo::space;
             // The volume's own directory first; Docker's root is often
