@@ -452,6 +452,309 @@ fn an_unsafe_archive_in_the_repository_is_refused_when_reading() {
     assert!(repo.verify(&m.id, false).unwrap().ok);
 }
 
+/// One ustar entry with `name`, `typeflag` and `link` verbatim.
+fn raw_entry(name: &str, typeflag: u8, data: &[u8], link: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+    h.as_mut_bytes()[156] = typeflag;
+    h.as_mut_bytes()[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut v = h.as_bytes().to_vec();
+    v.extend_from_slice(data);
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// A GNU long-name entry (a path longer than 100 bytes).
+fn long_entry(name: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    b.append_data(&mut h, name, &b"x"[..]).unwrap();
+    let mut v = b.into_inner().unwrap();
+    v.truncate(v.len() - 1024);
+    v
+}
+
+fn raw_tar(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = entries.concat();
+    v.extend_from_slice(&[0; 1024]);
+    v
+}
+
+/// Stores `raw` as a volume backup without the writer's scan (written as an
+/// exec backup, then relabelled), as a crafted or damaged repository holds it.
+fn store_unchecked_volume(repo: &LocalRepo, source: &str, raw: &[u8]) -> Manifest {
+    let m = write(repo, new(source, BackupKind::Exec, None), raw);
+    let dir = source_dir(repo, source);
+    let object = format!("{}.tar.zst", m.id);
+    fs::rename(dir.join(&m.object), dir.join(&object)).unwrap();
+    let relabelled = Manifest {
+        kind: BackupKind::Volume,
+        object,
+        ..m
+    };
+    fs::write(
+        dir.join(format!("{}.json", relabelled.id)),
+        serde_json::to_vec_pretty(&relabelled).unwrap(),
+    )
+    .unwrap();
+    relabelled
+}
+
+/// Archives Docker would extract through a symlink (issue 9, item 3) or
+/// refuse half-way after the volume was emptied (item 4).
+fn crafted_archives() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let root = || raw_entry("data/", b'5', b"", "");
+    vec![
+        (
+            "symlink to /etc, then a file under it",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "/etc"),
+                raw_entry("data/link/evil", b'0', b"x", ""),
+            ]),
+            "under `data/link`, a symlink",
+        ),
+        (
+            "symlink climbing out of the volume",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "../../etc"),
+                raw_entry("data/link/evil", b'0', b"x", ""),
+            ]),
+            "leaves the volume",
+        ),
+        (
+            "`data` is a file",
+            raw_tar(&[raw_entry("data", b'0', b"x", "")]),
+            "must be a directory",
+        ),
+        (
+            "`data` is a symlink",
+            raw_tar(&[raw_entry("data", b'2', b"", "/tmp")]),
+            "must be a directory",
+        ),
+        (
+            "typeflag 7",
+            raw_tar(&[root(), raw_entry("data/c", b'7', b"abc", "")]),
+            "contiguous file",
+        ),
+        (
+            "hard link through a symlink",
+            raw_tar(&[
+                root(),
+                raw_entry("data/link", b'2', b"", "/etc"),
+                raw_entry("data/pw", b'1', b"", "data/link/passwd"),
+            ]),
+            "a symlink",
+        ),
+        (
+            "hard link to a missing target",
+            raw_tar(&[root(), raw_entry("data/h", b'1', b"", "data/missing")]),
+            "not a file earlier in the archive",
+        ),
+        (
+            "a path 2,000 directories deep",
+            raw_tar(&[root(), long_entry(&format!("data/{}f", "a/".repeat(2000)))]),
+            "deep",
+        ),
+    ]
+}
+
+#[test]
+fn deep_verify_calls_crafted_archives_damaged() {
+    let (_t, repo) = repo();
+    for (what, raw, reason) in crafted_archives() {
+        let m = store_unchecked_volume(&repo, "v", &raw);
+        let v = repo.verify(&m.id, true).unwrap();
+        assert!(!v.ok, "{what}: {v:?}");
+        assert!(v.detail.contains(reason), "{what}: {}", v.detail);
+        assert!(!repo.get(&m.id).unwrap().verified(), "{what}");
+        let e = repo.open_verified(&m.id).unwrap_err();
+        assert!(matches!(e, RepoError::BadArchive { .. }), "{what}: {e}");
+        assert!(e.to_string().contains(reason), "{what}: {e}");
+        // The writer refuses them too.
+        let mut w = repo.create(new("w", BackupKind::Volume, None)).unwrap();
+        let written = w.write_all(&raw).map_err(|e| e.to_string());
+        let finished = w.finish().map(|_| ()).map_err(|e| e.to_string());
+        assert!(written.is_err() || finished.is_err(), "{what}");
+    }
+}
+
+/// Runs `f` on a thread; fails the test if it takes more than 10 s (a check
+/// that reads an endless object would otherwise hang the suite).
+fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what}: still reading after 10 s"))
+}
+
+/// Issue 9, item 5: an object that never ends (a symlink to /dev/zero, a
+/// sparse terabyte, a FIFO) is refused at once, by verify and by a restore.
+#[test]
+fn an_object_that_never_ends_is_refused_at_once() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("a", b"1")]);
+    type Make<'a> = &'a dyn Fn(&Path);
+    let endless: [(&str, Make); 4] = [
+        ("a symlink to /dev/zero", &|p: &Path| {
+            fs::remove_file(p).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+        }),
+        ("a sparse 1 TiB file", &|p: &Path| {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(1 << 40)
+                .unwrap();
+        }),
+        ("a FIFO", &|p: &Path| {
+            fs::remove_file(p).unwrap();
+            let made = Command::new("mkfifo").arg(p).status().unwrap();
+            assert!(made.success());
+        }),
+        ("one byte longer", &|p: &Path| {
+            let mut f = fs::OpenOptions::new().append(true).open(p).unwrap();
+            f.write_all(b"x").unwrap();
+        }),
+    ];
+    for (what, make) in endless {
+        let m = write(&repo, new("v", BackupKind::Volume, None), &raw);
+        make(&repo.object_path(&m));
+        for deep in [false, true] {
+            let (r, id) = (repo.clone(), m.id.clone());
+            let v = within_10s(what, move || r.verify(&id, deep)).unwrap();
+            assert!(!v.ok, "{what}: {v:?}");
+            assert!(
+                v.detail.contains("regular file") || v.detail.contains("its manifest says"),
+                "{what}: {}",
+                v.detail
+            );
+            let (r, id) = (repo.clone(), m.id.clone());
+            let checked = within_10s(what, move || Store::check(&r, &r.get(&id).unwrap(), deep));
+            assert!(checked.is_err(), "{what}");
+        }
+        let (r, id) = (repo.clone(), m.id.clone());
+        let opened = within_10s(what, move || r.open_verified(&id).map(|_| ()));
+        let e = opened.unwrap_err();
+        assert!(matches!(e, RepoError::Unreadable { .. }), "{what}: {e}");
+        let (r, m2) = (repo.clone(), m.clone());
+        let streamed = within_10s(what, move || Store::open_object(&r, &m2).map(|_| ()));
+        assert!(streamed.is_err(), "{what}");
+    }
+    // A manifest that never ends is refused too, and listings skip it.
+    let m = write(&repo, new("w", BackupKind::Exec, None), b"x");
+    let manifest = source_dir(&repo, "w").join(format!("{}.json", m.id));
+    fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &manifest).unwrap();
+    let (r, id) = (repo.clone(), m.id.clone());
+    let e = within_10s("a manifest linked to /dev/zero", move || r.get(&id)).unwrap_err();
+    assert!(matches!(e, RepoError::NotFound { .. }), "{e}");
+    let r = repo.clone();
+    let listed = within_10s("listing", move || r.list().unwrap());
+    assert!(listed.iter().all(|l| l.id != m.id));
+}
+
+/// A zstd bomb: the object is what its manifest says, but decompresses to
+/// far more than the manifest's raw size. Decoding stops past that size.
+#[test]
+fn decoding_stops_at_the_manifests_raw_size() {
+    let (_t, repo) = repo();
+    let m = write(&repo, new("v", BackupKind::Exec, None), b"small");
+    // 1 GiB of zeros compresses to a few dozen KiB; write that as the object.
+    let path = repo.object_path(&m);
+    let file = fs::File::create(&path).unwrap();
+    let mut enc = zstd::stream::write::Encoder::new(file, 19).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(1 << 10) {
+        enc.write_all(&zeros).unwrap();
+    }
+    enc.finish().unwrap();
+    let stored = fs::read(&path).unwrap();
+    let bomb = Manifest {
+        sha256: hex::encode(Sha256::digest(&stored)),
+        stored_bytes: stored.len() as u64,
+        ..m.clone()
+    };
+    fs::write(
+        source_dir(&repo, "v").join(format!("{}.json", m.id)),
+        serde_json::to_vec_pretty(&bomb).unwrap(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = repo.clone();
+    let id = m.id.clone();
+    let v = within_10s("zstd bomb", move || r.verify(&id, true)).unwrap();
+    assert!(!v.ok, "{v:?}");
+    assert!(v.detail.contains("more than the 5 bytes"), "{}", v.detail);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = repo.clone();
+    let id = m.id.clone();
+    let e = within_10s("zstd bomb", move || r.open_verified(&id).map(|_| ())).unwrap_err();
+    assert!(e.to_string().contains("more than the 5 bytes"), "{e}");
+}
+
+/// Issue 9, item 8: a fetch into the local repository (the cache a restore
+/// reads from) needs room for the stored object; refused with the numbers.
+#[test]
+fn a_fetch_needs_room_for_the_stored_object() {
+    let (_t, repo) = repo();
+    let m = write(&repo, new("v", BackupKind::Exec, None), b"small");
+    repo.ensure_room_for(&m).unwrap();
+    let huge = Manifest {
+        stored_bytes: 1 << 50,
+        ..m.clone()
+    };
+    let e = repo.ensure_room_for(&huge).unwrap_err();
+    assert!(matches!(e, RepoError::NoRoom { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("fetched into the local repository"), "{text}");
+    assert!(text.contains("1125899906842624 bytes"), "{text}");
+    assert!(text.contains("bytes) free"), "{text}");
+    // A repository directory not made yet is measured at its parent.
+    let later = LocalRepo::open(repo.root().join("not/made/yet")).unwrap();
+    later.ensure_room_for(&m).unwrap();
+    assert!(later.ensure_room_for(&huge).is_err());
+}
+
+/// Issue 9, item 8: with `restore.max_expansion`, a backup that claims to
+/// unpack to more than that many times its stored size is refused before a
+/// restore reads it or a fetch downloads it, with the numbers.
+#[test]
+fn a_backup_that_unpacks_too_far_is_refused_with_max_expansion() {
+    let (_t, repo) = repo();
+    let zeros = volume_tar(&[("zeros", &[0u8; 1 << 20])]);
+    let m = write(&repo, new("v", BackupKind::Volume, None), &zeros);
+    assert!(m.raw_bytes > 100 * m.stored_bytes, "{m:?}");
+    assert!(repo.open_verified(&m.id).is_ok(), "no limit by default");
+    let strict = repo.clone().with_max_expansion(Some(100.0));
+    let e = strict.open_verified(&m.id).unwrap_err();
+    assert!(matches!(e, RepoError::NoRoom { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("cannot be restored"), "{text}");
+    assert!(text.contains(&format!("({} bytes)", m.raw_bytes)), "{text}");
+    assert!(text.contains("restore.max_expansion (100)"), "{text}");
+    let e = strict.ensure_room_for(&m).unwrap_err();
+    assert!(
+        e.to_string().contains("fetched into the local repository"),
+        "{e}"
+    );
+    let loose = repo.clone().with_max_expansion(Some(1e6));
+    assert!(loose.open_verified(&m.id).is_ok());
+}
+
 #[test]
 fn a_dropped_writer_leaves_nothing() {
     let (_t, repo) = repo();
@@ -632,10 +935,13 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
     assert!(no_key.contains("cannot be decrypted"), "{no_key}");
     assert!(no_key.contains("no key was given"), "{no_key}");
     assert!(no_key.contains(&public), "{no_key}");
-    let deep = plain.verify(&m.id, true).unwrap();
+    // A deep check without the key cannot be made: that is not damage.
+    let e = plain.verify(&m.id, true).unwrap_err();
+    assert!(matches!(e, RepoError::NoKey { .. }), "{e}");
+    assert!(e.to_string().contains("no key was given"), "{e}");
     assert!(
-        !deep.ok && deep.detail.contains("no key was given"),
-        "{deep:?}"
+        plain.get(&m.id).unwrap().verified(),
+        "the shallow check stands"
     );
 
     // The wrong key says so, and names the file it came from.
@@ -643,6 +949,10 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
     let e = open_error(&wrong, &m.id);
     assert!(e.contains("does not decrypt it"), "{e}");
     assert!(e.contains("other.txt"), "{e}");
+    assert!(matches!(
+        wrong.verify(&m.id, true).unwrap_err(),
+        RepoError::NoKey { .. }
+    ));
 
     // A flipped byte is still corrupt first, key or not.
     flip_byte(&repo.object_path(&m), 200);
@@ -650,6 +960,92 @@ fn encrypted_backups_hash_the_stored_bytes_and_need_the_key() {
         repo.open_verified(&m.id).unwrap_err(),
         RepoError::Corrupt { .. }
     ));
+}
+
+/// Issue 9, item 6: `backups verify --deep` without the age key cannot
+/// check an encrypted backup. It exits 5 and records nothing, so
+/// `latest-verified` still finds the good backup; the other backups are
+/// still checked.
+#[test]
+fn verify_without_the_key_records_nothing_and_exits_5() {
+    let (dir, plain) = repo();
+    let (key, _) = age_key(dir.path(), "key.txt");
+    let settings = KeySettings {
+        identity_file: Some(key.clone()),
+        ..KeySettings::default()
+    };
+    let repo = keyed(plain.root(), settings);
+    let tar = volume_tar(&[("a.txt", b"rows")]);
+    let m = write(&repo, new("pg-data", BackupKind::Volume, None), &tar);
+    let other = write(&plain, new("plain", BackupKind::Volume, None), &tar);
+    let lifeboat = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .arg("--repo")
+            .arg(plain.root())
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(args)
+            .env_remove("LIFEBOAT_AGE_IDENTITY")
+            .env_remove("LIFEBOAT_AGE_PASSPHRASE_FILE")
+            .env_remove("LIFEBOAT_REPO")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let key_arg = key.to_str().unwrap();
+    let o = lifeboat(&[
+        "backups",
+        "verify",
+        &m.id,
+        "--deep",
+        "--age-identity",
+        key_arg,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let verified = plain.get(&m.id).unwrap().verification.unwrap();
+    assert!(verified.ok && verified.deep);
+
+    let o = lifeboat(&["backups", "verify", &m.id, "--deep"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(5), "{out}{err}");
+    assert!(!out.contains("FAILED"), "{out}");
+    assert!(format!("{out}{err}").contains("not checked"), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("LIFEBOAT_AGE_IDENTITY"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        plain.get(&m.id).unwrap().verification,
+        Some(verified),
+        "nothing recorded"
+    );
+    assert_eq!(
+        plain
+            .resolve("pg-data", "latest-verified", None)
+            .unwrap()
+            .id,
+        m.id
+    );
+
+    // With --all, the backups that can be checked still are.
+    let o = lifeboat(&["backups", "verify", "--all", "--deep", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_id = |id: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id(&other.id)["ok"], true);
+    assert_eq!(by_id(&m.id)["ok"], serde_json::Value::Null);
+    assert_eq!(by_id(&m.id)["checked"], false);
+    assert!(plain.get(&other.id).unwrap().verified());
 }
 
 #[test]

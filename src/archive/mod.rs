@@ -9,6 +9,7 @@ mod pax;
 mod scanner;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 pub use error::ArchiveError;
 pub use scanner::Scanner;

@@ -5,6 +5,7 @@ use std::mem;
 use super::header::{self, BLOCK, Header};
 use super::path;
 use super::pax::{self, Pax};
+use super::tree::{self, Node, Tree};
 use super::{ArchiveError, Rules, Stats};
 
 /// Largest PAX or GNU long-name record accepted (Go's limit too).
@@ -21,6 +22,8 @@ pub struct Scanner {
     block: [u8; BLOCK],
     filled: usize,
     pending: Pending,
+    /// What the entries so far extract to.
+    tree: Tree,
     error: Option<ArchiveError>,
 }
 
@@ -65,6 +68,7 @@ enum Kind {
 impl Scanner {
     pub fn new(rules: Rules) -> Self {
         Self {
+            tree: Tree::new(rules.root.is_some()),
             root: rules.root.map(String::into_bytes),
             stats: Stats::default(),
             offset: 0,
@@ -259,7 +263,7 @@ impl Scanner {
             })?;
         }
         let kind = match h.typeflag {
-            b'0' | b'7' => Kind::File,
+            b'0' => Kind::File,
             b'\0' if name.ends_with(b"/") || name.is_empty() => Kind::Dir,
             b'\0' => Kind::File,
             b'1' => Kind::Hardlink,
@@ -268,6 +272,11 @@ impl Scanner {
             b'6' => Kind::Fifo,
             b'3' => return Err(bad("character device".into())),
             b'4' => return Err(bad("block device".into())),
+            b'7' => {
+                return Err(bad(
+                    "contiguous file (type `7`), which Docker does not extract".into(),
+                ));
+            }
             t => {
                 return Err(bad(format!(
                     "unsupported entry type `{}`",
@@ -275,24 +284,59 @@ impl Scanner {
                 )));
             }
         };
-        if kind == Kind::Hardlink {
-            let mut targets = [pending.long_link.as_deref(), pax.linkpath.as_deref()];
-            if targets == [None, None] {
-                targets[0] = Some(h.linkname);
+        let norm = tree::normalize(prefix, name).map_err(bad)?;
+        if let Some(root) = root
+            && norm == root
+            && kind != Kind::Dir
+        {
+            return Err(bad(format!(
+                "`{}` itself must be a directory (the volume); extracting anything else \
+                 over it fails once the volume has been emptied",
+                String::from_utf8_lossy(root)
+            )));
+        }
+        self.tree.check_parents(&norm).map_err(bad)?;
+        // Go lets a GNU long link name win over a PAX linkpath.
+        let target = pending
+            .long_link
+            .as_deref()
+            .or(pax.linkpath.as_deref())
+            .unwrap_or(h.linkname);
+        let node = match kind {
+            Kind::Dir => None,
+            Kind::File => Some(Node::File),
+            Kind::Fifo => Some(Node::Fifo),
+            Kind::Symlink => {
+                self.tree.check_symlink(&norm, target).map_err(bad)?;
+                Some(Node::Symlink(target.to_vec()))
             }
-            for target in targets.into_iter().flatten() {
-                path::check(b"", target, root).map_err(|reason| {
+            Kind::Hardlink => {
+                let mut targets = [pending.long_link.as_deref(), pax.linkpath.as_deref()];
+                if targets == [None, None] {
+                    targets[0] = Some(h.linkname);
+                }
+                for target in targets.into_iter().flatten() {
+                    path::check(b"", target, root).map_err(|reason| {
+                        bad(format!(
+                            "hard link to `{}`: {reason}",
+                            String::from_utf8_lossy(target)
+                        ))
+                    })?;
+                }
+                let to = tree::normalize(b"", target).map_err(|reason| {
                     bad(format!(
                         "hard link to `{}`: {reason}",
                         String::from_utf8_lossy(target)
                     ))
                 })?;
+                Some(self.tree.link_target(&to, &norm).map_err(bad)?)
             }
-        }
+        };
         let size = pax.size.unwrap_or(h.size);
         if kind != Kind::File && size != 0 {
             return Err(bad(format!("a non-file entry carries {size} data bytes")));
         }
+        self.tree.insert(&norm, node);
         let s = &mut self.stats;
         s.entries += 1;
         match kind {

@@ -87,8 +87,7 @@ fn good_archive() -> (Vec<u8>, Stats) {
     b.append_pax_extensions([("linkpath", &b"data/a.txt"[..])])
         .unwrap();
     let mut h = header(E::Link, 0);
-    b.append_link(&mut h, "data/hard2", "data/whatever")
-        .unwrap();
+    b.append_link(&mut h, "data/hard2", "data/empty").unwrap();
     add(&mut b, E::Fifo, "data/fifo", b"");
     let stats = Stats {
         entries: 13,
@@ -260,7 +259,7 @@ fn bad_entry_types() {
 }
 
 #[test]
-fn hard_links_obey_the_path_rules_but_symlinks_do_not() {
+fn hard_links_obey_the_path_rules() {
     assert_bad_entry(
         &[entry("data/pw", b'1', b"", "/etc/passwd")],
         "data/pw",
@@ -278,12 +277,246 @@ fn hard_links_obey_the_path_rules_but_symlinks_do_not() {
     );
     let stats = scan(&archive(&[
         entry("data/pw", b'2', b"", "/etc/passwd"),
-        entry("data/up", b'2', b"", "../../.."),
+        entry("data/sub/up", b'2', b"", "../x"),
+        entry("data/sub/deeper/up", b'2', b"", "../../sub/./x"),
     ]))
     .unwrap();
-    assert_eq!(stats.symlinks, 2);
+    assert_eq!(stats.symlinks, 3);
 }
 
+/// Issue 9, item 3: an entry under an earlier symlink would be written
+/// wherever the link points (`/etc/evil` in the helper container).
+#[test]
+fn nothing_is_written_through_a_symlink() {
+    let root = || entry("data/", b'5', b"", "");
+    for target in ["/etc", ".", "sub", "/data/x", "/../.."] {
+        assert_bad_entry(
+            &[
+                root(),
+                entry("data/link", b'2', b"", target),
+                entry("data/link/evil", b'0', b"x", ""),
+            ],
+            "data/link/evil",
+            "under `data/link`, a symlink",
+        );
+    }
+    // A link that leaves the volume is refused itself.
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/link", b'2', b"", "../../etc"),
+            entry("data/link/evil", b'0', b"x", ""),
+        ],
+        "data/link",
+        "leaves the volume",
+    );
+    // Deeper, through `.` components, and as a PAX path.
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/a/link", b'2', b"", "/etc"),
+            entry("./data/a/./link/cron.d/x", b'0', b"x", ""),
+        ],
+        "./data/a/./link/cron.d/x",
+        "under `data/a/link`",
+    );
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/link", b'2', b"", "/etc"),
+            pax(&[("path", "data/link/evil")], b'x'),
+            entry("data/ok", b'0', b"x", ""),
+        ],
+        "data/link/evil",
+        "a symlink",
+    );
+    // A hard link made through a symlink.
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/link", b'2', b"", "/etc"),
+            entry("data/pw", b'1', b"", "data/link/passwd"),
+        ],
+        "data/pw",
+        "hard link to `data/link/passwd`: it is under `data/link`, a symlink",
+    );
+    // A symlink replaced by a directory is a directory again.
+    let stats = scan(&archive(&[
+        root(),
+        entry("data/link", b'2', b"", "/etc"),
+        entry("data/link/", b'5', b"", ""),
+        entry("data/link/evil", b'0', b"x", ""),
+    ]))
+    .unwrap();
+    assert_eq!(stats.files, 1);
+}
+
+#[test]
+fn symlinks_must_stay_inside_the_volume() {
+    let root = || entry("data/", b'5', b"", "");
+    for (path, target) in [
+        ("data/up", "../../etc"),
+        ("data/up", ".."),
+        ("data/a/b", "../../x"),
+        ("data/dots", "x/../../.."),
+    ] {
+        assert_bad_entry(
+            &[root(), entry(path, b'2', b"", target)],
+            path,
+            "leaves the volume",
+        );
+    }
+    // Through an earlier symlink: data/s → sub/deep, so s/../.. is data.
+    let ok = scan(&archive(&[
+        root(),
+        entry("data/s", b'2', b"", "sub/deep"),
+        entry("data/l", b'2', b"", "s/../.."),
+    ]));
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/s", b'2', b"", "sub"),
+            entry("data/l", b'2', b"", "s/../.."),
+        ],
+        "data/l",
+        "leaves the volume",
+    );
+    // A PAX linkpath is what counts.
+    assert_bad_entry(
+        &[
+            root(),
+            pax(&[("linkpath", "../../../etc/shadow")], b'x'),
+            entry("data/l", b'2', b"", "ok"),
+        ],
+        "data/l",
+        "leaves the volume",
+    );
+}
+
+/// Issue 9, item 4: what Docker refuses to extract is refused here, before
+/// a restore empties the volume.
+#[test]
+fn what_docker_cannot_extract_is_refused() {
+    let root = || entry("data/", b'5', b"", "");
+    assert_bad_entry(
+        &[entry("data", b'0', b"x", "")],
+        "data",
+        "must be a directory",
+    );
+    assert_bad_entry(
+        &[entry("data", b'2', b"", "/tmp")],
+        "data",
+        "must be a directory",
+    );
+    assert_bad_entry(
+        &[entry("./data/", b'6', b"", "")],
+        "./data/",
+        "must be a directory",
+    );
+    assert_bad_entry(
+        &[root(), entry("data/c", b'7', b"abc", "")],
+        "data/c",
+        "contiguous file",
+    );
+    assert_bad_entry(
+        &[root(), entry("data/h", b'1', b"", "data/missing")],
+        "data/h",
+        "not a file earlier in the archive",
+    );
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/h", b'1', b"", "data/later"),
+            entry("data/later", b'0', b"x", ""),
+        ],
+        "data/h",
+        "not a file earlier in the archive",
+    );
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/d/", b'5', b"", ""),
+            entry("data/h", b'1', b"", "data/d"),
+        ],
+        "data/h",
+        "not a file earlier in the archive",
+    );
+    assert_bad_entry(
+        &[root(), entry("data/h", b'1', b"", "data")],
+        "data/h",
+        "not a file earlier in the archive",
+    );
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/f", b'0', b"x", ""),
+            entry("data/f/g", b'0', b"y", ""),
+        ],
+        "data/f/g",
+        "which is a file",
+    );
+    // A file that replaced a directory took what was under it away.
+    assert_bad_entry(
+        &[
+            root(),
+            entry("data/d/x", b'0', b"x", ""),
+            entry("data/d", b'0', b"y", ""),
+            entry("data/h", b'1', b"", "data/d/x"),
+        ],
+        "data/h",
+        "hard link to `data/d/x`: it is under `data/d`, which is a file",
+    );
+    let deep = format!("data/{}f", "a/".repeat(2000));
+    let e = rejected(&[
+        root(),
+        pax(&[("path", &deep)], b'x'),
+        entry("x", b'0', b"", ""),
+    ]);
+    assert!(e.to_string().contains("directories deep"), "{e}");
+    let long = format!("data/{}f", "abcdefghi/".repeat(420));
+    let e = rejected(&[
+        root(),
+        pax(&[("path", &long)], b'x'),
+        entry("x", b'0', b"", ""),
+    ]);
+    assert!(e.to_string().contains("longer than 4000 bytes"), "{e}");
+    let wide = format!("data/{}", "n".repeat(256));
+    let e = rejected(&[
+        root(),
+        pax(&[("path", &wide)], b'x'),
+        entry("x", b'0', b"", ""),
+    ]);
+    assert!(e.to_string().contains("component of 256 bytes"), "{e}");
+    let e = rejected(&[
+        root(),
+        pax(&[("linkpath", &"t/".repeat(2100))], b'x'),
+        entry("data/l", b'2', b"", ""),
+    ]);
+    assert!(
+        e.to_string().contains("symlink target of 4200 bytes"),
+        "{e}"
+    );
+    // What does extract: hard links to files, FIFOs and symlinks made
+    // earlier, the longest paths allowed, replacing a file by a directory.
+    let fine = format!("data/{}f", "a/".repeat(990));
+    let stats = scan(&archive(&[
+        root(),
+        entry("data/f", b'0', b"x", ""),
+        entry("data/s", b'2', b"", "f"),
+        entry("data/p", b'6', b"", ""),
+        entry("data/h1", b'1', b"", "data/f"),
+        entry("data/h2", b'1', b"", "./data//s"),
+        entry("data/h3", b'1', b"", "data/p"),
+        entry("data/h4", b'1', b"", "data/h1"),
+        entry("data/f/", b'5', b"", ""),
+        entry("data/f/g", b'0', b"y", ""),
+        pax(&[("path", &fine)], b'x'),
+        entry("x", b'0', b"", ""),
+    ]))
+    .unwrap();
+    assert_eq!((stats.files, stats.hardlinks, stats.symlinks), (3, 4, 1));
+}
 #[test]
 fn extended_headers_are_checked() {
     // PAX path wins over the ustar name.

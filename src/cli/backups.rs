@@ -48,7 +48,9 @@ pub enum Sub {
   lifeboat backups verify --source shop_pg-data
   lifeboat backups verify 20261121T020000Z-a1b2c3 --restore-test   through Docker, into a scratch volume
 
-Exit status: 0 all passed, 3 any failed, 2 unknown backup.")]
+Exit status: 0 all passed, 3 any failed, 2 unknown backup, 5 some could not be
+checked: the store could not be read, or (--deep) no age key given decrypts a
+backup. A check that could not be made records nothing.")]
     Verify(VerifyArgs),
     /// Delete one backup (its object and manifest).
     #[command(after_help = "Examples:
@@ -578,10 +580,25 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         None
     };
     let mut results = Vec::new();
-    let mut failed = 0;
+    let (mut failed, mut unchecked) = (0, 0);
     for id in &ids {
         let v = match cat.verify(id, args.deep) {
             Ok(v) => v,
+            // No key for this one: say so, record nothing, check the others.
+            Err(e @ RepoError::NoKey { .. }) => {
+                unchecked += 1;
+                if args.format == Format::Text {
+                    println!("? not checked  {id}  {e}");
+                }
+                results.push(json!({
+                    "id": id,
+                    "ok": null,
+                    "checked": false,
+                    "deep": args.deep,
+                    "detail": e.to_string(),
+                }));
+                continue;
+            }
             Err(e) => return fail(&e),
         };
         let mut ok = v.ok;
@@ -613,6 +630,7 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         results.push(json!({
             "id": id,
             "ok": ok,
+            "checked": true,
             "deep": v.deep,
             "at": v.at,
             "detail": v.detail,
@@ -622,9 +640,14 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
     match args.format {
         Format::Json => print_json(&results),
         Format::Text => outln!(
-            "{} of {} backup(s) passed{}.",
-            ids.len() - failed,
+            "{} of {} backup(s) passed{}{}.",
+            ids.len() - failed - unchecked,
             ids.len(),
+            if unchecked > 0 {
+                format!(", {unchecked} could not be checked (nothing recorded)")
+            } else {
+                String::new()
+            },
             if args.deep {
                 " (deep: sha256, zstd, tar)"
             } else {
@@ -632,7 +655,18 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
             }
         ),
     }
-    if failed > 0 { EXIT_FAILED } else { EXIT_OK }
+    if failed > 0 {
+        EXIT_FAILED
+    } else if unchecked > 0 {
+        if args.format == Format::Json {
+            eprintln!(
+                "{unchecked} backup(s) could not be checked without their age key; nothing was recorded for them"
+            );
+        }
+        EXIT_UNAVAILABLE
+    } else {
+        EXIT_OK
+    }
 }
 
 fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {

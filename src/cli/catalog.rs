@@ -151,7 +151,7 @@ impl Catalog {
         let store = &self.stores[held.at[0]];
         let checked = match store.check(&held.manifest, deep) {
             // Not a verdict on the backup: nothing to record.
-            Err(e @ RepoError::Unavailable { .. }) => return Err(e),
+            Err(e) if e.is_not_a_verdict() => return Err(e),
             checked => checked,
         };
         let verification = Verification::of(id, checked, deep);

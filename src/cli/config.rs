@@ -7,6 +7,7 @@
 //! repo: s3://backups/lifeboat          # or a directory
 //! offsite: s3://dr-bucket/lifeboat
 //! s3: { path_style: true, part_size_mib: 16, parallel_parts: 4 }
+//! restore: { max_expansion: 1000 }
 //! encryption: { identity_file: /etc/lifeboat/age.key }
 //! retention: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_within: 2d, keep_safety: 14d }
 //! ```
@@ -31,6 +32,8 @@ pub struct Config {
     pub offsite: Option<String>,
     #[serde(default)]
     pub s3: S3Config,
+    #[serde(default)]
+    pub restore: RestoreConfig,
     #[serde(default)]
     pub encryption: Encryption,
     #[serde(default)]
@@ -95,6 +98,14 @@ pub fn parse_timeout(what: &str, text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{what}: `{text}` is not a duration longer than 0 (like 15s or 5m)"))
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreConfig {
+    /// Refuse a backup whose manifest says it unpacks to more than this many
+    /// times its stored size (a crafted manifest, a decompression bomb).
+    pub max_expansion: Option<f64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Encryption {
@@ -149,6 +160,15 @@ impl Config {
                 None => format!("{}: {e}", path.display()),
             })?
         };
+        if let Some(r) = config.restore.max_expansion
+            && !(r.is_finite() && r >= 1.0)
+        {
+            return Err(format!(
+                "{}: restore.max_expansion must be a number of at least 1 (raw bytes per \
+                 stored byte), not {r}",
+                path.display()
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         config.rebase(base);
         config
@@ -364,5 +384,17 @@ mod tests {
             load("s3: { max_attempts: 0 }\n").unwrap_err(),
             "FILE: s3.max_attempts: it must be at least 1"
         );
+    }
+
+    #[test]
+    fn restore_max_expansion_is_a_ratio_of_at_least_one() {
+        let c = load("restore: { max_expansion: 250 }\n").unwrap();
+        assert_eq!(c.restore.max_expansion, Some(250.0));
+        assert_eq!(
+            load("restore: { max_expansion: 0.5 }\n").unwrap_err(),
+            "FILE: restore.max_expansion must be a number of at least 1 (raw bytes per \
+             stored byte), not 0.5"
+        );
+        assert!(load("restore: { max_expansoin: 2 }\n").is_err());
     }
 }

@@ -17,7 +17,7 @@ use crate::s3::{S3Options, S3Store};
 /// flags, else the environment, else the config file, else defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Places {
-    /// Config file (YAML: repo, offsite, s3, encryption, retention; see
+    /// Config file (YAML: repo, offsite, s3, restore, encryption, retention; see
     /// docs/config.md). Default: ./lifeboat.yaml when it exists.
     #[arg(long, global = true, env = "LIFEBOAT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -93,6 +93,9 @@ pub struct Places {
     keys: KeySettings,
     #[arg(skip)]
     s3: S3Config,
+    /// The config file's `restore.max_expansion`.
+    #[arg(skip)]
+    max_expansion: Option<f64>,
 }
 
 impl Places {
@@ -132,6 +135,7 @@ impl Places {
         };
         self.retention = config.retention.policy().map_err(|e| usage_error(&e))?;
         self.s3 = config.s3;
+        self.max_expansion = config.restore.max_expansion;
         Ok(())
     }
 
@@ -219,7 +223,7 @@ impl Places {
         let dir = self.repo_dir();
         let keys = Keys::load(&self.keys).map_err(|e| usage_error(&format!("encryption: {e}")))?;
         LocalRepo::open(&dir)
-            .map(|r| Arc::new(r.with_keys(keys)))
+            .map(|r| Arc::new(r.with_keys(keys).with_max_expansion(self.max_expansion)))
             .map_err(|e| {
                 usage_error(&format!("repository {}: {e}", dir.display()));
                 EXIT_UNAVAILABLE

@@ -69,6 +69,22 @@ impl Stream for VolumeStream {
     }
 }
 
+/// Free space for a restore into a volume ([`Docker::volume_room`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRoom {
+    /// Free bytes on the volume's filesystem.
+    pub free: u64,
+    /// Bytes the volume's contents take now (0 when they cannot be read);
+    /// only counted when `free` alone is short of what was asked.
+    pub used: u64,
+    /// The path whose filesystem was measured.
+    pub measured: std::path::PathBuf,
+}
+
+/// What a restore that failed while extracting left behind, and what repairs it.
+const PARTLY_WRITTEN: &str = "the volume was emptied and is now partly written; the run's \
+     rollback puts back its safety backup, or `lifeboat resume <run-id>` restores it again";
+
 /// A tar holding one empty regular file `data`: extracted at `/` over the
 /// mount point, the engine empties the directory, then fails on the mount itself.
 fn emptying_tar() -> Vec<u8> {
@@ -117,8 +133,10 @@ impl Docker {
     /// Empties the volume, checks it is empty, then extracts `tar` (entries
     /// `data/...`, as [`Docker::read_volume`] produces) into it; the root
     /// directory's mode and owner come from the `data/` entry. The helper is
-    /// removed afterwards, on error too. An error from `tar` fails the call
-    /// (the volume is then partly written).
+    /// removed afterwards, on error too. An error from `tar` or from the
+    /// engine while extracting fails the call, saying that the volume is
+    /// partly written. `tar` must have been checked to extract (a backup's
+    /// tar scan): the engine stops at the first entry it cannot write.
     pub async fn write_volume(
         &self,
         volume: &str,
@@ -190,11 +208,77 @@ impl Docker {
         match (uploaded, source_error) {
             (_, Some(e)) => Err(DockerError::failed(
                 what,
-                format!("reading the archive failed: {e}; the volume is partly restored"),
+                format!("reading the archive failed: {e}; {PARTLY_WRITTEN}"),
             )),
             (Ok(()), None) => Ok(()),
-            (Err(e), None) => Err(self.err(what, None, e)),
+            (Err(e), None) => Err(DockerError::failed(
+                what,
+                format!("{}; {PARTLY_WRITTEN}", message_of(&e)),
+            )),
         }
+    }
+
+    /// Room for a restore of `need` bytes into `volume`: the free bytes of
+    /// its filesystem and, when those are short, the bytes its current
+    /// contents take (freed when a restore empties it; counting them walks
+    /// the volume, so it is done only then).
+    /// `None` when that cannot be seen from here: a daemon on another host,
+    /// another volume driver, a volume mounted only while in use (tmpfs,
+    /// NFS), a path this user cannot read. A bind volume is measured at the
+    /// host directory it binds.
+    pub async fn volume_room(
+        &self,
+        volume: &str,
+        need: u64,
+    ) -> Result<Option<VolumeRoom>, DockerError> {
+        if !self.endpoint.starts_with("unix://") && !self.endpoint.starts_with('/') {
+            return Ok(None);
+        }
+        let v = match self.api.inspect_volume(volume).await {
+            Ok(v) => v,
+            Err(e) if super::error::status_of(&e) == Some(404) => {
+                return Err(DockerError::not_found(format!("volume `{volume}`")));
+            }
+            Err(e) => return Err(self.err(format!("inspecting volume `{volume}`"), None, e)),
+        };
+        // A plain local volume is its directory under Docker's root; a bind
+        // volume (`-o bind`) the host directory it names. Other mount options
+        // (tmpfs, NFS) are mounted only while in use: not measurable here.
+        let bind = v
+            .options
+            .get("o")
+            .is_some_and(|o| o.split(',').any(|x| x == "bind"));
+        let path = match (v.driver == "local", v.options.is_empty(), bind) {
+            (true, true, _) if !v.mountpoint.is_empty() => v.mountpoint.clone(),
+            (true, false, true) => match v.options.get("device") {
+                Some(device) if device.starts_with('/') => device.clone(),
+                _ => return Ok(None),
+            },
+            _ => {
+                tracing::debug!(volume, driver = v.driver, "free space not measurable");
+                return Ok(None);
+            }
+        };
+        let path = std::path::PathBuf::from(path);
+        tokio::task::spawn_blocking(move || {
+            use crate::repo::space;
+            // The volume's own directory first; Docker's root is often
+            // unreadable to a non-root user, but on the same filesystem.
+            let walk_up = [std::io::ErrorKind::PermissionDenied];
+            let (free, measured) = space::free_bytes_near(&path, &walk_up).ok()?;
+            let used = if free < need {
+                space::tree_bytes(&path).unwrap_or(0)
+            } else {
+                0
+            };
+            Some(VolumeRoom {
+                free,
+                used,
+                measured,
+            })
+        })
+        .await
+        .map_err(|e| DockerError::failed(format!("measuring volume `{volume}`"), e.to_string()))
     }
 
     /// Whether the volume holds nothing (its root directory aside).

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 use futures_util::TryStreamExt;
 
 use super::Docker;
-use super::error::{DockerError, status_of};
+use super::error::{DockerError, message_of, status_of};
 
 /// Label on helper containers and on the helper image.
 pub const HELPER_LABEL: &str = "lifeboat.helper";
@@ -119,11 +119,14 @@ pub(crate) struct HelperGuard {
     armed: bool,
 }
 
+// A helper stays in `live()` until its removal has finished: while it is
+// being removed (in the background, after a stream ended), another helper's
+// creation must not take it for stale and remove it a second time.
 impl HelperGuard {
     pub(crate) async fn remove(mut self) {
         self.armed = false;
-        release(&self.name);
         remove_helper(&self.docker, &self.name).await;
+        release(&self.name);
     }
 }
 
@@ -132,16 +135,21 @@ impl Drop for HelperGuard {
         if !self.armed {
             return;
         }
-        release(&self.name);
         let docker = self.docker.clone();
         let name = std::mem::take(&mut self.name);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(async move { remove_helper(&docker, &name).await });
+                handle.spawn(async move {
+                    remove_helper(&docker, &name).await;
+                    release(&name);
+                });
             }
-            Err(_) => tracing::warn!(
-                "helper container {name} left behind (no runtime); removed on next use"
-            ),
+            Err(_) => {
+                release(&name);
+                tracing::warn!(
+                    "helper container {name} left behind (no runtime); removed on next use"
+                );
+            }
         }
     }
 }
@@ -161,6 +169,11 @@ async fn remove_helper(docker: &Docker, name: &str) {
     match docker.api.remove_container(name, Some(options)).await {
         Ok(()) => {}
         Err(e) if status_of(&e) == Some(404) => {}
+        // Someone else (another lifeboat cleaning up stale helpers) is
+        // removing it already: expected, and the outcome is the same.
+        Err(e) if status_of(&e) == Some(409) && message_of(&e).contains("already in progress") => {
+            tracing::debug!("helper container {name} is already being removed");
+        }
         Err(e) => tracing::warn!("removing helper container {name}: {e}"),
     }
 }

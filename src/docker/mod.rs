@@ -21,7 +21,7 @@ mod types;
 mod volumes;
 mod wait;
 
-pub use archive::VolumeStream;
+pub use archive::{VolumeRoom, VolumeStream};
 pub use client::{DEFAULT_HELPER_IMAGE, DEFAULT_HOST, Docker};
 pub use error::DockerError;
 pub use helper::{HELPER_LABEL, helper_image_tar};

@@ -37,6 +37,13 @@ pub enum RepoError {
     },
     #[error("backup {id} cannot be decrypted: {reason}")]
     Decrypt { id: String, reason: String },
+    /// No key given decrypts the backup: its contents could not be checked,
+    /// which says nothing about the backup itself, so nothing is recorded.
+    #[error(
+        "backup {id} cannot be decrypted with the keys given, so it was not checked \
+         (nothing was restored or recorded): {reason}"
+    )]
+    NoKey { id: String, reason: String },
     #[error("backup {id} cannot be read: {reason}")]
     Unreadable { id: String, reason: String },
     /// The store could not be read (network, permissions): nothing is known
@@ -46,6 +53,17 @@ pub enum RepoError {
         id: String,
         place: String,
         reason: String,
+    },
+    /// Not enough free space to fetch or restore a backup; nothing was changed.
+    #[error(
+        "backup {id} cannot be {doing}: it needs {need}, but {have}; {hint}. Nothing was changed"
+    )]
+    NoRoom {
+        id: String,
+        doing: String,
+        need: String,
+        have: String,
+        hint: String,
     },
     #[error("backup {id} holds an unsafe or malformed tar archive: {source}")]
     BadArchive { id: String, source: ArchiveError },
@@ -69,6 +87,12 @@ pub enum RepoError {
 }
 
 impl RepoError {
+    /// A check that ended so says nothing about the backup (the store could
+    /// not be read, no key opens it): nothing is to be recorded.
+    pub fn is_not_a_verdict(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::NoKey { .. })
+    }
+
     /// `map_err` helper for I/O on `path`.
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
         move |source| Self::Io {

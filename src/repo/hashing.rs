@@ -52,12 +52,19 @@ impl<R: Read> Read for Hashing<R> {
 /// neither uses nor moves the file's offset, so another thread can read the
 /// same file (through a clone) at the same time.
 pub(crate) fn hash_file(file: &std::fs::File) -> io::Result<(String, u64)> {
+    hash_file_upto(file, u64::MAX)
+}
+
+/// [`hash_file`] of at most the first `limit` bytes: a file that grows, or
+/// never ends, is not read past them.
+pub(crate) fn hash_file_upto(file: &std::fs::File, limit: u64) -> io::Result<(String, u64)> {
     use std::os::unix::fs::FileExt;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; super::BUF];
     let mut at = 0u64;
-    loop {
-        match file.read_at(&mut buf, at) {
+    while at < limit {
+        let want = usize::try_from(limit - at).map_or(buf.len(), |left| left.min(buf.len()));
+        match file.read_at(&mut buf[..want], at) {
             Ok(0) => break,
             Ok(n) => {
                 hasher.update(&buf[..n]);

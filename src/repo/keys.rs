@@ -159,19 +159,20 @@ impl Keys {
         &self,
         input: R,
         encrypted_to: &[String],
-    ) -> Result<age::stream::StreamReader<R>, String> {
+    ) -> Result<age::stream::StreamReader<R>, Undecryptable> {
         let to = if encrypted_to.is_empty() {
             String::new()
         } else {
             format!(" (it is encrypted to {})", encrypted_to.join(", "))
         };
         let Some(source) = &self.identity_source else {
-            return Err(format!(
+            return Err(Undecryptable::NoKey(format!(
                 "it is encrypted with age{to} and no key was given: set LIFEBOAT_AGE_IDENTITY \
                  (or --age-identity FILE), or LIFEBOAT_AGE_PASSPHRASE_FILE for a passphrase"
-            ));
+            )));
         };
-        let decryptor = age::Decryptor::new_buffered(input).map_err(|e| format!("age: {e}"))?;
+        let decryptor = age::Decryptor::new_buffered(input)
+            .map_err(|e| Undecryptable::Damaged(format!("age: {e}")))?;
         decryptor
             .decrypt(
                 self.identities
@@ -180,11 +181,21 @@ impl Keys {
             )
             .map_err(|e| match e {
                 age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => {
-                    format!("the age key in the {source} does not decrypt it{to}")
+                    Undecryptable::NoKey(format!(
+                        "the age key in the {source} does not decrypt it{to}"
+                    ))
                 }
-                e => format!("age ({source}): {e}"),
+                e => Undecryptable::Damaged(format!("age ({source}): {e}")),
             })
     }
+}
+
+/// Why an age object cannot be decrypted.
+pub(super) enum Undecryptable {
+    /// No key given opens it: a fact about the keys, not the object.
+    NoKey(String),
+    /// Its age header is malformed.
+    Damaged(String),
 }
 
 /// The public keys of the X25519 identities in an identity file.

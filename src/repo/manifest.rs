@@ -124,7 +124,7 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
-        let text = fs::read_to_string(path).map_err(RepoError::io(path))?;
+        let text = read_small(path).map_err(RepoError::io(path))?;
         let m: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         m.check(source, id).map_err(bad)?;
         Ok(m)
@@ -187,4 +187,27 @@ impl Manifest {
         json.push(b'\n');
         fsutil::write_atomic(path, &json)
     }
+}
+
+/// Largest manifest read; real ones are about a kilobyte.
+const MAX_MANIFEST: u64 = 1 << 20;
+
+/// The text of a manifest file: a regular file (a FIFO or `/dev/zero` would
+/// block or never end) of at most [`MAX_MANIFEST`] bytes.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_MANIFEST + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_MANIFEST {
+        return Err(std::io::Error::other("larger than 1 MiB: not a manifest"));
+    }
+    Ok(text)
 }

@@ -16,6 +16,7 @@ mod prune;
 mod reader;
 pub mod retention;
 mod retention_duration;
+pub mod space;
 mod store;
 mod sweep;
 mod verify;
@@ -44,6 +45,9 @@ const BUF: usize = 1 << 20;
 pub struct LocalRepo {
     root: PathBuf,
     keys: Arc<Keys>,
+    /// Most raw bytes per stored byte a backup may claim before it is
+    /// restored or fetched (config `restore.max_expansion`); `None`: no limit.
+    max_expansion: Option<f64>,
 }
 
 impl LocalRepo {
@@ -59,6 +63,7 @@ impl LocalRepo {
         Ok(Self {
             root,
             keys: Arc::default(),
+            max_expansion: None,
         })
     }
 
@@ -70,6 +75,13 @@ impl LocalRepo {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// Refuses to restore or fetch a backup whose manifest says it unpacks
+    /// to more than `ratio` times its stored size (see [`LocalRepo::check_expansion`]).
+    pub fn with_max_expansion(mut self, ratio: Option<f64>) -> Self {
+        self.max_expansion = ratio;
+        self
     }
 
     /// The keys, to share with another store (`s3::S3Repo`).

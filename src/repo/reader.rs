@@ -7,16 +7,17 @@ use std::path::PathBuf;
 
 use zstd::stream::read::Decoder;
 
-use super::hashing::hash_file;
-use super::keys::{Keys, Opened};
+use super::hashing::hash_file_upto;
+use super::keys::{Keys, Opened, Undecryptable};
 use super::{BUF, BackupKind, Manifest, RepoError, volume_rules};
 use crate::archive::Scanner;
 
 /// The raw bytes of a stored object, decrypted and decompressed.
-pub(super) type Decoded<R = File> = Decoder<'static, BufReader<Opened<BufReader<R>>>>;
+pub(super) type Decoded<R = io::Take<File>> = Decoder<'static, BufReader<Opened<BufReader<R>>>>;
 
 /// Opens the stored object `stored` for decoding (its sha256 is checked
-/// elsewhere). Err: why it cannot be decrypted.
+/// elsewhere). Err: why it cannot be decrypted ([`RepoError::NoKey`] when
+/// the keys given do not open it).
 pub(super) fn decode<R: Read>(
     keys: &Keys,
     m: &Manifest,
@@ -25,10 +26,11 @@ pub(super) fn decode<R: Read>(
     let stored = BufReader::with_capacity(BUF, stored);
     let opened = match m.encryption {
         None => Opened::Plain(stored),
-        Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|reason| {
-            RepoError::Decrypt {
-                id: m.id.clone(),
-                reason,
+        Some(_) => Opened::Age(keys.decrypt(stored, &m.encrypted_to).map_err(|e| {
+            let id = m.id.clone();
+            match e {
+                Undecryptable::NoKey(reason) => RepoError::NoKey { id, reason },
+                Undecryptable::Damaged(reason) => RepoError::Decrypt { id, reason },
             }
         })?),
     };
@@ -78,11 +80,12 @@ impl VerifiedBackup {
         // The stored bytes are hashed again on a thread of their own, with
         // `pread`, while this reader decodes: on 2 cores that hides the hash.
         let hashed = self.file.try_clone().map_err(RepoError::io(&self.path))?;
+        let limit = self.manifest.stored_bytes;
         let hasher = std::thread::Builder::new()
             .name("lifeboat-sha256".into())
-            .spawn(move || hash_file(&hashed))
+            .spawn(move || hash_file_upto(&hashed, limit.saturating_add(1)))
             .map_err(RepoError::io(&self.path))?;
-        let decoder = decode(&self.keys, &self.manifest, clone)?;
+        let decoder = decode(&self.keys, &self.manifest, clone.take(limit))?;
         let scanner =
             (self.manifest.kind == BackupKind::Volume).then(|| Scanner::new(volume_rules()));
         Ok(Box::new(VerifiedReader {
@@ -120,6 +123,13 @@ impl Read for VerifiedReader {
         };
         let result = match decoder.read(buf) {
             Ok(0) if !buf.is_empty() => self.end(None),
+            Ok(n) if self.raw_bytes + n as u64 > self.manifest.raw_bytes => {
+                self.decoder = None;
+                Err(RepoError::Unreadable {
+                    id: self.manifest.id.clone(),
+                    reason: super::verify::oversize(&self.manifest),
+                })
+            }
             Ok(n) => match self.scanner.as_mut().map(|s| s.feed(&buf[..n])) {
                 Some(Err(e)) => Err(RepoError::BadArchive {
                     id: self.manifest.id.clone(),

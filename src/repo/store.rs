@@ -131,8 +131,8 @@ impl Store for LocalRepo {
 
     fn open_object(&self, m: &Manifest) -> Result<Box<dyn Read + Send>, RepoError> {
         let path = self.object_path(m);
-        let file = std::fs::File::open(&path).map_err(RepoError::io(&path))?;
-        Ok(Box::new(file))
+        let file = super::fsutil::open_object(&path, m)?;
+        Ok(Box::new(file.take(m.stored_bytes)))
     }
 
     fn remove(&self, m: &Manifest) -> Result<u64, RepoError> {

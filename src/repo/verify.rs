@@ -8,7 +8,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use super::hashing::{Hashing, hash_file};
+use super::fsutil::open_object;
+use super::hashing::{Hashing, hash_file_upto};
 use super::keys::Keys;
 use super::reader::{VerifiedBackup, decode};
 use super::{BUF, BackupKind, LocalRepo, Manifest, RepoError, Verification, volume_rules};
@@ -27,17 +28,23 @@ impl LocalRepo {
     /// returns it ready to be read a second time.
     pub fn open_verified(&self, id: &str) -> Result<VerifiedBackup, RepoError> {
         let (m, _) = self.locate(id)?;
+        self.check_expansion(&m, "restored")?;
         let path = self.object_path(&m);
-        let mut file = File::open(&path).map_err(RepoError::io(&path))?;
+        let mut file = open_object(&path, &m)?;
         check(&self.keys, &m, &path, &mut file, true)?;
         Ok(VerifiedBackup::new(m, path, file, self.keys.clone()))
     }
 
     /// Checks backup `id` (`deep`: also decompress and scan; else sha256 only)
-    /// and records the result in its manifest.
+    /// and records the result in its manifest. A check that could not be
+    /// made ([`RepoError::NoKey`]) is an error and records nothing.
     pub fn verify(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
         let (mut m, manifest_path) = self.locate(id)?;
-        let verification = Verification::of(id, self.check_file(&m, deep), deep);
+        let checked = match self.check_file(&m, deep) {
+            Err(e) if e.is_not_a_verdict() => return Err(e),
+            checked => checked,
+        };
+        let verification = Verification::of(id, checked, deep);
         m.verification = Some(verification.clone());
         m.store(&manifest_path)?;
         Ok(verification)
@@ -46,7 +53,7 @@ impl LocalRepo {
     /// Pass 1 over the object of `m`, without recording anything.
     pub(super) fn check_file(&self, m: &Manifest, deep: bool) -> Result<Checked, RepoError> {
         let path = self.object_path(m);
-        let mut file = File::open(&path).map_err(RepoError::io(&path))?;
+        let mut file = open_object(&path, m)?;
         check(&self.keys, m, &path, &mut file, deep)
     }
 }
@@ -97,6 +104,8 @@ impl Checked {
 
 enum Failure {
     Decode(io::Error),
+    /// Decoding went past the manifest's raw size, and stopped there.
+    Oversize,
     Archive(ArchiveError),
     Key(RepoError),
 }
@@ -114,11 +123,12 @@ pub(super) fn check(
 ) -> Result<Checked, RepoError> {
     let file: &File = file;
     let (hashed, decoded) = std::thread::scope(|s| {
-        let hasher = s.spawn(|| hash_file(file));
+        // One byte past the manifest's size shows a longer file; no more is read.
+        let hasher = s.spawn(|| hash_file_upto(file, m.stored_bytes.saturating_add(1)));
         let decoded = if deep {
             file.try_clone()
                 .map_err(RepoError::io(path))
-                .map(|clone| decode_all(keys, m, clone))
+                .map(|clone| decode_all(keys, m, clone.take(m.stored_bytes)))
         } else {
             Ok(Decoding::default())
         };
@@ -164,6 +174,7 @@ fn conclude(
     };
     match failure {
         Some(Failure::Decode(e)) => return Err(unreadable(format!("decoding: {e}"))),
+        Some(Failure::Oversize) => return Err(unreadable(oversize(m))),
         Some(Failure::Archive(e)) => return Err(bad_archive(e)),
         Some(Failure::Key(e)) => return Err(e),
         None => {}
@@ -204,7 +215,8 @@ pub(super) fn check_stream(
     stored: impl Read,
     deep: bool,
 ) -> Result<Checked, RepoError> {
-    let mut hashing = Hashing::new(stored);
+    // One byte past the manifest's size shows a longer object; no more is read.
+    let mut hashing = Hashing::new(stored.take(m.stored_bytes.saturating_add(1)));
     let decoded = if deep {
         decode_all(keys, m, &mut hashing)
     } else {
@@ -259,6 +271,10 @@ fn decode_all(keys: &Keys, m: &Manifest, stored: impl Read) -> Decoding {
             Ok(0) => break,
             Ok(n) => {
                 d.raw_bytes += n as u64;
+                if d.raw_bytes > m.raw_bytes {
+                    d.failure = Some(Failure::Oversize);
+                    break;
+                }
                 if let Some(Err(e)) = d.scanner.as_mut().map(|s| s.feed(&buf[..n])) {
                     d.failure = Some(Failure::Archive(e));
                     break;
@@ -272,4 +288,12 @@ fn decode_all(keys: &Keys, m: &Manifest, stored: impl Read) -> Decoding {
         }
     }
     d
+}
+
+/// Why a decoder was stopped past `m.raw_bytes`.
+pub(super) fn oversize(m: &Manifest) -> String {
+    format!(
+        "it decompresses to more than the {} bytes its manifest says (decoding stopped there)",
+        m.raw_bytes
+    )
 }

@@ -208,6 +208,7 @@ pub async fn fetch_backup(
             m
         }
     };
+    local.ensure_room_for(&remote)?;
     pull_backup(store, local, &remote).await?;
     Ok(Some(local.get(id)?))
 }

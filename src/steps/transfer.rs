@@ -81,6 +81,11 @@ pub async fn restore_volume(
     id: String,
     mut progress: impl FnMut(u64, u64) + Send + 'static,
 ) -> Result<Manifest, StepError> {
+    // Until the archive goes to Docker, a failure has changed nothing.
+    let m = repo.get(&id).map_err(|e| super::repo(e).untouched())?;
+    ensure_room(docker, volume, &m)
+        .await
+        .map_err(StepError::untouched)?;
     let (manifest, stream) = verified_stream(repo, id).await?;
     let total = manifest.raw_bytes;
     let (mut moved, mut last) = (0u64, Instant::now());
@@ -98,6 +103,47 @@ pub async fn restore_volume(
         .await
         .map_err(|e| StepError::new(format!("restoring {} into {volume}: {e}", manifest.id)))?;
     Ok(manifest)
+}
+
+/// Refuses to restore `m` into `volume` when the volume's filesystem has
+/// less room than the backup unpacks to (its free space, plus what the
+/// volume holds now, which the restore frees first). Unmeasurable (see
+/// [`Docker::volume_room`]): the restore goes ahead, as it always did.
+async fn ensure_room(docker: &Docker, volume: &str, m: &Manifest) -> Result<(), StepError> {
+    use crate::compile::probe::bytes;
+    let Some(room) = docker
+        .volume_room(volume, m.raw_bytes)
+        .await
+        .map_err(super::docker)?
+    else {
+        return Ok(());
+    };
+    let available = room.free.saturating_add(room.used);
+    if m.raw_bytes <= available {
+        return Ok(());
+    }
+    Err(super::repo(crate::repo::RepoError::NoRoom {
+        id: m.id.clone(),
+        doing: format!("restored into volume `{volume}`"),
+        need: format!(
+            "its unpacked size, {} ({} bytes)",
+            bytes(m.raw_bytes),
+            m.raw_bytes
+        ),
+        have: format!(
+            "the volume's filesystem ({}) has {} ({} bytes) free and the volume's \
+             contents take {} ({} bytes), {} ({available} bytes) in all",
+            room.measured.display(),
+            bytes(room.free),
+            room.free,
+            bytes(room.used),
+            room.used,
+            bytes(available)
+        ),
+        hint: "free space on the Docker host's filesystem, or restore into a volume on a \
+               larger disk"
+            .into(),
+    }))
 }
 
 /// A backup being written. It lands in the repository only on `commit`.
