@@ -1344,3 +1344,135 @@ fn a_late_resume_is_refused_when_a_newer_run_recovered_the_stack() {
     );
     assert_eq!(stack.health("postgres"), "healthy");
 }
+
+impl Stack {
+    /// Starts `upgrade-rollback` to `image`, kills it (-9) while its recreate
+    /// of Redis has both containers (the original renamed `-lifeboat-old` and
+    /// the new one), and returns the run id.
+    fn kill_upgrade_during_the_redis_recreate(&self, image: &str) -> String {
+        let (project, image) = (
+            format!("project={}", self.project),
+            format!("image={image}"),
+        );
+        let mut child = self
+            .lifeboat(&[
+                "run",
+                "upgrade-rollback",
+                "--yes",
+                "--parallel",
+                "1",
+                "--set",
+                &project,
+                "--set",
+                &image,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let journal = loop {
+            assert!(
+                Instant::now() < deadline,
+                "the recreate never had two containers"
+            );
+            if child.try_wait().unwrap().is_some() {
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "the run ended before the kill: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let started = self.journals().into_iter().find(|path| {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.contains(r#""runbook":"upgrade-rollback""#)
+                    && !text.contains("run_finished")
+                    && text.contains(r#""record":"step_started","id":"upgrade-redis""#)
+            });
+            if let Some(path) = started
+                && self.container("redis").lines().count() == 2
+            {
+                break path;
+            }
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            !text.contains("run_finished"),
+            "the run ended before the kill"
+        );
+        journal.file_stem().unwrap().to_string_lossy().to_string()
+    }
+
+    /// `lifeboat resume RUN --yes`: (exit code, stdout + stderr).
+    fn resume(&self, run_id: &str) -> (i32, String) {
+        let out = self
+            .lifeboat(&["resume", run_id, "--yes"])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// Exactly one container per service, none left as `-lifeboat-old`.
+    fn assert_one_container_each(&self) {
+        for service in ["redis", "postgres"] {
+            let ids = self.container(service);
+            assert_eq!(ids.lines().count(), 1, "{service}: {ids:?}");
+        }
+        let leftovers = ok(Command::new("docker").args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}.*lifeboat-old", self.project),
+            "--format",
+            "{{.Names}}",
+        ]));
+        assert_eq!(leftovers.trim(), "", "leftovers of the recreate");
+    }
+}
+
+#[test]
+fn lifeboat_killed_inside_a_recreate_resumes_to_one_healthy_container_with_the_data() {
+    let _turn = turn();
+    let stack = Stack::up("killrec");
+    let before = stack.inspect("redis", "{{.Config.Image}}");
+
+    // A bad upgrade killed while its new Redis container is there beside the
+    // old one: resume runs the recreate again (it fails again), then rolls
+    // back to the previous image and the data as it was.
+    let run_id = stack.kill_upgrade_during_the_redis_recreate("lifeboat-test/stack:broken");
+    let (code, out) = stack.resume(&run_id);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("running again: upgrade-redis"), "{out}");
+    assert!(out.contains("Rolling back"), "{out}");
+    assert!(!out.contains("has 2 containers"), "{out}");
+    assert!(!out.contains("UNDO FAILED"), "{out}");
+    stack.assert_one_container_each();
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.inspect("redis", "{{.Config.Image}}"), before);
+    assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
+    stack.assert_seed();
+
+    // A good upgrade killed at the same point: resume finishes it.
+    let next = format!("lifeboat-test/stack:e2e-killrec-{}", std::process::id());
+    ok(Command::new("docker").args(["tag", "lifeboat-test/stack:local", &next]));
+    let run_id = stack.kill_upgrade_during_the_redis_recreate(&next);
+    let (code, out) = stack.resume(&run_id);
+    let redis_image = stack.inspect("redis", "{{.Config.Image}}");
+    let postgres_image = stack.inspect("postgres", "{{.Config.Image}}");
+    let _ = Command::new("docker").args(["rmi", &next]).output();
+    assert_eq!(code, 0, "{out}");
+    stack.assert_one_container_each();
+    assert_eq!(redis_image, next);
+    assert_eq!(postgres_image, next);
+    assert_eq!(stack.health("redis"), "healthy");
+    stack.assert_seed();
+}
