@@ -1476,3 +1476,64 @@ fn lifeboat_killed_inside_a_recreate_resumes_to_one_healthy_container_with_the_d
     assert_eq!(stack.health("redis"), "healthy");
     stack.assert_seed();
 }
+
+#[test]
+fn a_corrupt_redis_aof_is_repaired_by_its_runbook_and_redis_comes_back_with_its_keys() {
+    let _turn = turn();
+    let stack = Stack::up("aof");
+    // A verified backup, as a careful operator has: the runbook's fallback
+    // (restore `latest-verified`) must be possible, or the plan refuses.
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    // Garbage after the last command of the last incremental AOF file: Redis
+    // refuses to start ("Bad file format reading the append only file").
+    stack.compose(&["stop", "redis"]);
+    ok(Command::new("docker").args([
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/data", stack.volume("redis-data")),
+        "lifeboat-test/stack:local",
+        "sh",
+        "-c",
+        "f=$(ls /data/appendonlydir/*.incr.aof | sort -V | tail -n 1) && test -s \"$f\" && \
+         printf 'this is not a redis command\\r\\n' >> \"$f\"",
+    ]));
+    stack.compose(&["start", "redis"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.inspect("redis", "{{.State.Status}}") != "exited" {
+        assert!(Instant::now() < deadline, "Redis started on a corrupt AOF");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let logs = sh(Command::new("docker").args(["logs", &stack.container("redis")]));
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("Bad file format")
+            || String::from_utf8_lossy(&logs.stderr).contains("Bad file format"),
+        "{logs:?}"
+    );
+
+    let compose_file = root().join("tests/compose/redis-repair.yml");
+    let (code, out) = stack.run(
+        "redis-aof-corruption",
+        &["--set", &format!("compose_file={}", compose_file.display())],
+    );
+    assert_eq!(code, 0, "{out}");
+    // Repaired in place, not restored from a backup.
+    assert!(out.contains("verify-repaired"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("restore-redis") && l.contains("skipped")),
+        "{out}"
+    );
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    stack.assert_seed();
+    // The helper is stopped again; the damaged files are kept in a safety backup.
+    assert_eq!(stack.inspect("redis-repair", "{{.State.Running}}"), "false");
+    let safety: Vec<_> = stack
+        .listed(&stack.volume("redis-data"))
+        .into_iter()
+        .filter(|b| b["tags"].to_string().contains("corrupt-aof"))
+        .collect();
+    assert_eq!(safety.len(), 1, "{safety:?}");
+}
