@@ -1350,6 +1350,12 @@ impl Stack {
     /// of Redis has both containers (the original renamed `-lifeboat-old` and
     /// the new one), and returns the run id.
     fn kill_upgrade_during_the_redis_recreate(&self, image: &str) -> String {
+        self.kill_upgrade_when(image, r#""record":"step_started","id":"upgrade-redis""#)
+    }
+
+    /// Starts `upgrade-rollback` to `image`, kills it (-9) once its journal
+    /// holds `marker` and Redis has two containers, and returns the run id.
+    fn kill_upgrade_when(&self, image: &str, marker: &str) -> String {
         let (project, image) = (
             format!("project={}", self.project),
             format!("image={image}"),
@@ -1388,7 +1394,7 @@ impl Stack {
                 let text = std::fs::read_to_string(path).unwrap_or_default();
                 text.contains(r#""runbook":"upgrade-rollback""#)
                     && !text.contains("run_finished")
-                    && text.contains(r#""record":"step_started","id":"upgrade-redis""#)
+                    && text.contains(marker)
             });
             if let Some(path) = started
                 && self.container("redis").lines().count() == 2
@@ -1536,4 +1542,27 @@ fn a_corrupt_redis_aof_is_repaired_by_its_runbook_and_redis_comes_back_with_its_
         .filter(|b| b["tags"].to_string().contains("corrupt-aof"))
         .collect();
     assert_eq!(safety.len(), 1, "{safety:?}");
+}
+
+#[test]
+fn lifeboat_killed_inside_the_recreate_of_a_rollback_resumes_and_finishes_the_rollback() {
+    let _turn = turn();
+    let stack = Stack::up("killundo");
+    let before = stack.inspect("redis", "{{.Config.Image}}");
+    // The bad upgrade fails and rolls back; the kill lands in the undo that
+    // recreates Redis with the previous image.
+    let run_id = stack.kill_upgrade_when(
+        "lifeboat-test/stack:broken",
+        r#""record":"undo_started","id":"stop-redis""#,
+    );
+    let (code, out) = stack.resume(&run_id);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("finishing its rollback"), "{out}");
+    assert!(!out.contains("UNDO FAILED"), "{out}");
+    stack.assert_one_container_each();
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.inspect("redis", "{{.Config.Image}}"), before);
+    assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
+    stack.assert_seed();
 }
