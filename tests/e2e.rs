@@ -1566,3 +1566,81 @@ fn lifeboat_killed_inside_the_recreate_of_a_rollback_resumes_and_finishes_the_ro
     assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
     stack.assert_seed();
 }
+
+#[test]
+fn a_plain_container_target_left_renamed_by_a_killed_recreate_is_still_found() {
+    let name = format!("lbe2e{}-plain", std::process::id());
+    let old = format!("{name}-lifeboat-old");
+    struct Gone<'a>(&'a str, &'a str);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", self.0, self.1])
+                .output();
+        }
+    }
+    let _gone = Gone(&name, &old);
+    ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        "team=dr",
+        "lifeboat-test/stack:local",
+        "sleep",
+        "infinity",
+    ]));
+    // A recreate killed right after its rename: only the original is there,
+    // under its leftover name.
+    ok(Command::new("docker").args(["rename", &name, &old]));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        format!(
+            r#"runbook: plain
+description: exec in a plain container target, then recreate it
+targets:
+  app: {{ container: {name} }}
+steps:
+  - id: look
+    uses: container.exec
+    readonly: true
+    with: {{ container: app, command: [hostname] }}
+  - id: renew
+    uses: container.recreate
+    needs: [look]
+    unsafe: a test container without data
+    with: {{ container: app, image: lifeboat-test/stack:local, wait: running, timeout: 30s }}
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("LIFEBOAT_STATE", dir.path().join("state"))
+        .env("LIFEBOAT_REPO", dir.path().join("repo"))
+        .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .args(["--runbooks", ".", "run", "plain", "--yes"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let names = ok(Command::new("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Names}} {{.State}} {{.Label \"team\"}}",
+    ]));
+    assert_eq!(names.trim(), format!("{name} running dr"));
+}

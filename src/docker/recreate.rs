@@ -73,6 +73,21 @@ impl Docker {
             .await
     }
 
+    /// The name the container called `name` goes by now: `name`, or its
+    /// `-lifeboat-old` leftover when a recreate cut off between its rename and
+    /// its create left only that (the original container). `name` when
+    /// neither exists, so that the caller's own error says what is missing.
+    pub async fn current_name(&self, name: &str) -> Result<String, DockerError> {
+        if self.container(name).await?.is_some() {
+            return Ok(name.to_string());
+        }
+        let old_name = format!("{name}{OLD_SUFFIX}");
+        Ok(match self.container(&old_name).await? {
+            Some(_) => old_name,
+            None => name.to_string(),
+        })
+    }
+
     /// The name the container has outside a recreate: its own name (also when
     /// given its id), or, for a `-lifeboat-old` leftover, the name it had.
     async fn recreated_name(&self, name: &str) -> Result<String, DockerError> {
