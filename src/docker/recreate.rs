@@ -175,7 +175,9 @@ impl Docker {
         // Another image (this is the undo of the cut-off recreate), or the new
         // container never got started: put the original back, then start over.
         tracing::info!("undoing an interrupted recreate of `{name}`: putting `{old_name}` back");
-        self.remove_new(name, &n.id).await?;
+        self.remove_new(name, &n.id)
+            .await
+            .map_err(|e| DockerError::failed(what, e.to_string()))?;
         self.rename(old_name, name)
             .await
             .map_err(|e| DockerError::failed(what, e.to_string()))?;
