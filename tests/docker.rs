@@ -1580,3 +1580,219 @@ async fn a_restore_into_a_too_small_filesystem_is_refused_before_the_volume_is_e
     assert_eq!(listing(&vol), before, "the volume was touched");
     no_helpers_left(&vol).await;
 }
+
+// ------------------------------------------- recreate cut off by a kill (SIGKILL)
+//
+// The states a kill -9 can leave inside `recreate`, made by hand with the CLI:
+// the original renamed `<name>-lifeboat-old` (running or stopped), with or
+// without the new container (created, started, healthy, or exited). Running
+// the recreate again (or its undo: a recreate to the previous image) must
+// converge to one container on the right image, with the data kept.
+
+/// A compose-like service container: labels, a volume with a file, a healthcheck.
+fn service_args(project: &str, mount: &str) -> Vec<String> {
+    [
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.service=kv",
+        "--label",
+        "team=dr",
+        "-e",
+        "KEEP=1",
+        "-v",
+        mount,
+        "--health-cmd",
+        "test -f /data/f",
+        "--health-interval",
+        "1s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// `docker create|run -d --name NAME <service args> IMAGE stack-redis`; its id
+/// (on BROKEN, the server exits at once).
+fn service(verb: &str, name: &str, project: &str, mount: &str, image: &str) -> String {
+    let args = service_args(project, mount);
+    let mut all: Vec<&str> = vec![verb];
+    if verb == "run" {
+        all.push("-d");
+    }
+    all.extend(["--name", name]);
+    all.extend(args.iter().map(String::as_str));
+    all.extend([image, "stack-redis"]);
+    cli(&all)
+}
+
+/// Names of the containers of the test service, sorted.
+fn service_names(project: &str) -> Vec<String> {
+    let out = cli(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_killed_after_the_rename_is_finished_by_running_it_again() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let other = format!("lbtest/stack:killrename-{}", std::process::id());
+    cli(&["tag", STACK, &other]);
+    clean.images.push(other.clone());
+    let project = unique("kproj");
+    let vol = clean.volume(&unique("kvol"));
+    let mount = format!("{vol}:/data");
+    let name = clean.container(&unique("kren"));
+    let old = format!("{name}-lifeboat-old");
+    let first = service("run", &name, &project, &mount, STACK);
+    cli(&["exec", &name, "sh", "-c", "echo keep > /data/f"]);
+
+    // Killed right after the rename, before the stop: the original runs as
+    // `-lifeboat-old` and there is no container called `name`.
+    cli(&["rename", &name, &old]);
+    // The service lookup finds the original under its leftover name.
+    assert_eq!(
+        d.service_container(&project, "kv").await.unwrap(),
+        Some(old.clone())
+    );
+    let r = d
+        .recreate(&name, &other, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .expect("a recreate run again after a kill finishes the job");
+    assert_eq!(r.previous_image, STACK);
+    let now = d.container(&name).await.unwrap().unwrap();
+    assert_eq!((now.image.as_str(), now.running), (other.as_str(), true));
+    assert_eq!(now.id, r.container_id);
+    assert_ne!(now.id, first);
+    assert_eq!(now.labels.get("team").map(String::as_str), Some("dr"));
+    assert_eq!(service_names(&project), vec![name.clone()]);
+    assert_eq!(cli(&["exec", &name, "cat", "/data/f"]), "keep");
+
+    // Killed after the stop: the original is stopped, and a service lookup
+    // hands the recreate its leftover name.
+    cli(&["rename", &name, &old]);
+    cli(&["stop", "-t", "1", &old]);
+    let r = d
+        .recreate(&old, STACK, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .expect("given the leftover's name, the recreate finishes the job");
+    assert_eq!(r.previous_image, other);
+    let now = d.container(&name).await.unwrap().unwrap();
+    assert_eq!((now.image.as_str(), now.running), (STACK, true));
+    assert_eq!(now.health.as_deref(), Some("healthy"));
+    assert_eq!(service_names(&project), vec![name.clone()]);
+    assert_eq!(cli(&["exec", &name, "cat", "/data/f"]), "keep");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_killed_with_both_containers_converges_forward_and_back() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let other = format!("lbtest/stack:killboth-{}", std::process::id());
+    cli(&["tag", STACK, &other]);
+    clean.images.push(other.clone());
+    let project = unique("kproj");
+    let vol = clean.volume(&unique("kvol"));
+    let mount = format!("{vol}:/data");
+    let name = clean.container(&unique("kboth"));
+    let old = format!("{name}-lifeboat-old");
+    let original = service("run", &name, &project, &mount, STACK);
+    cli(&["exec", &name, "sh", "-c", "echo keep > /data/f"]);
+
+    // Killed after the new container passed its wait, before the old one was
+    // removed: the recreate run again keeps the new one and removes the old.
+    cli(&["rename", &name, &old]);
+    cli(&["stop", "-t", "1", &old]);
+    let new = service("run", &name, &project, &mount, &other);
+    d.wait(&name, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.service_container(&project, "kv").await.unwrap(),
+        Some(name.clone()),
+        "lifeboat's own leftover does not make the service ambiguous"
+    );
+    let r = d
+        .recreate(&name, &other, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .expect("finishes");
+    assert_eq!(r.container_id, new, "the healthy new container is kept");
+    assert_eq!(r.previous_image, STACK);
+    assert_eq!(service_names(&project), vec![name.clone()]);
+
+    // Killed inside the undo (a recreate back to STACK), after the create and
+    // before the start: the undo run again puts the service on STACK.
+    cli(&["rename", &name, &old]);
+    cli(&["stop", "-t", "1", &old]);
+    service("create", &name, &project, &mount, STACK);
+    let r = d
+        .recreate(&name, STACK, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .expect("the undo run again finishes");
+    let now = d.container(&name).await.unwrap().unwrap();
+    assert_eq!(now.id, r.container_id);
+    assert_eq!((now.image.as_str(), now.running), (STACK, true));
+    assert_eq!(now.health.as_deref(), Some("healthy"));
+    assert_eq!(service_names(&project), vec![name.clone()]);
+    assert_eq!(cli(&["exec", &name, "cat", "/data/f"]), "keep");
+    assert_ne!(now.id, original);
+
+    // Killed while waiting for a broken new container (it exited): run again,
+    // the upgrade fails once more and the old container is put back, once.
+    let before = now.id.clone();
+    cli(&["rename", &name, &old]);
+    cli(&["stop", "-t", "1", &old]);
+    service("run", &name, &project, &mount, BROKEN);
+    let e = d
+        .recreate(&name, BROKEN, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.ends_with("the old container was put back"), "{text}");
+    let now = d.container(&name).await.unwrap().unwrap();
+    assert_eq!(now.id, before, "the old container is back");
+    assert_eq!(now.image, STACK);
+    assert_eq!(service_names(&project), vec![name.clone()]);
+    // And its undo brings it up on the previous image.
+    d.recreate(&name, STACK, WaitFor::Healthy, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(service_names(&project), vec![name.clone()]);
+    assert_eq!(cli(&["exec", &name, "cat", "/data/f"]), "keep");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_refuses_a_leftover_beside_a_container_it_did_not_make() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let project = unique("kproj");
+    let vol = clean.volume(&unique("kvol"));
+    let mount = format!("{vol}:/data");
+    let name = clean.container(&unique("kother"));
+    let old = format!("{name}-lifeboat-old");
+    let original = service("run", &name, &project, &mount, STACK);
+    cli(&["rename", &name, &old]);
+    // Someone else made a container of that name, with another configuration.
+    let stranger = cli(&["run", "-d", "--name", &name, STACK, "sleep", "infinity"]);
+
+    let e = d
+        .recreate(&name, STACK, WaitFor::Running, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains(&format!("`{old}`")), "{text}");
+    assert!(text.contains("was not made from it"), "{text}");
+    // Nothing changed.
+    assert_eq!(d.container(&name).await.unwrap().unwrap().id, stranger);
+    assert_eq!(d.container(&old).await.unwrap().unwrap().id, original);
+    assert!(d.container(&old).await.unwrap().unwrap().running);
+}

@@ -1964,3 +1964,303 @@ fn delay_ms(default: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+impl Stack {
+    /// Starts `upgrade-rollback` to `image`, kills it (-9) while its recreate
+    /// of Redis has both containers (the original renamed `-lifeboat-old` and
+    /// the new one), and returns the run id.
+    fn kill_upgrade_during_the_redis_recreate(&self, image: &str) -> String {
+        self.kill_upgrade_when(image, r#""record":"step_started","id":"upgrade-redis""#)
+    }
+
+    /// Starts `upgrade-rollback` to `image`, kills it (-9) once its journal
+    /// holds `marker` and Redis has two containers, and returns the run id.
+    fn kill_upgrade_when(&self, image: &str, marker: &str) -> String {
+        let (project, image) = (
+            format!("project={}", self.project),
+            format!("image={image}"),
+        );
+        let mut child = self
+            .lifeboat(&[
+                "run",
+                "upgrade-rollback",
+                "--yes",
+                "--parallel",
+                "1",
+                "--set",
+                &project,
+                "--set",
+                &image,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let journal = loop {
+            assert!(
+                Instant::now() < deadline,
+                "the recreate never had two containers"
+            );
+            if child.try_wait().unwrap().is_some() {
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "the run ended before the kill: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let started = self.journals().into_iter().find(|path| {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.contains(r#""runbook":"upgrade-rollback""#)
+                    && !text.contains("run_finished")
+                    && text.contains(marker)
+            });
+            if let Some(path) = started
+                && self.container("redis").lines().count() == 2
+            {
+                break path;
+            }
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            !text.contains("run_finished"),
+            "the run ended before the kill"
+        );
+        journal.file_stem().unwrap().to_string_lossy().to_string()
+    }
+
+    /// `lifeboat resume RUN --yes`: (exit code, stdout + stderr).
+    fn resume(&self, run_id: &str) -> (i32, String) {
+        let out = self
+            .lifeboat(&["resume", run_id, "--yes"])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// Exactly one container per service, none left as `-lifeboat-old`.
+    fn assert_one_container_each(&self) {
+        for service in ["redis", "postgres"] {
+            let ids = self.container(service);
+            assert_eq!(ids.lines().count(), 1, "{service}: {ids:?}");
+        }
+        let leftovers = ok(Command::new("docker").args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}.*lifeboat-old", self.project),
+            "--format",
+            "{{.Names}}",
+        ]));
+        assert_eq!(leftovers.trim(), "", "leftovers of the recreate");
+    }
+}
+
+#[test]
+fn lifeboat_killed_inside_a_recreate_resumes_to_one_healthy_container_with_the_data() {
+    let _turn = turn();
+    let stack = Stack::up("killrec");
+    let before = stack.inspect("redis", "{{.Config.Image}}");
+
+    // A bad upgrade killed while its new Redis container is there beside the
+    // old one: resume runs the recreate again (it fails again), then rolls
+    // back to the previous image and the data as it was.
+    let run_id = stack.kill_upgrade_during_the_redis_recreate("lifeboat-test/stack:broken");
+    let (code, out) = stack.resume(&run_id);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("running again: upgrade-redis"), "{out}");
+    assert!(out.contains("Rolling back"), "{out}");
+    assert!(!out.contains("has 2 containers"), "{out}");
+    assert!(!out.contains("UNDO FAILED"), "{out}");
+    stack.assert_one_container_each();
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.inspect("redis", "{{.Config.Image}}"), before);
+    assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
+    stack.assert_seed();
+
+    // A good upgrade killed at the same point: resume finishes it.
+    let next = format!("lifeboat-test/stack:e2e-killrec-{}", std::process::id());
+    ok(Command::new("docker").args(["tag", "lifeboat-test/stack:local", &next]));
+    let run_id = stack.kill_upgrade_during_the_redis_recreate(&next);
+    let (code, out) = stack.resume(&run_id);
+    let redis_image = stack.inspect("redis", "{{.Config.Image}}");
+    let postgres_image = stack.inspect("postgres", "{{.Config.Image}}");
+    let _ = Command::new("docker").args(["rmi", &next]).output();
+    assert_eq!(code, 0, "{out}");
+    stack.assert_one_container_each();
+    assert_eq!(redis_image, next);
+    assert_eq!(postgres_image, next);
+    assert_eq!(stack.health("redis"), "healthy");
+    stack.assert_seed();
+}
+
+#[test]
+fn a_corrupt_redis_aof_is_repaired_by_its_runbook_and_redis_comes_back_with_its_keys() {
+    let _turn = turn();
+    let stack = Stack::up("aof");
+    // A verified backup, as a careful operator has: the runbook's fallback
+    // (restore `latest-verified`) must be possible, or the plan refuses.
+    let (code, out) = stack.run("cold-backup", &[]);
+    assert_eq!(code, 0, "{out}");
+    // Garbage after the last command of the last incremental AOF file: Redis
+    // refuses to start ("Bad file format reading the append only file").
+    stack.compose(&["stop", "redis"]);
+    ok(Command::new("docker").args([
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/data", stack.volume("redis-data")),
+        "lifeboat-test/stack:local",
+        "sh",
+        "-c",
+        "f=$(ls /data/appendonlydir/*.incr.aof | sort -V | tail -n 1) && test -s \"$f\" && \
+         printf 'this is not a redis command\\r\\n' >> \"$f\"",
+    ]));
+    stack.compose(&["start", "redis"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.inspect("redis", "{{.State.Status}}") != "exited" {
+        assert!(Instant::now() < deadline, "Redis started on a corrupt AOF");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let logs = sh(Command::new("docker").args(["logs", &stack.container("redis")]));
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("Bad file format")
+            || String::from_utf8_lossy(&logs.stderr).contains("Bad file format"),
+        "{logs:?}"
+    );
+
+    let compose_file = root().join("tests/compose/redis-repair.yml");
+    let (code, out) = stack.run(
+        "redis-aof-corruption",
+        &["--set", &format!("compose_file={}", compose_file.display())],
+    );
+    assert_eq!(code, 0, "{out}");
+    // Repaired in place, not restored from a backup.
+    assert!(out.contains("verify-repaired"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("restore-redis") && l.contains("skipped")),
+        "{out}"
+    );
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    stack.assert_seed();
+    // The helper is stopped again; the damaged files are kept in a safety backup.
+    assert_eq!(stack.inspect("redis-repair", "{{.State.Running}}"), "false");
+    let safety: Vec<_> = stack
+        .listed(&stack.volume("redis-data"))
+        .into_iter()
+        .filter(|b| b["tags"].to_string().contains("corrupt-aof"))
+        .collect();
+    assert_eq!(safety.len(), 1, "{safety:?}");
+}
+
+#[test]
+fn lifeboat_killed_inside_the_recreate_of_a_rollback_resumes_and_finishes_the_rollback() {
+    let _turn = turn();
+    let stack = Stack::up("killundo");
+    let before = stack.inspect("redis", "{{.Config.Image}}");
+    // The bad upgrade fails and rolls back; the kill lands in the undo that
+    // recreates Redis with the previous image.
+    let run_id = stack.kill_upgrade_when(
+        "lifeboat-test/stack:broken",
+        r#""record":"undo_started","id":"stop-redis""#,
+    );
+    let (code, out) = stack.resume(&run_id);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("finishing its rollback"), "{out}");
+    assert!(!out.contains("UNDO FAILED"), "{out}");
+    stack.assert_one_container_each();
+    stack.testdata("wait");
+    assert_eq!(stack.health("redis"), "healthy");
+    assert_eq!(stack.inspect("redis", "{{.Config.Image}}"), before);
+    assert_eq!(stack.inspect("postgres", "{{.Config.Image}}"), before);
+    stack.assert_seed();
+}
+
+#[test]
+fn a_plain_container_target_left_renamed_by_a_killed_recreate_is_still_found() {
+    let name = format!("lbe2e{}-plain", std::process::id());
+    let old = format!("{name}-lifeboat-old");
+    struct Gone<'a>(&'a str, &'a str);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", self.0, self.1])
+                .output();
+        }
+    }
+    let _gone = Gone(&name, &old);
+    ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        "team=dr",
+        "lifeboat-test/stack:local",
+        "sleep",
+        "infinity",
+    ]));
+    // A recreate killed right after its rename: only the original is there,
+    // under its leftover name.
+    ok(Command::new("docker").args(["rename", &name, &old]));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        format!(
+            r#"runbook: plain
+description: exec in a plain container target, then recreate it
+targets:
+  app: {{ container: {name} }}
+steps:
+  - id: look
+    uses: container.exec
+    readonly: true
+    with: {{ container: app, command: [hostname] }}
+  - id: renew
+    uses: container.recreate
+    needs: [look]
+    unsafe: a test container without data
+    with: {{ container: app, image: lifeboat-test/stack:local, wait: running, timeout: 30s }}
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(dir.path())
+        .env("LIFEBOAT_STATE", dir.path().join("state"))
+        .env("LIFEBOAT_REPO", dir.path().join("repo"))
+        .env("LIFEBOAT_LOCK_DIR", dir.path().join("locks"))
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .args(["--runbooks", ".", "run", "plain", "--yes"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let names = ok(Command::new("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Names}} {{.State}} {{.Label \"team\"}}",
+    ]));
+    assert_eq!(names.trim(), format!("{name} running dr"));
+}

@@ -298,7 +298,13 @@ fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
         match r {
             Record::StepFinished { id, .. } => match step(id) {
                 Some(s) if s.kind == "container.stop" => set(s, false),
-                Some(s) if matches!(s.kind.as_str(), "container.start" | "container.restart") => {
+                // A recreate ends with the new container started and waited for.
+                Some(s)
+                    if matches!(
+                        s.kind.as_str(),
+                        "container.start" | "container.restart" | "container.recreate"
+                    ) =>
+                {
                     set(s, true)
                 }
                 _ => {}
@@ -306,7 +312,9 @@ fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
             Record::UndoFinished { id, .. } => {
                 if let Some(s) = step(id) {
                     match s.undo.as_ref().map(|u| u.kind.as_str()) {
-                        Some("container.start" | "container.restart") => set(s, true),
+                        Some("container.start" | "container.restart" | "container.recreate") => {
+                            set(s, true)
+                        }
                         Some("container.stop") => set(s, false),
                         _ => {}
                     }

@@ -117,8 +117,10 @@ impl Docker {
     }
 
     /// The container of a compose service (labels `com.docker.compose.project` /
-    /// `.service`, one-off `run` containers excluded): `None` if there is none,
-    /// an error if there are several (a scaled service).
+    /// `.service`, one-off `run` containers excluded, and a `-lifeboat-old`
+    /// leftover of an interrupted recreate too when another container is
+    /// there): `None` if there is none, an error if there are several (a
+    /// scaled service).
     pub async fn service_container(
         &self,
         project: &str,
@@ -160,6 +162,15 @@ impl Docker {
             .map(|n| n.trim_start_matches('/').to_string())
             .collect();
         names.sort();
+        // A recreate cut off by a kill leaves the original as `<name>-lifeboat-old`
+        // beside the new one: the new one is the service's container, and the
+        // recreate run again settles the pair. Alone, the leftover is the one.
+        let (leftovers, mut names): (Vec<String>, Vec<String>) = names
+            .into_iter()
+            .partition(|n| n.ends_with(super::recreate::OLD_SUFFIX));
+        if names.is_empty() {
+            names = leftovers;
+        }
         match names.len() {
             0 => Ok(None),
             1 => Ok(names.pop()),

@@ -140,7 +140,14 @@ impl Ctx {
                         target.object
                     ))
                 }),
-            _ => Ok(target.object.clone()),
+            // A recreate cut off by a kill may have left only the original,
+            // renamed `-lifeboat-old` (the service lookup finds it too).
+            _ => self
+                .ports
+                .docker
+                .current_name(&target.object)
+                .await
+                .map_err(docker),
         }
     }
 
