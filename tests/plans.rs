@@ -310,3 +310,28 @@ steps:
         "{{ steps['safety-files'].backup_id }}"
     );
 }
+
+#[test]
+fn a_step_that_runs_only_if_a_run_time_when_says_so_is_warned_about_not_refused() {
+    // redis-aof-corruption falls back to a restore only when the repair fails:
+    // a repository without Redis backups must not block the repair.
+    let mut world = demo_world();
+    world.backups.retain(|b| b.source != "demo_redis-data");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/redis-aof-corruption.yaml");
+    let options = Options {
+        sets: &[],
+        missing: Missing::Refuse,
+        world: Some((&world, "fixtures/worlds/demo.json")),
+    };
+    let plan = compile(&source(&path), &options).unwrap();
+    assert_eq!(plan.predicted_failures, []);
+    assert!(
+        plan.warnings.contains(
+            &"step `restore-redis`: the repository has no `latest-verified` backup of \
+              `demo_redis-data`; it runs only if its `when` says so, and then fails"
+                .to_string()
+        ),
+        "{:?}",
+        plan.warnings
+    );
+}

@@ -45,6 +45,7 @@ impl<'a> Prober<'a> {
             t.resolved = resolved;
             t.probe = Some(probe);
         }
+        let mut conditional_steps: Vec<String> = Vec::new();
         for step in steps.iter_mut() {
             let target_args: Vec<(String, String)> = step
                 .args
@@ -76,7 +77,22 @@ impl<'a> Prober<'a> {
                     probe: Some(probe),
                 });
             }
-            step.backup = self.backup_choice(step, failures);
+            let mut found = Vec::new();
+            step.backup = self.backup_choice(step, &mut found);
+            // A step that runs only if a run-time `when` says so (its own or
+            // one it needs) fails only if it runs: a warning, not a refusal.
+            let conditional = step.when.as_ref().is_some_and(|w| w.value.is_none())
+                || step.needs.iter().any(|n| conditional_steps.contains(n));
+            if conditional {
+                conditional_steps.push(step.id.clone());
+                warnings.extend(
+                    found.into_iter().map(|f| {
+                        format!("{f}; it runs only if its `when` says so, and then fails")
+                    }),
+                );
+            } else {
+                failures.extend(found);
+            }
         }
     }
 
