@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use lifeboat::compile::params::Missing;
 use lifeboat::compile::{Options, compile};
-use lifeboat::plan::world::World;
+use lifeboat::model::world::World;
 use lifeboat::runbook::parse::parse;
 use lifeboat::runbook::source::Source;
 

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use lifeboat::compile::params::Missing;
 use lifeboat::compile::{Options, compile};
+use lifeboat::model::world::World;
 use lifeboat::plan::text;
-use lifeboat::plan::world::World;
 use lifeboat::runbook::parse::read_source;
 use lifeboat::runbook::source::Source;
 
@@ -259,10 +259,10 @@ steps:
 "#;
     let plan = compile(&Source::new("test.yaml", guarded), &Options::default()).unwrap();
     let down = plan.steps.iter().find(|s| s.id == "down").unwrap();
-    assert_eq!(down.effect, lifeboat::compile::kinds::Effect::Destroy);
+    assert_eq!(down.effect, lifeboat::model::effect::Effect::Destroy);
     assert_eq!(down.guarded_by, ["safety"]);
     let stop = plan.steps.iter().find(|s| s.id == "stop").unwrap();
-    assert_eq!(stop.effect, lifeboat::compile::kinds::Effect::Mutate);
+    assert_eq!(stop.effect, lifeboat::model::effect::Effect::Mutate);
     insta::assert_snapshot!(plan_text(guarded));
 }
 

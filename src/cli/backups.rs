@@ -11,12 +11,12 @@ use serde_json::json;
 use super::catalog::{Catalog, Held};
 use super::live::Places;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
-use crate::compile::probe::{age, bytes};
+use crate::model::duration::parse_duration;
+use crate::model::size::{age, bytes};
 use crate::repo::retention::{
     RetentionDuration, RetentionDurationError, SAFETY_TAG, TagList, parse_time_zone,
 };
 use crate::repo::{Manifest, Policy, Pruned, RepoError};
-use crate::runbook::duration::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::duration::parse_duration;
 use crate::repo::retention::parse_time_zone;
 use crate::repo::{KeySettings, Policy, RetentionDuration};
-use crate::runbook::duration::parse_duration;
 
 /// The file looked for when neither `--config` nor `LIFEBOAT_CONFIG` is given.
 pub const DEFAULT_FILE: &str = "lifeboat.yaml";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::live::Places;
 use super::run as run_cmd;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
-use crate::runbook::duration::Human;
+use crate::model::duration::Human;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

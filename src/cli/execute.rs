@@ -12,12 +12,12 @@ use super::live::Places;
 use super::{
     EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_UNAVAILABLE, Format, report, usage_error,
 };
-use crate::compile::kinds::Effect;
 use crate::docker::Docker;
 use crate::engine::journal::{self, Journal, Record};
 use crate::engine::render::RunScope;
 use crate::engine::runner::Report;
 use crate::engine::{Options, Outcome, Seed, lock, run};
+use crate::model::effect::Effect;
 use crate::plan::Plan;
 use crate::repo::LocalRepo;
 use crate::steps::{Ports, Real};

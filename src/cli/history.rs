@@ -100,7 +100,7 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
                 let took = r
                     .duration_ms
                     .map(|d| {
-                        crate::runbook::duration::Human(std::time::Duration::from_millis(d))
+                        crate::model::duration::Human(std::time::Duration::from_millis(d))
                             .to_string()
                     })
                     .unwrap_or_else(|| "-".into());

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::config::{self, Config, S3Config, parse_timeout};
 use super::{EXIT_UNAVAILABLE, usage_error};
 use crate::docker::Docker;
-use crate::plan::world::World;
+use crate::model::world::World;
 use crate::repo::{KeySettings, Keys, LocalRepo, Policy};
 use crate::s3::{S3Options, S3Store};
 
@@ -250,7 +250,7 @@ fn sweep(repo: &LocalRepo) {
         errln!(
             "Removed {n} partial backup object{} ({}) left by interrupted runs{}:",
             if n == 1 { "" } else { "s" },
-            crate::compile::probe::bytes(sweep.bytes()),
+            crate::model::size::bytes(sweep.bytes()),
             if runs.is_empty() {
                 String::new()
             } else {
@@ -261,7 +261,7 @@ fn sweep(repo: &LocalRepo) {
             errln!(
                 "  {} ({})",
                 p.path.display(),
-                crate::compile::probe::bytes(p.bytes)
+                crate::model::size::bytes(p.bytes)
             );
         }
     }
@@ -293,7 +293,7 @@ pub async fn observe(
     remote: Option<&S3Store>,
 ) -> Result<World, String> {
     let (containers, volumes) = docker.observe().await.map_err(|e| e.to_string())?;
-    let mut backups: Vec<crate::plan::world::Backup> = repo
+    let mut backups: Vec<crate::model::world::Backup> = repo
         .list()
         .map_err(|e| e.to_string())?
         .iter()

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, locate, print_diagnostics, usage_error};
 use crate::compile::params::Missing;
 use crate::compile::{Failure, Options, compile};
-use crate::plan::world::World;
+use crate::model::world::World;
 use crate::plan::{dot, mermaid, text};
 use crate::runbook::parse::read_source;
 

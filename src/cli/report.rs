@@ -11,8 +11,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Format;
 use crate::engine::{Event, Outcome};
+use crate::model::duration::Human;
 use crate::plan::Plan;
-use crate::runbook::duration::Human;
 
 pub async fn report(plan: Plan, format: Format, mut events: UnboundedReceiver<Event>) {
     let mut human = Human_::new(plan);
@@ -136,7 +136,7 @@ impl Human_ {
                 if let Some(b) = outputs.get("backup_id").and_then(|v| v.as_str()) {
                     note = format!("backup {b}");
                     if let Some(n) = outputs.get("bytes").and_then(|v| v.as_u64()) {
-                        note.push_str(&format!(" ({})", crate::compile::probe::bytes(n)));
+                        note.push_str(&format!(" ({})", crate::model::size::bytes(n)));
                     }
                 } else if let Some(out) = outputs.get("stdout").and_then(|v| v.as_str()) {
                     let first = out.lines().next().unwrap_or("").trim();

@@ -40,7 +40,7 @@ pub struct Args {
 pub fn compile_live(
     source: &Source,
     sets: &[(String, String)],
-    world: &crate::plan::world::World,
+    world: &crate::model::world::World,
 ) -> Result<Plan, u8> {
     let options = Options {
         sets,

@@ -1,7 +1,7 @@
 //! `lifeboat schema`: the JSON Schema of runbooks.
 
 use super::EXIT_OK;
-use crate::runbook::schema::runbook_schema_text;
+use crate::compile::schema::runbook_schema_text;
 
 #[derive(Debug, clap::Args)]
 #[command(

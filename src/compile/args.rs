@@ -10,9 +10,9 @@ use super::kinds::{ArgType, KindSpec};
 use super::params::first_line;
 use super::targets::{TargetKind, Targets};
 use super::template::Scope;
+use crate::model::duration::parse_duration;
 use crate::repo::retention::{RetentionDuration, TagList, parse_time_zone};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
-use crate::runbook::duration::parse_duration;
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Args, describe};
 

@@ -13,10 +13,10 @@ use super::params::{self, Missing, ParamValue};
 use super::probe::Prober;
 use super::targets::{self, TargetKind, Targets};
 use super::template::{Scope, placeholder};
+use crate::model::duration::parse_duration;
+use crate::model::world::World;
 use crate::plan::plan::{Objectives, Param, Plan, Retry, Step, Summary, Target, Undo, When};
-use crate::plan::world::World;
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
-use crate::runbook::duration::parse_duration;
 use crate::runbook::parse::{Parsed, parse};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Lenient, OnFailure, RawStep, Text};
@@ -923,15 +923,21 @@ fn protected_keys<'a>(
         }
         Subject::Source(arg) => Some(vec![Key::Source(args.values.get(arg)?.as_str()?)]),
         Subject::ComposeVolumes(arg) => {
-            // Compose names a project's volumes `<project>_<name>`.
-            let prefix = format!(
-                "{}_",
-                crate::plan::world::compose_project_name(args.values.get(arg)?.as_str()?)
-            );
+            // Compose names a project's volumes `<project>_<name>`, with the
+            // project name normalised; a runbook may write either (a stand-in
+            // for a missing param is only ever written as is).
+            let project = args.values.get(arg)?.as_str()?;
+            let prefixes = [
+                format!("{project}_"),
+                format!("{}_", crate::model::world::compose_project_name(project)),
+            ];
             Some(
                 targets
                     .iter()
-                    .filter(|(_, t)| t.kind == TargetKind::Volume && t.name.starts_with(&prefix))
+                    .filter(|(_, t)| {
+                        t.kind == TargetKind::Volume
+                            && prefixes.iter().any(|p| t.name.starts_with(p.as_str()))
+                    })
                     .map(|(name, _)| Key::Target(name.as_str()))
                     .collect(),
             )

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod kinds;
 pub mod params;
 pub mod probe;
+pub mod schema;
 pub mod targets;
 pub mod template;
 

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use minijinja::value::Value;
 use regex::Regex;
 
+use crate::model::duration::{Human, parse_duration};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
-use crate::runbook::duration::{Human, parse_duration};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Lenient, ParamType, RawParam, RawRunbook, describe};
 

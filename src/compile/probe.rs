@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 
 use super::targets::{Target as RunbookTarget, TargetKind, Targets};
 use super::template::is_template;
+use crate::model::size::{age, bytes};
+use crate::model::world::{Backup, RUN_PREFIX, Unresolved, World};
 use crate::plan::plan::{
     BackupChoice, Observation, PredictedFailure, Step, Target, Touch, WorldInfo,
 };
-use crate::plan::world::{Backup, RUN_PREFIX, Unresolved, World};
 
 pub struct Prober<'a> {
     world: &'a World,
@@ -256,29 +257,4 @@ fn describe_backup(b: &Backup, now: Timestamp) -> String {
         age(now, b.created_at),
         bytes(b.stored_bytes)
     )
-}
-
-pub fn age(now: Timestamp, then: Timestamp) -> String {
-    let secs = now.as_second().saturating_sub(then.as_second()).max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 * 2 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -13,7 +13,7 @@ use futures_util::future::try_join_all;
 use super::Docker;
 use super::error::DockerError;
 use super::types::{ContainerMount, ContainerState};
-use crate::plan::world::{self, COMPOSE_PROJECT, COMPOSE_SERVICE};
+use crate::model::world::{self, COMPOSE_PROJECT, COMPOSE_SERVICE};
 
 const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
 

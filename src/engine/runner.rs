@@ -18,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Event, Outcome};
 use super::journal::{Journal, Record};
 use super::render::RunScope;
-use crate::compile::kinds::Effect;
+use crate::model::duration::parse_duration;
+use crate::model::effect::Effect;
 use crate::plan::Plan;
 use crate::plan::plan::Step;
-use crate::runbook::duration::parse_duration;
 use crate::runbook::raw::OnFailure;
 
 pub type Outputs = serde_json::Map<String, Json>;
@@ -763,7 +763,7 @@ async fn attempts(
                 Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
                     Err(StepError::new(format!(
                         "timed out after {}",
-                        crate::runbook::duration::Human(t)
+                        crate::model::duration::Human(t)
                     )))
                 }),
                 None => fut.await,
@@ -808,7 +808,7 @@ async fn attempts(
         Some(d) => tokio::time::timeout(d, all).await.unwrap_or_else(|_| {
             Err(StepError::fatal(format!(
                 "deadline of {} passed",
-                crate::runbook::duration::Human(d)
+                crate::model::duration::Human(d)
             )))
         }),
         None => all.await,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::plan::Plan;
-use crate::compile::kinds::Effect;
+use crate::model::effect::Effect;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::from("flowchart TD\n");

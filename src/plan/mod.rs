@@ -5,6 +5,5 @@ pub mod mermaid;
 #[allow(clippy::module_inception)]
 pub mod plan;
 pub mod text;
-pub mod world;
 
 pub use plan::Plan;

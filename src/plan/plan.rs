@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::compile::kinds::{Category, Effect};
+use crate::model::effect::{Category, Effect};
 use crate::runbook::raw::OnFailure;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value as Json;
 
 use super::plan::{Plan, Step};
-use crate::compile::kinds::Effect;
+use crate::model::effect::Effect;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::id::{check_source, is_id};
 use super::{LocalRepo, Manifest, RepoError};
-use crate::plan::world::{RUN_PREFIX, SAFETY_TAG, is_safety};
+use crate::model::world::{RUN_PREFIX, SAFETY_TAG, is_safety};
 
 impl LocalRepo {
     /// Every readable manifest, newest first; unreadable ones are logged and skipped.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::id::{is_id, is_source};
 use super::{RepoError, fsutil};
-use crate::plan::world::Backup;
+use crate::model::world::Backup;
 
 /// The manifest format this version reads and writes.
 pub const FORMAT: u32 = 1;

@@ -52,8 +52,8 @@ use serde::{Serialize, Serializer};
 
 use super::Manifest;
 pub use super::retention_duration::{RetentionDuration, RetentionDurationError};
-pub use crate::plan::world::SAFETY_TAG;
-use crate::plan::world::is_safety;
+pub use crate::model::world::SAFETY_TAG;
+use crate::model::world::is_safety;
 
 /// How long safety backups are kept when the policy does not say.
 pub const DEFAULT_KEEP_SAFETY: RetentionDuration = RetentionDuration::days(7);

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{LocalRepo, Manifest, RepoError};
-use crate::compile::probe::bytes;
+use crate::model::size::bytes;
 
 /// Bytes an unprivileged writer can still use on the filesystem of `path`
 /// (`statvfs`: available blocks × fragment size).

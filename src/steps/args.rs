@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::engine::StepError;
-use crate::runbook::duration::parse_duration;
+use crate::model::duration::parse_duration;
 
 pub struct Args(IndexMap<String, Json>);
 

@@ -38,8 +38,8 @@ pub async fn exec_backup(ctx: &Ctx) -> Result<Outputs, StepError> {
     {
         origin.image = Some(c.image.clone());
         origin.image_digest = Some(c.image_id.clone());
-        origin.compose_project = c.labels.get(crate::plan::world::COMPOSE_PROJECT).cloned();
-        origin.compose_service = c.labels.get(crate::plan::world::COMPOSE_SERVICE).cloned();
+        origin.compose_project = c.labels.get(crate::model::world::COMPOSE_PROJECT).cloned();
+        origin.compose_service = c.labels.get(crate::model::world::COMPOSE_SERVICE).cloned();
     }
     let new = NewBackup {
         source: ctx.args.str("name")?,

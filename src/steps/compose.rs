@@ -89,7 +89,7 @@ pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
     ]))
 }
 
-use crate::plan::world::compose_project_name as labelled;
+use crate::model::world::compose_project_name as labelled;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

@@ -110,7 +110,7 @@ pub async fn restore_volume(
 /// volume holds now, which the restore frees first). Unmeasurable (see
 /// [`Docker::volume_room`]): the restore goes ahead, as it always did.
 async fn ensure_room(docker: &Docker, volume: &str, m: &Manifest) -> Result<(), StepError> {
-    use crate::compile::probe::bytes;
+    use crate::model::size::bytes;
     let Some(room) = docker
         .volume_room(volume, m.raw_bytes)
         .await

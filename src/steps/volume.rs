@@ -114,8 +114,8 @@ pub async fn backup_volume(
             origin.container = Some(c.name.clone());
             origin.image = Some(c.image.clone());
             origin.image_digest = Some(c.image_id.clone());
-            origin.compose_project = c.labels.get(crate::plan::world::COMPOSE_PROJECT).cloned();
-            origin.compose_service = c.labels.get(crate::plan::world::COMPOSE_SERVICE).cloned();
+            origin.compose_project = c.labels.get(crate::model::world::COMPOSE_PROJECT).cloned();
+            origin.compose_service = c.labels.get(crate::model::world::COMPOSE_SERVICE).cloned();
         }
     }
     let new = NewBackup {

@@ -3,8 +3,8 @@
 
 use serde_json::{Value as Json, json};
 
-use super::raw::RawRunbook;
-use crate::compile::kinds::{ArgType, KINDS};
+use super::kinds::{ArgType, KINDS};
+use crate::runbook::raw::RawRunbook;
 
 /// The schema: the serde model's, with `uses` restricted to the known kinds
 /// and `with` checked per kind.

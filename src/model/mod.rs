@@ -1,0 +1,8 @@
+//! The shared vocabulary at the bottom of the layers: what every stage
+//! speaks of (the world and its backups, durations, effects, sizes) and no
+//! stage owns. It imports nothing from the rest of the crate.
+
+pub mod duration;
+pub mod effect;
+pub mod size;
+pub mod world;
