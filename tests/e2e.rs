@@ -747,7 +747,7 @@ fn apply_refuses_a_changed_world_backups_are_ad_hoc_and_runs_lock_what_they_touc
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(
         stderr.contains("the world changed since the plan was made"),
         "{stderr}"
@@ -1289,7 +1289,7 @@ fn a_late_resume_is_refused_when_a_newer_run_recovered_the_stack() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert_eq!(out.status.code(), Some(6), "{text}");
     assert!(
         text.contains(&format!("refusing to resume run {old}")),
         "{text}"

@@ -7,7 +7,7 @@ use super::execute::{Request, confirm_destructive, execute, refuse_predicted_fai
 use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
 use super::run::{compile_live, recordable_sets, report_failure};
-use super::{EXIT_FAILED, Format, usage_error};
+use super::{EXIT_STALE, Format, usage_error};
 use crate::compile::compiler::param_values;
 use crate::plan::Plan;
 use crate::runbook::parse::read_source;
@@ -89,7 +89,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
                 "refusing to apply: runbook {} changed since the plan was made; make a new plan",
                 saved.source
             ));
-            return EXIT_FAILED;
+            return EXIT_STALE;
         }
         let sees = now.world.clone().unwrap_or_else(|| saw.clone());
         if sees.fingerprint != saw.fingerprint {
@@ -114,7 +114,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
                 saw.taken_at,
                 lines.join("\n")
             ));
-            return EXIT_FAILED;
+            return EXIT_STALE;
         }
         if let Err(code) = refuse_predicted_failures(&saved, args.force) {
             return code;

@@ -2,7 +2,8 @@
 //! Commands write results to stdout and problems to stderr, and return the
 //! exit code: 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
 //! 3 a run failed (and was rolled back), 4 a rollback did not complete,
-//! 5 Docker, a lock or the repository was unavailable.
+//! 5 Docker, a lock or the repository was unavailable, 6 a saved plan or an
+//! interrupted run is stale (its runbook or world changed): nothing was done.
 
 /// `println!` to stdout whose errors are ignored (see `output`).
 macro_rules! outln {
@@ -57,6 +58,9 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 3;
 pub const EXIT_ROLLBACK_FAILED: u8 = 4;
 pub const EXIT_UNAVAILABLE: u8 = 5;
+/// Refused because what a saved plan or an interrupted run was made for has
+/// changed since (the runbook, or the world): nothing was done.
+pub const EXIT_STALE: u8 = 6;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -77,7 +81,8 @@ would do with `lifeboat plan` before an incident.",
   lifeboat plan upgrade-rollback --format mermaid > plan.md
 
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
-4 rollback incomplete, 5 Docker/lock/repository unavailable.
+4 rollback incomplete, 5 Docker/lock/repository unavailable, 6 apply/resume
+refused: the runbook or the world changed since the plan or the run.
 
 Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE,
 LIFEBOAT_REPO, LIFEBOAT_OFFSITE, LIFEBOAT_AGE_IDENTITY, LIFEBOAT_LOCK_DIR,

@@ -9,7 +9,7 @@ use super::execute::{Request, execute, read_journal};
 use super::live::{Places, connect, runtime};
 use super::plan::parse_set;
 use super::run::report_failure;
-use super::{EXIT_FAILED, EXIT_USAGE, Format, usage_error};
+use super::{EXIT_FAILED, EXIT_STALE, Format, usage_error};
 use crate::compile::compiler::param_values;
 use crate::compile::params::Missing;
 use crate::compile::{Options, compile};
@@ -93,7 +93,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
              as it was, or start a new run",
             plan.source, args.run_id
         ));
-        return EXIT_FAILED;
+        return EXIT_STALE;
     }
     let seed = seed_from(&records);
     let params = match param_values(&source, &sets) {
@@ -143,7 +143,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
                         .join("\n"),
                     args.run_id
                 ));
-                return EXIT_USAGE;
+                return EXIT_STALE;
             }
         }
         let remote = match places.remote().await {
