@@ -138,6 +138,26 @@ async fn go(
     parallel: usize,
     cancel: CancellationToken,
 ) -> (lifeboat::engine::runner::Report, Vec<Event>) {
+    go_with(
+        plan,
+        fake,
+        parallel,
+        cancel,
+        CancellationToken::new(),
+        Seed::default(),
+    )
+    .await
+}
+
+/// `go` with a second Ctrl-C (`abort`) and what an earlier process of the run did.
+async fn go_with(
+    plan: &Plan,
+    fake: Arc<Fake>,
+    parallel: usize,
+    cancel: CancellationToken,
+    abort: CancellationToken,
+    seed: Seed,
+) -> (lifeboat::engine::runner::Report, Vec<Event>) {
     let scope = RunScope::new(
         vec![("backup".into(), "latest".into())],
         &plan.targets,
@@ -149,10 +169,10 @@ async fn go(
         run_id: "r1".into(),
         parallel,
         cancel,
-        abort: CancellationToken::new(),
+        abort,
         secrets: vec![],
     };
-    let report = run(plan, &scope, fake, None, tx, &options, Seed::default()).await;
+    let report = run(plan, &scope, fake, None, tx, &options, seed).await;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -517,31 +537,8 @@ async fn a_second_ctrl_c_cuts_off_a_change_in_flight_and_rolls_it_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         second.cancel();
     });
-    let scope = RunScope::new(
-        vec![("backup".into(), "latest".into())],
-        &plan.targets,
-        "r1",
-        "now",
-    );
-    let (tx, _rx) = unbounded_channel();
-    let options = Options {
-        run_id: "r1".into(),
-        parallel: 1,
-        cancel,
-        abort,
-        secrets: vec![],
-    };
     let t0 = std::time::Instant::now();
-    let report = run(
-        &plan,
-        &scope,
-        fake.clone(),
-        None,
-        tx,
-        &options,
-        Seed::default(),
-    )
-    .await;
+    let (report, _) = go_with(&plan, fake.clone(), 1, cancel, abort, Seed::default()).await;
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     assert_eq!(report.outcome, Outcome::Cancelled, "{:?}", report.errors);
     assert!(
@@ -599,21 +596,15 @@ async fn a_resumed_rollback_skips_undos_that_already_finished() {
         undone: vec!["restore-b".into()],
         ..Seed::default()
     };
-    let scope = RunScope::new(
-        vec![("backup".into(), "latest".into())],
-        &plan.targets,
-        "r1",
-        "now",
-    );
-    let (tx, _rx) = unbounded_channel();
-    let options = Options {
-        run_id: "r1".into(),
-        parallel: 1,
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        secrets: vec![],
-    };
-    let report = run(&plan, &scope, fake.clone(), None, tx, &options, seed).await;
+    let (report, _) = go_with(
+        &plan,
+        fake.clone(),
+        1,
+        CancellationToken::new(),
+        CancellationToken::new(),
+        seed,
+    )
+    .await;
     assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
     let undos: Vec<String> = log(&fake);
     assert_eq!(
