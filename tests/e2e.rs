@@ -864,6 +864,30 @@ impl S3Server {
     }
 }
 
+impl Stack {
+    /// The nightly backup, copied off-site to `offsite` on `s3`.
+    fn cold_backup_offsite(&self, s3: &S3Server, offsite: &str) {
+        let project = format!("project={}", self.project);
+        let mut cmd = self.lifeboat(&[
+            "run",
+            "cold-backup",
+            "--yes",
+            "--set",
+            &project,
+            "--offsite",
+            offsite,
+        ]);
+        s3.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -878,23 +902,7 @@ fn full_data_loss_from_s3_alone_after_the_local_repository_is_gone() {
     let stack = Stack::up("s3");
     let project = format!("project={}", stack.project);
     // Nightly: backups go to the local repository and off-site.
-    let mut cmd = stack.lifeboat(&[
-        "run",
-        "cold-backup",
-        "--yes",
-        "--set",
-        &project,
-        "--offsite",
-        "s3://lifeboat-e2e/shop",
-    ]);
-    s3.env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stack.cold_backup_offsite(&s3, "s3://lifeboat-e2e/shop");
 
     // The machine's disk is lost: no local repository, no state, no volumes' data.
     std::fs::remove_dir_all(stack.dir.path().join("repo")).unwrap();
@@ -1819,24 +1827,8 @@ fn a_damaged_local_cache_of_an_s3_repository_is_fetched_again_and_the_restore_su
     let _turn = turn();
     let s3 = S3Server::start("lifeboat-cache");
     let stack = Stack::up("cache");
+    stack.cold_backup_offsite(&s3, "s3://lifeboat-cache/shop");
     let project = format!("project={}", stack.project);
-    let mut cmd = stack.lifeboat(&[
-        "run",
-        "cold-backup",
-        "--yes",
-        "--set",
-        &project,
-        "--offsite",
-        "s3://lifeboat-cache/shop",
-    ]);
-    s3.env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     // This machine's cache of the S3 repository holds the backups (an
     // earlier restore fetched them), and a byte in each object rotted.
     let cache = stack.dir.path().join("state/cache/lifeboat-cache_shop");
