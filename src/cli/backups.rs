@@ -8,11 +8,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
-use super::catalog::{Catalog, Held};
 use super::live::Places;
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
+use super::{EXIT_OK, Format};
 use crate::model::duration::parse_duration;
 use crate::model::size::{age, bytes};
+use crate::ops::OpError;
+use crate::ops::backups::{self, BackupCheck, Selection};
+use crate::ops::catalog::{Catalog, Held};
 use crate::repo::retention::{
     RetentionDuration, RetentionDurationError, SAFETY_TAG, TagList, parse_time_zone,
 };
@@ -276,7 +278,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
     };
     let cat = match Catalog::open(repo, remote, rt) {
         Ok(c) => c,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     match args.command {
         Sub::List(a) => list(&cat, a),
@@ -289,18 +291,10 @@ pub fn run(places: &Places, args: Args) -> u8 {
     }
 }
 
-/// Reports a repository error; unknown ids and names are usage errors (2),
-/// the rest (I/O, unreadable manifests) make the repository unavailable (5).
-fn fail(e: &RepoError) -> u8 {
-    let code = usage_error(&e.to_string());
-    match e {
-        RepoError::NotFound { .. }
-        | RepoError::Gone { .. }
-        | RepoError::WrongSource { .. }
-        | RepoError::NoBackup { .. }
-        | RepoError::InvalidSource(_) => code,
-        _ => EXIT_UNAVAILABLE,
-    }
+/// Reports a repository error (`OpError::from_repo`): unknown ids and
+/// names are usage errors (2), the rest make the repository unavailable (5).
+fn fail(e: RepoError) -> u8 {
+    super::fail(OpError::from_repo(e))
 }
 
 fn print_json<T: Serialize>(value: &T) {
@@ -449,7 +443,7 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
 fn show(cat: &Catalog, args: ShowArgs) -> u8 {
     let held = match cat.get(&args.id) {
         Ok(h) => h,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     if args.format == Format::Json {
         print_json(&entry(cat, &held));
@@ -543,22 +537,18 @@ fn show(cat: &Catalog, args: ShowArgs) -> u8 {
 }
 
 fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
-    let ids: Vec<String> = if args.all || args.source.is_some() {
-        cat.list()
-            .into_iter()
-            .map(|h| h.manifest)
-            .filter(|m| args.source.as_ref().is_none_or(|s| &m.source == s))
-            .map(|m| m.id)
-            .collect()
-    } else {
-        // Unknown ids are refused before anything is checked.
-        for id in &args.ids {
-            if let Err(e) = cat.get(id) {
-                return fail(&e);
-            }
+    super::done(verify_backups(cat, args))
+}
+
+fn verify_backups(cat: &Catalog, args: VerifyArgs) -> Result<(), OpError> {
+    let selection = if args.all || args.source.is_some() {
+        Selection::All {
+            source: args.source.clone(),
         }
-        args.ids.clone()
+    } else {
+        Selection::Ids(args.ids.clone())
     };
+    let ids = backups::select(cat, &selection)?;
     if ids.is_empty() {
         let whose = args
             .source
@@ -569,73 +559,22 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         } else {
             outln!("No backups{whose} to verify.");
         }
-        return EXIT_OK;
+        return Ok(());
     }
-    let docker = if args.restore_test {
-        match cat.block_on(crate::ops::world::connect()) {
-            Ok(d) => Some(d),
-            Err(e) => return super::fail(e),
-        }
-    } else {
-        None
+    let docker = match args.restore_test {
+        true => Some(cat.block_on(crate::ops::world::connect())?),
+        false => None,
     };
     let mut results = Vec::new();
     let (mut failed, mut unchecked) = (0, 0);
     for id in &ids {
-        let v = match cat.verify(id, args.deep) {
-            Ok(v) => v,
-            // No key for this one: say so, record nothing, check the others.
-            Err(e @ RepoError::NoKey { .. }) => {
-                unchecked += 1;
-                if args.format == Format::Text {
-                    println!("? not checked  {id}  {e}");
-                }
-                results.push(json!({
-                    "id": id,
-                    "ok": null,
-                    "checked": false,
-                    "deep": args.deep,
-                    "detail": e.to_string(),
-                }));
-                continue;
-            }
-            Err(e) => return fail(&e),
-        };
-        let mut ok = v.ok;
-        let mut detail = v.detail.clone();
-        let mut restore = serde_json::Value::Null;
-        if let (Some(docker), true) = (&docker, v.ok) {
-            let tested = cat.fetch(id).map_err(|e| e.to_string()).map(|m| {
-                cat.block_on(super::restore_test::restore_test(
-                    docker,
-                    cat.local.clone(),
-                    &m,
-                ))
-            });
-            let (passed, said) = match tested {
-                Ok(Ok(said)) => (true, said),
-                Ok(Err(e)) | Err(e) => (false, format!("restore test FAILED: {e}")),
-            };
-            ok &= passed;
-            detail = format!("{detail}; {said}");
-            restore = json!({ "ok": passed, "detail": said });
+        let checked = backups::verify(cat, id, args.deep, docker.as_ref())?;
+        match &checked {
+            BackupCheck::NotChecked(_) => unchecked += 1,
+            BackupCheck::Checked { ok: false, .. } => failed += 1,
+            BackupCheck::Checked { .. } => {}
         }
-        if !ok {
-            failed += 1;
-        }
-        if args.format == Format::Text {
-            let mark = if ok { "✓ ok    " } else { "✗ FAILED" };
-            outln!("{mark}  {id}  {detail}");
-        }
-        results.push(json!({
-            "id": id,
-            "ok": ok,
-            "checked": true,
-            "deep": v.deep,
-            "at": v.at,
-            "detail": v.detail,
-            "restore_test": restore,
-        }));
+        results.push(render_check(id, &checked, args.deep, args.format));
     }
     match args.format {
         Format::Json => print_json(&results),
@@ -656,42 +595,65 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         ),
     }
     if failed > 0 {
-        EXIT_FAILED
-    } else if unchecked > 0 {
+        return Err(OpError::Unverified { failed });
+    }
+    if unchecked > 0 {
         if args.format == Format::Json {
-            eprintln!(
+            errln!(
                 "{unchecked} backup(s) could not be checked without their age key; nothing was recorded for them"
             );
         }
-        EXIT_UNAVAILABLE
-    } else {
-        EXIT_OK
+        return Err(OpError::Unchecked(unchecked));
+    }
+    Ok(())
+}
+
+/// Prints a text line for one checked backup; returns its JSON.
+fn render_check(id: &str, checked: &BackupCheck, deep: bool, format: Format) -> serde_json::Value {
+    match checked {
+        BackupCheck::NotChecked(why) => {
+            if format == Format::Text {
+                outln!("? not checked  {id}  {why}");
+            }
+            json!({
+                "id": id,
+                "ok": null,
+                "checked": false,
+                "deep": deep,
+                "detail": why,
+            })
+        }
+        BackupCheck::Checked {
+            verification: v,
+            ok,
+            detail,
+            restore_test,
+        } => {
+            if format == Format::Text {
+                let mark = if *ok { "✓ ok    " } else { "✗ FAILED" };
+                outln!("{mark}  {id}  {detail}");
+            }
+            let restore = match restore_test {
+                Some((passed, said)) => json!({ "ok": passed, "detail": said }),
+                None => serde_json::Value::Null,
+            };
+            json!({
+                "id": id,
+                "ok": ok,
+                "checked": true,
+                "deep": v.deep,
+                "at": v.at,
+                "detail": v.detail,
+                "restore_test": restore,
+            })
+        }
     }
 }
 
 fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
-    let m = match cat.get(&args.id) {
-        Ok(h) => h.manifest,
-        Err(e) => return fail(&e),
-    };
-    if !args.force {
-        if m.pinned {
-            return usage_error(&format!(
-                "backup {} of `{}` is pinned; unpin it first (lifeboat backups unpin {}) \
-                 or add --force",
-                m.id, m.source, m.id
-            ));
-        }
-        if cat.backups_of(&m.source).len() <= 1 {
-            return usage_error(&format!(
-                "backup {} is the only backup of `{}`; add --force to delete it anyway",
-                m.id, m.source
-            ));
-        }
-    }
-    let freed = match cat.delete(&m.id) {
-        Ok(freed) => freed,
-        Err(e) => return fail(&e),
+    let (m, freed) = match backups::delete(cat, &args.id, args.force) {
+        Ok(done) => done,
+        Err(e) => return super::fail(e),
     };
     match args.format {
         Format::Json => print_json(&json!({
@@ -712,7 +674,7 @@ fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
 fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> u8 {
     let (m, changed) = match cat.set_pinned(&args.id, pinned) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     match args.format {
         Format::Json => print_json(&json!({
@@ -774,46 +736,12 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
         time_zone: args.time_zone.clone(),
     };
     let policy = flags.or(configured);
-    if policy.is_empty() {
-        return usage_error(
-            "no retention policy given: an empty policy keeps every backup, so nothing was \
-             deleted; add at least one of --keep-last, --keep-hourly, --keep-daily, \
-             --keep-weekly, --keep-monthly, --keep-yearly, --keep-within(-hourly/daily/weekly/\
-             monthly/yearly), --keep-tag, --keep-safety (non-zero), or a `retention:` section \
-             to the config file",
-        );
-    }
-    let known = cat.sources();
-    let sources = if args.sources.is_empty() {
-        known.clone()
-    } else {
-        for s in &args.sources {
-            if !known.contains(s) {
-                return usage_error(&format!(
-                    "no backups of `{s}` in {}{}",
-                    cat.describe(),
-                    if known.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; it has backups of `{}`", known.join("`, `"))
-                    }
-                ));
-            }
-        }
-        args.sources.clone()
-    };
     let now = Timestamp::now();
-    let mut results: Vec<Pruned> = Vec::new();
-    for source in &sources {
-        match cat.prune(source, &policy, now, args.dry_run) {
-            // A source none of whose backups --tag selects is not shown.
-            Ok(p) if p.decisions.is_empty() => {}
-            Ok(p) => results.push(p),
-            Err(e) => return fail(&e),
-        }
-    }
+    let results = match backups::prune(cat, &policy, &args.sources, args.dry_run, now) {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
     let forgotten: usize = results.iter().map(|p| p.forgotten().count()).sum();
-    let failures: usize = results.iter().map(|p| p.failed.len()).sum();
     let freed: u64 = results.iter().map(Pruned::freed).sum();
     let would_free: u64 = results
         .iter()
@@ -861,15 +789,7 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
         }
         Format::Text => print_prune(&results, &policy, args.dry_run, now, would_free),
     }
-    if failures > 0 {
-        for p in &results {
-            for (id, e) in &p.failed {
-                usage_error(&format!("could not delete backup {id}: {e}"));
-            }
-        }
-        return EXIT_UNAVAILABLE;
-    }
-    EXIT_OK
+    super::done(backups::prune_failures(&results))
 }
 
 fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestamp, would: u64) {

@@ -30,7 +30,6 @@ macro_rules! err {
 mod apply;
 mod backup;
 mod backups;
-mod catalog;
 mod config;
 mod demo;
 mod execute;
@@ -42,7 +41,6 @@ mod locate;
 mod output;
 mod plan;
 mod report;
-mod restore_test;
 mod resume;
 mod run;
 mod schema;
@@ -239,6 +237,15 @@ pub fn fail(e: OpError) -> u8 {
             usage_error(&m);
             EXIT_UNAVAILABLE
         }
+        OpError::PartlyDone(problems) => {
+            for p in &problems {
+                usage_error(p);
+            }
+            EXIT_UNAVAILABLE
+        }
+        // The command has shown which backups.
+        OpError::Unverified { .. } => EXIT_FAILED,
+        OpError::Unchecked(_) => EXIT_UNAVAILABLE,
         OpError::Finished(m) => {
             usage_error(&m);
             EXIT_FAILED

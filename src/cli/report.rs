@@ -77,6 +77,25 @@ impl Human_ {
             .map_or(" ", |s| s.category.symbol())
     }
 
+    /// The progress bar of step `id`, made on its first progress event.
+    fn bar(&mut self, id: &str, total: Option<u64>) -> &ProgressBar {
+        self.progress.entry(id.to_string()).or_insert_with(|| {
+            let bar = self.bars.add(ProgressBar::new(total.unwrap_or(0)));
+            let style = if total.is_some() {
+                "  {prefix:<22} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}"
+            } else {
+                "  {prefix:<22} {spinner} {bytes} {bytes_per_sec}"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(style)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(id.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        })
+    }
+
     fn done_bar(&mut self, id: &str) {
         if let Some(bar) = self.progress.remove(id) {
             bar.finish_and_clear();
@@ -95,24 +114,7 @@ impl Human_ {
             Event::StepStarted { id, kind, .. } => {
                 tracing::info!(step = %id, %kind, "step started");
             }
-            Event::Progress { id, bytes, total } => {
-                let bar = self.progress.entry(id.clone()).or_insert_with(|| {
-                    let bar = self.bars.add(ProgressBar::new(total.unwrap_or(0)));
-                    let style = if total.is_some() {
-                        "  {prefix:<22} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}"
-                    } else {
-                        "  {prefix:<22} {spinner} {bytes} {bytes_per_sec}"
-                    };
-                    bar.set_style(
-                        ProgressStyle::with_template(style)
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    bar.set_prefix(id.clone());
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    bar
-                });
-                bar.set_position(*bytes);
-            }
+            Event::Progress { id, bytes, total } => self.bar(id, *total).set_position(*bytes),
             Event::StepRetrying {
                 id,
                 attempt,
@@ -132,18 +134,7 @@ impl Human_ {
                 outputs,
             } => {
                 self.done_bar(id);
-                let mut note = String::new();
-                if let Some(b) = outputs.get("backup_id").and_then(|v| v.as_str()) {
-                    note = format!("backup {b}");
-                    if let Some(n) = outputs.get("bytes").and_then(|v| v.as_u64()) {
-                        note.push_str(&format!(" ({})", crate::model::size::bytes(n)));
-                    }
-                } else if let Some(out) = outputs.get("stdout").and_then(|v| v.as_str()) {
-                    let first = out.lines().next().unwrap_or("").trim();
-                    if !first.is_empty() {
-                        note = format!("→ {}", first.chars().take(60).collect::<String>());
-                    }
-                }
+                let note = note(outputs);
                 self.say(format!(
                     "  {} {id:<22} {kind:<18} {:>7}  {note}",
                     self.symbol(id),
@@ -167,6 +158,13 @@ impl Human_ {
             Event::StepSkipped { id, reason } => {
                 self.say(format!("  - {id:<22} skipped: {reason}"));
             }
+            _ => self.ending(event),
+        }
+    }
+
+    /// Ctrl-C, the rollback and the end of the run.
+    fn ending(&mut self, event: &Event) {
+        match event {
             Event::Interrupted { waiting_for } if !waiting_for.is_empty() => {
                 self.say(format!(
                     "Interrupted: waiting for {} to finish before rolling back (they change the \
@@ -222,6 +220,30 @@ impl Human_ {
                     self.say(format!("  error: {e}"));
                 }
             }
+            _ => {}
         }
+    }
+}
+
+/// What a finished step's line says after its duration: the backup it
+/// took, or the first line of its output.
+fn note(outputs: &serde_json::Value) -> String {
+    if let Some(b) = outputs.get("backup_id").and_then(|v| v.as_str()) {
+        let mut note = format!("backup {b}");
+        if let Some(n) = outputs.get("bytes").and_then(|v| v.as_u64()) {
+            note.push_str(&format!(" ({})", crate::model::size::bytes(n)));
+        }
+        return note;
+    }
+    let first = outputs
+        .get("stdout")
+        .and_then(|v| v.as_str())
+        .and_then(|out| out.lines().next())
+        .unwrap_or("")
+        .trim();
+    if first.is_empty() {
+        String::new()
+    } else {
+        format!("→ {}", first.chars().take(60).collect::<String>())
     }
 }

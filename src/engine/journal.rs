@@ -317,6 +317,94 @@ pub fn run_ids(state: &Path) -> Result<Vec<String>, JournalError> {
 mod tests {
     use super::*;
 
+    /// The journal's lines, written from events, keep the format that
+    /// `history`, `show` and `resume` read (docs/architecture.md §4).
+    #[test]
+    fn records_written_from_events_keep_the_journal_format() {
+        let at: Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let line = |event: Event| {
+            let record = Record::of(&Stamped { at, event });
+            record.map(|r| serde_json::to_string(&r).unwrap())
+        };
+        assert_eq!(
+            line(Event::StepStarted {
+                id: "a".into(),
+                kind: "volume.backup".into(),
+                attempt: 1,
+                args: serde_json::json!({ "volume": "v" }),
+            })
+            .unwrap(),
+            r#"{"record":"step_started","id":"a","kind":"volume.backup","attempt":1,"at":"2026-11-30T10:00:00Z","args":{"volume":"v"}}"#
+        );
+        assert_eq!(
+            line(Event::StepFailed {
+                id: "a".into(),
+                kind: "volume.restore".into(),
+                duration_ms: 5,
+                error: "no".into(),
+                untouched: true,
+            })
+            .unwrap(),
+            r#"{"record":"step_failed","id":"a","at":"2026-11-30T10:00:00Z","duration_ms":5,"error":"no","untouched":true}"#
+        );
+        assert_eq!(
+            line(Event::UndoFinished {
+                id: "a".into(),
+                kind: "container.start".into(),
+                duration_ms: 5,
+            })
+            .unwrap(),
+            r#"{"record":"undo_finished","id":"a","at":"2026-11-30T10:00:00Z"}"#
+        );
+        assert_eq!(
+            line(Event::Progress {
+                id: "a".into(),
+                bytes: 1,
+                total: None,
+            }),
+            None,
+            "progress is not journaled"
+        );
+    }
+
+    /// A journal written before the event stream (the same lines) still loads.
+    #[test]
+    fn a_journal_of_an_earlier_version_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.jsonl");
+        fs::write(
+            &path,
+            concat!(
+                r#"{"record":"resumed","at":"2026-11-21T02:00:00Z","pid":7}"#,
+                "\n",
+                r#"{"record":"step_started","id":"stop","kind":"container.stop","attempt":1,"at":"2026-11-21T02:00:01Z","args":{"container":"redis"}}"#,
+                "\n",
+                r#"{"record":"step_finished","id":"stop","at":"2026-11-21T02:00:02Z","duration_ms":900,"outputs":{"was_running":true}}"#,
+                "\n",
+                r#"{"record":"step_skipped","id":"x","reason":"`when: false` is false"}"#,
+                "\n",
+                r#"{"record":"rollback_started","at":"2026-11-21T02:00:03Z","reason":"verify: broke"}"#,
+                "\n",
+                r#"{"record":"undo_started","id":"stop","kind":"container.start","at":"2026-11-21T02:00:04Z","args":{}}"#,
+                "\n",
+                r#"{"record":"undo_finished","id":"stop","at":"2026-11-21T02:00:05Z"}"#,
+                "\n",
+                r#"{"record":"run_finished","at":"2026-11-21T02:00:06Z","outcome":"rolled_back","duration_ms":6000,"errors":["verify: broke"]}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let records = read(&path).unwrap();
+        assert_eq!(records.len(), 8);
+        assert!(matches!(
+            records.last(),
+            Some(Record::RunFinished {
+                outcome: Outcome::RolledBack,
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn torn_last_line_is_ignored_but_a_bad_middle_line_is_not() {
         let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,16 @@ pub enum OpError {
     /// Docker, a lock, the journal or the repository is unavailable (exit 5).
     #[error("{0}")]
     Unavailable(String),
+    /// Part of the work could not be done (deletions that failed); the
+    /// rest went through (exit 5). One message per problem.
+    #[error("{}", .0.join("; "))]
+    PartlyDone(Vec<String>),
+    /// Some backups failed verification (exit 3); the report says which.
+    #[error("{failed} backup(s) failed verification")]
+    Unverified { failed: usize },
+    /// Some backups could not be checked without their key (exit 5).
+    #[error("{0} backup(s) could not be checked without their age key")]
+    Unchecked(usize),
     /// There is nothing to do: a run that already finished (exit 3).
     #[error("{0}")]
     Finished(String),
@@ -56,6 +66,20 @@ impl OpError {
                 runbook: Box::new(source.clone()),
             },
             crate::compile::Failure::Usage(problems) => OpError::Usage(problems),
+        }
+    }
+
+    /// A repository error: unknown ids and names are usage errors, the
+    /// rest (I/O, unreadable manifests) make the repository unavailable.
+    pub fn from_repo(e: crate::repo::RepoError) -> Self {
+        use crate::repo::RepoError as R;
+        match e {
+            R::NotFound { .. }
+            | R::Gone { .. }
+            | R::WrongSource { .. }
+            | R::NoBackup { .. }
+            | R::InvalidSource(_) => OpError::usage(e.to_string()),
+            _ => OpError::Unavailable(e.to_string()),
         }
     }
 

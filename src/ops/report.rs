@@ -248,3 +248,111 @@ mod millis {
         s.serialize_u64(d.as_millis().try_into().unwrap_or(u64::MAX))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).unwrap()
+    }
+
+    fn feed(events: Vec<(i64, Event)>) -> Collected {
+        let mut c = Collector::default();
+        for (s, event) in events {
+            c.event(&Stamped { at: at(s), event }).unwrap();
+        }
+        c.take()
+    }
+
+    fn started(id: &str) -> Event {
+        Event::StepStarted {
+            id: id.into(),
+            kind: "k".into(),
+            attempt: 1,
+            args: Json::Null,
+        }
+    }
+
+    #[test]
+    fn steps_and_undos_get_their_times_outputs_and_errors() {
+        let c = feed(vec![
+            (0, started("a")),
+            (
+                1,
+                Event::StepRetrying {
+                    id: "a".into(),
+                    attempt: 2,
+                    error: "flaky".into(),
+                    delay_ms: 10,
+                },
+            ),
+            (
+                2,
+                Event::StepFinished {
+                    id: "a".into(),
+                    kind: "k".into(),
+                    duration_ms: 2000,
+                    outputs: serde_json::json!({ "backup_id": "B1" }),
+                },
+            ),
+            // Failed before it started: its arguments could not be filled.
+            (
+                3,
+                Event::StepFailed {
+                    id: "b".into(),
+                    kind: "k".into(),
+                    duration_ms: 0,
+                    error: "bad template".into(),
+                    untouched: false,
+                },
+            ),
+            (
+                4,
+                Event::StepSkipped {
+                    id: "c".into(),
+                    reason: "needs b, which failed".into(),
+                },
+            ),
+            (
+                5,
+                Event::RollbackStarted {
+                    reason: "b: bad template".into(),
+                    undos: 1,
+                },
+            ),
+            (
+                6,
+                Event::UndoStarted {
+                    id: "a".into(),
+                    kind: "u".into(),
+                    args: Json::Null,
+                },
+            ),
+            (
+                7,
+                Event::UndoFailed {
+                    id: "a".into(),
+                    kind: "u".into(),
+                    duration_ms: 1000,
+                    error: "gone".into(),
+                },
+            ),
+        ]);
+        let a = &c.steps[0];
+        assert_eq!((a.status.clone(), a.attempts), (StepStatus::Finished, 2));
+        assert_eq!((a.started_at, a.finished_at), (Some(at(0)), Some(at(2))));
+        assert_eq!(a.outputs["backup_id"], "B1");
+        let b = &c.steps[1];
+        assert_eq!(b.status, StepStatus::Failed);
+        assert_eq!((b.started_at, b.finished_at), (None, Some(at(3))));
+        assert_eq!(b.error.as_deref(), Some("bad template"));
+        assert_eq!(c.steps[2].skipped.as_deref(), Some("needs b, which failed"));
+        let r = c.rollback.unwrap();
+        assert_eq!(r.started_at, at(5));
+        assert_eq!(r.undos.len(), 1);
+        assert_eq!(r.undos[0].started_at, at(6));
+        assert_eq!(r.undos[0].finished_at, Some(at(7)));
+        assert_eq!(r.undos[0].error.as_deref(), Some("gone"));
+    }
+}
