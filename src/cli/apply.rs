@@ -7,11 +7,8 @@ use super::Format;
 use super::execute::{Launch, confirm_destructive, env, execute};
 use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
-use super::run::compile_live;
-use crate::compile::compiler::param_values;
-use crate::ops::apply::{check_fresh, load_plan, sets_of, world_of};
-use crate::ops::checks::refuse_predicted_failures;
-use crate::ops::{OpError, RunRequest};
+use crate::ops::OpError;
+use crate::ops::apply::{load_plan, prepare, sets_of, world_of};
 use crate::runbook::parse::read_source;
 
 #[derive(Debug, clap::Args)]
@@ -42,15 +39,8 @@ pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
     let repo = places.open_repo()?;
     runtime().block_on(async {
         let (docker, remote, world) = connect_and_observe(places, &repo).await?;
-        let now = compile_live(&source, &sets, &world)?;
-        check_fresh(&saved, &now)?;
-        refuse_predicted_failures(&saved, args.force)?;
-        confirm_destructive(&saved, args.yes)?;
-        let params = param_values(&source, &sets).map_err(|f| OpError::from_compile(f, &source))?;
-        let request = RunRequest {
-            sets,
-            ..RunRequest::new(saved, params)
-        };
+        let request = prepare(saved, &source, sets, &world, args.force)?;
+        confirm_destructive(&request.plan, args.yes)?;
         let launch = Launch {
             parallel: args.parallel,
             yes: args.yes,

@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use super::live::Places;
 use super::{Format, report};
 use crate::engine::Subscribers;
-use crate::engine::journal::{self, Record};
 use crate::ops::checks::destructive_steps;
 use crate::ops::{Env, OpError, RunOptions, RunReport, RunRequest};
 use crate::plan::Plan;
@@ -134,20 +133,4 @@ pub fn env(
         retention: places.retention.clone(),
         ..Env::new(docker, repo, places.state_dir.clone())
     }
-}
-
-/// Journal records of a run, or a usage error.
-pub fn read_journal(places: &Places, run_id: &str) -> Result<Vec<Record>, OpError> {
-    let path = journal::path_of(&places.state_dir, run_id);
-    if !path.exists() {
-        let known = journal::run_ids(&places.state_dir).unwrap_or_default();
-        let hint = crate::runbook::diagnostic::suggestion(run_id, known.iter().map(String::as_str))
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_else(|| " (see `lifeboat history`)".into());
-        return Err(OpError::usage(format!(
-            "no run `{run_id}` in {}{hint}",
-            journal::runs_dir(&places.state_dir).display()
-        )));
-    }
-    journal::read(&path).map_err(|e| OpError::usage(e.to_string()))
 }

@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use super::execute::read_journal;
 use super::live::Places;
 use super::{EXIT_OK, Format, usage_error};
 use crate::engine::journal::{self, Record};
+use crate::ops::resume::read_journal;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
@@ -125,7 +125,7 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
 }
 
 pub fn show(places: &Places, args: ShowArgs) -> u8 {
-    let records = match read_journal(places, &args.run_id) {
+    let records = match read_journal(&places.state_dir, &args.run_id) {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };

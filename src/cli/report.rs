@@ -10,21 +10,23 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Format;
-use crate::engine::{Event, Outcome};
+use crate::engine::{Event, Outcome, Stamped};
 use crate::model::duration::Human;
 use crate::plan::Plan;
 
-pub async fn report(plan: Plan, format: Format, mut events: UnboundedReceiver<Event>) {
+/// Renders the run's events until the run ends (its channel closes). JSON
+/// lines carry each event's time (`at`).
+pub async fn report(plan: Plan, format: Format, mut events: UnboundedReceiver<Stamped>) {
     let mut human = Human_::new(plan);
-    while let Some(event) = events.recv().await {
+    while let Some(stamped) = events.recv().await {
         match format {
             Format::Json => {
-                let line = serde_json::to_string(&event).unwrap_or_default();
+                let line = serde_json::to_string(&stamped).unwrap_or_default();
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{line}");
                 let _ = out.flush();
             }
-            Format::Text => human.event(&event),
+            Format::Text => human.event(&stamped.event),
         }
     }
 }

@@ -4,10 +4,10 @@
 //! is finished. Refuses if the runbook changed since.
 
 use super::Format;
-use super::execute::{Launch, env, execute, read_journal};
+use super::execute::{Launch, env, execute};
 use super::live::{Places, runtime};
 use super::plan::parse_set;
-use crate::ops::resume::{check_world, prepare};
+use crate::ops::resume::{check_world, prepare, read_journal};
 use crate::ops::{OpError, RunRequest};
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
-    let records = read_journal(places, &args.run_id)?;
+    let records = read_journal(&places.state_dir, &args.run_id)?;
     let r = prepare(&args.run_id, &records, &args.sets)?;
     let repo = places.open_repo()?;
     if args.format == Format::Text {

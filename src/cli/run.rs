@@ -9,10 +9,10 @@ use super::{Format, locate};
 use crate::compile::params::Missing;
 use crate::compile::{Options, compile, compiler::param_values};
 use crate::ops::checks::refuse_predicted_failures;
+use crate::ops::world::compile_live;
 use crate::ops::{OpError, RunRequest};
-use crate::plan::{Plan, text};
+use crate::plan::text;
 use crate::runbook::parse::read_source;
-use crate::runbook::source::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,20 +36,6 @@ pub struct Args {
     /// `json`: one engine event per line on stdout, for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-}
-
-/// A plan made against what Docker and the repository hold now.
-pub fn compile_live(
-    source: &Source,
-    sets: &[(String, String)],
-    world: &crate::model::world::World,
-) -> Result<Plan, OpError> {
-    let options = Options {
-        sets,
-        missing: Missing::Refuse,
-        world: Some((world, "live")),
-    };
-    compile(source, &options).map_err(|f| OpError::from_compile(f, source))
 }
 
 pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> {

@@ -4,9 +4,35 @@
 
 use std::path::Path;
 
+use super::checks::refuse_predicted_failures;
 use super::error::OpError;
+use super::run::RunRequest;
+use super::world::compile_live;
+use crate::compile::compiler::param_values;
+use crate::model::world::World;
 use crate::plan::Plan;
 use crate::plan::plan::{Observation, WorldInfo};
+use crate::runbook::source::Source;
+
+/// The request that runs `saved` as it was reviewed: refused when its
+/// runbook (`source`) or `world` changed since it was made, and when it
+/// predicts a failure (unless `force`). `sets`: see [`sets_of`].
+pub fn prepare(
+    saved: Plan,
+    source: &Source,
+    sets: Vec<(String, String)>,
+    world: &World,
+    force: bool,
+) -> Result<RunRequest, OpError> {
+    let now = compile_live(source, &sets, world)?;
+    check_fresh(&saved, &now)?;
+    refuse_predicted_failures(&saved, force)?;
+    let params = param_values(source, &sets).map_err(|f| OpError::from_compile(f, source))?;
+    Ok(RunRequest {
+        sets,
+        ..RunRequest::new(saved, params)
+    })
+}
 
 /// A plan saved by `plan --out`.
 pub fn load_plan(path: &Path) -> Result<Plan, OpError> {

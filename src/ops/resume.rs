@@ -28,6 +28,23 @@ pub struct Resumption {
     pub in_flight: Vec<String>,
 }
 
+/// The journal records of run `run_id`; an unknown run is a usage error
+/// with a suggestion.
+pub fn read_journal(state_dir: &Path, run_id: &str) -> Result<Vec<Record>, OpError> {
+    let path = journal::path_of(state_dir, run_id);
+    if !path.exists() {
+        let known = journal::run_ids(state_dir).unwrap_or_default();
+        let hint = crate::runbook::diagnostic::suggestion(run_id, known.iter().map(String::as_str))
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_else(|| " (see `lifeboat history`)".into());
+        return Err(OpError::usage(format!(
+            "no run `{run_id}` in {}{hint}",
+            journal::runs_dir(state_dir).display()
+        )));
+    }
+    journal::read(&path).map_err(|e| OpError::usage(e.to_string()))
+}
+
 /// Reads what run `run_id` did from its journal `records` and checks that
 /// its runbook is unchanged. `extra` are `--set` pairs (secrets, which
 /// journals never hold).

@@ -21,10 +21,13 @@
 //! ```ignore
 //! use lifeboat::engine::{Event, Subscribers};
 //! use lifeboat::ops::run::{Env, RunOptions, RunRequest, run};
+//! use lifeboat::ops::world::{compile_live, observe};
 //!
-//! let plan = lifeboat::compile::compile(&source, &compile_options)?;   // against a world
+//! let world = observe(&docker, &repo, None).await?;             // or a recorded World
+//! let plan = compile_live(&source, &sets, &world)?;            // OpError::Invalid / Usage
+//! lifeboat::ops::checks::refuse_predicted_failures(&plan, false)?;
 //! let params = lifeboat::compile::compiler::param_values(&source, &sets)?;
-//! let env = Env::new(docker, repo, state_dir);
+//! let env = Env::new(docker, repo, state_dir);                 // lock_dir, retention: pub fields
 //! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
 //! let options = RunOptions { yes: true, ..RunOptions::default() };
 //! let report = run(&env, RunRequest::new(plan, params), options, Subscribers::new().with(tx)).await?;

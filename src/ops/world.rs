@@ -1,13 +1,32 @@
-//! The live world an operation starts from: a Docker connection and what
-//! Docker and the repositories hold now.
+//! The live world an operation starts from: a Docker connection, what
+//! Docker and the repositories hold now, and plans made against it.
 
 use jiff::Timestamp;
 
 use super::error::OpError;
+use crate::compile::params::Missing;
+use crate::compile::{Options, compile};
 use crate::docker::Docker;
 use crate::model::world::{Backup, World};
+use crate::plan::Plan;
 use crate::repo::LocalRepo;
+use crate::runbook::source::Source;
 use crate::s3::S3Store;
+
+/// A plan of `source` made against `world`, what Docker and the
+/// repositories hold now.
+pub fn compile_live(
+    source: &Source,
+    sets: &[(String, String)],
+    world: &World,
+) -> Result<Plan, OpError> {
+    let options = Options {
+        sets,
+        missing: Missing::Refuse,
+        world: Some((world, "live")),
+    };
+    compile(source, &options).map_err(|f| OpError::from_compile(f, source))
+}
 
 /// Connects to Docker, or explains why not.
 pub async fn connect() -> Result<Docker, OpError> {
