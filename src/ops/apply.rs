@@ -114,3 +114,41 @@ fn changes(saw: &[Observation], sees: &[Observation]) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(pairs: &[(&str, &str)]) -> Vec<Observation> {
+        pairs
+            .iter()
+            .map(|(subject, state)| Observation {
+                subject: subject.to_string(),
+                state: state.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_changed_gone_and_new_subject_is_named() {
+        let saw = seen(&[
+            ("container redis", "running, healthy"),
+            ("volume data", "present"),
+            ("backup latest of data", "B1"),
+        ]);
+        let sees = seen(&[
+            ("container redis", "exited"),
+            ("backup latest of data", "B1"),
+            ("volume extra", "present"),
+        ]);
+        assert_eq!(
+            changes(&saw, &sees),
+            [
+                "  container redis: was `running, healthy`, now `exited`",
+                "  volume data: was `present`, now gone",
+                "  volume extra: new, `present`",
+            ]
+        );
+        assert!(changes(&saw, &saw).is_empty());
+    }
+}
