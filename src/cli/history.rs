@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
+use super::Format;
 use super::live::Places;
-use super::{EXIT_OK, Format, usage_error};
 use crate::engine::journal::{self, Record};
+use crate::ops::OpError;
 use crate::ops::resume::read_journal;
 
 #[derive(Debug, clap::Args)]
@@ -71,11 +72,8 @@ fn summarize(run_id: &str, records: &[Record]) -> RunSummary {
     }
 }
 
-pub fn history(places: &Places, args: HistoryArgs) -> u8 {
-    let ids = match journal::run_ids(&places.state_dir) {
-        Ok(ids) => ids,
-        Err(e) => return usage_error(&e.to_string()),
-    };
+pub fn history(places: &Places, args: HistoryArgs) -> Result<(), OpError> {
+    let ids = journal::run_ids(&places.state_dir).map_err(|e| OpError::usage(e.to_string()))?;
     let runs: Vec<RunSummary> = ids
         .iter()
         .take(args.limit)
@@ -121,20 +119,17 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
             }
         }
     }
-    EXIT_OK
+    Ok(())
 }
 
-pub fn show(places: &Places, args: ShowArgs) -> u8 {
-    let records = match read_journal(&places.state_dir, &args.run_id) {
-        Ok(r) => r,
-        Err(e) => return super::fail(e),
-    };
+pub fn show(places: &Places, args: ShowArgs) -> Result<(), OpError> {
+    let records = read_journal(&places.state_dir, &args.run_id)?;
     if args.format == Format::Json {
         outln!(
             "{}",
             serde_json::to_string_pretty(&records).unwrap_or_default()
         );
-        return EXIT_OK;
+        return Ok(());
     }
     let s = summarize(&args.run_id, &records);
     outln!(
@@ -178,7 +173,7 @@ pub fn show(places: &Places, args: ShowArgs) -> u8 {
         };
         outln!("  {line}");
     }
-    EXIT_OK
+    Ok(())
 }
 
 fn compact(outputs: &serde_json::Value) -> String {

@@ -1,6 +1,8 @@
 //! The command line: clap definitions and one module per subcommand.
-//! Commands write results to stdout and problems to stderr, and return the
-//! exit code: 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
+//! Commands parse arguments, call an operation (`ops`), write results to
+//! stdout and return its `OpError`, which [`fail`] renders on stderr and
+//! turns into the exit code (the validation and listing commands still
+//! return their code themselves): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
 //! 3 a run failed (and was rolled back), 4 a rollback did not complete,
 //! 5 Docker, a lock or the repository was unavailable, 6 a saved plan or an
 //! interrupted run is stale (its runbook or world changed): nothing was done.
@@ -185,13 +187,13 @@ pub fn run(mut cli: Cli) -> u8 {
     match cli.command {
         Command::Validate(args) => validate::run(&cli.runbooks, args),
         Command::List(args) => list::run(&cli.runbooks, args),
-        Command::Plan(args) => plan::run(&cli.runbooks, &cli.places, args),
+        Command::Plan(args) => done(plan::run(&cli.runbooks, &cli.places, args)),
         Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
         Command::Apply(args) => done(apply::run(&cli.places, args)),
         Command::Backup(args) => done(backup::run(&cli.places, args)),
         Command::Backups(args) => backups::run(&cli.places, args),
-        Command::History(args) => history::history(&cli.places, args),
-        Command::Show(args) => history::show(&cli.places, args),
+        Command::History(args) => done(history::history(&cli.places, args)),
+        Command::Show(args) => done(history::show(&cli.places, args)),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
         Command::Schema(args) => schema::run(args),
@@ -280,11 +282,4 @@ pub fn print_diagnostics(
     use std::io::Write as _;
     let text = crate::runbook::diagnostic::render(diagnostics, source, true);
     let _ = write!(anstream::stderr(), "{text}");
-}
-
-/// Reports a runbook file that could not be read as one: a file that holds
-/// no runbook text (not UTF-8, too large) is an invalid runbook (exit 1, with
-/// its position); a path that cannot be read is a usage error (exit 2).
-pub fn read_failure(e: &crate::runbook::parse::ReadError) -> u8 {
-    fail(OpError::from_read(e, None))
 }

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, locate, print_diagnostics, usage_error};
+use super::locate;
 use crate::compile::params::Missing;
-use crate::compile::{Failure, Options, compile};
+use crate::compile::{Options, compile};
 use crate::model::world::World;
+use crate::ops::OpError;
 use crate::plan::{dot, mermaid, text};
 use crate::runbook::parse::read_source;
 
@@ -47,19 +48,15 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
-    let path = match locate::find(runbooks, &args.runbook) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
-    let source = match read_source(&path) {
-        Ok(s) => s,
-        Err(e) => return super::read_failure(&e),
-    };
-    let mut world = match args.world.as_deref().map(load_world).transpose() {
-        Ok(w) => w,
-        Err(e) => return usage_error(&e),
-    };
+pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> Result<(), OpError> {
+    let path = locate::find(runbooks, &args.runbook).map_err(OpError::usage)?;
+    let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
+    let mut world = args
+        .world
+        .as_deref()
+        .map(load_world)
+        .transpose()
+        .map_err(OpError::usage)?;
     let mut world_name = args
         .world
         .as_ref()
@@ -81,24 +78,15 @@ pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
         missing: Missing::Refuse,
         world: world.as_ref().map(|w| (w, world_name.as_str())),
     };
-    let plan = match compile(&source, &options) {
-        Ok(plan) => plan,
-        Err(Failure::Invalid(diagnostics)) => {
-            print_diagnostics(&diagnostics, &source);
-            return EXIT_INVALID;
-        }
-        Err(Failure::Usage(problems)) => {
-            for p in &problems {
-                usage_error(p);
-            }
-            return EXIT_USAGE;
-        }
-    };
+    let plan = compile(&source, &options).map_err(|f| OpError::from_compile(f, &source))?;
     let json = || serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(out) = &args.out
         && let Err(e) = std::fs::write(out, json())
     {
-        return usage_error(&format!("cannot write {}: {e}", out.display()));
+        return Err(OpError::usage(format!(
+            "cannot write {}: {e}",
+            out.display()
+        )));
     }
     let rendered = match args.format {
         PlanFormat::Text => text::render(&plan),
@@ -107,7 +95,7 @@ pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
         PlanFormat::Dot => dot::render(&plan),
     };
     out!("{rendered}");
-    EXIT_OK
+    Ok(())
 }
 
 /// The live world, read-only: Docker's containers and volumes, the repository's backups.
