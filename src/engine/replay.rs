@@ -129,3 +129,102 @@ fn left_by(kind: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+    use serde_json::json;
+
+    use super::*;
+
+    fn at() -> Timestamp {
+        Timestamp::UNIX_EPOCH
+    }
+
+    fn started(id: &str) -> Record {
+        Record::StepStarted {
+            id: id.into(),
+            kind: "k".into(),
+            attempt: 1,
+            at: at(),
+            args: json!({}),
+        }
+    }
+
+    fn finished(id: &str) -> Record {
+        Record::StepFinished {
+            id: id.into(),
+            at: at(),
+            duration_ms: 1,
+            outputs: json!({ "backup_id": id }),
+        }
+    }
+
+    fn failed(id: &str, untouched: bool) -> Record {
+        Record::StepFailed {
+            id: id.into(),
+            at: at(),
+            duration_ms: 1,
+            error: "broke".into(),
+            untouched,
+        }
+    }
+
+    #[test]
+    fn the_last_record_of_a_step_is_its_state() {
+        // b failed, the run was resumed, b ran again and finished; c was
+        // cut off by a kill.
+        let records = [
+            started("a"),
+            finished("a"),
+            started("b"),
+            failed("b", false),
+            started("b"),
+            finished("b"),
+            started("c"),
+        ];
+        let seed = seed_from(&records);
+        let done: Vec<&str> = seed.done.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(done, ["a", "b"]);
+        assert!(seed.failed.is_empty() && seed.rollback.is_none());
+        assert_eq!(in_flight(&records), ["c"]);
+    }
+
+    #[test]
+    fn a_rollback_under_way_keeps_what_failed_and_what_was_undone() {
+        let records = [
+            started("a"),
+            finished("a"),
+            started("b"),
+            failed("b", false),
+            started("c"),
+            failed("c", true),
+            Record::RollbackStarted {
+                at: at(),
+                reason: "b: broke".into(),
+            },
+            Record::UndoStarted {
+                id: "a".into(),
+                kind: "u".into(),
+                at: at(),
+                args: json!({}),
+            },
+            Record::UndoFinished {
+                id: "a".into(),
+                at: at(),
+            },
+            Record::UndoStarted {
+                id: "b".into(),
+                kind: "u".into(),
+                at: at(),
+                args: json!({}),
+            },
+        ];
+        let seed = seed_from(&records);
+        assert_eq!(seed.rollback.as_deref(), Some("b: broke"));
+        assert_eq!(seed.failed, ["b"]);
+        assert_eq!(seed.refused, ["c"]);
+        assert_eq!(seed.undone, ["a"]);
+        assert_eq!(undos_in_flight(&records), ["b"]);
+    }
+}
