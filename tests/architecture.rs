@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A folder may use itself and any folder before it.
 const LAYERS: &[&str] = &[
-    "model", "archive", "runbook", "plan", "repo", "s3", "compile", "engine", "docker", "steps",
+    "model", "archive", "runbook", "plan", "drill", "repo", "s3", "compile", "engine", "docker", "steps",
     "cli",
 ];
 

@@ -210,6 +210,8 @@ pub async fn execute(
         yes: req.yes,
         remote: req.remote,
         workdir: std::env::current_dir().unwrap_or_default(),
+        restore_from: Default::default(),
+        push_new: true,
     };
     let mut real = Real::new(ports, &req.plan);
     if let Some(seed) = &seed {

@@ -314,6 +314,7 @@ pub async fn observe(
         containers,
         volumes,
         backups,
+        restore_from: Default::default(),
     })
 }
 

@@ -47,15 +47,22 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, places: &super::live::Places, args: Args) -> u8 {
     let path = match locate::find(runbooks, &args.runbook) {
         Ok(p) => p,
+        // A drill's plan, by its name.
+        Err(_) if locate::find_drill(drills, &args.runbook).is_ok() => {
+            return super::drill::plan(drills, runbooks, &args);
+        }
         Err(e) => return usage_error(&e),
     };
     let source = match read_source(&path) {
         Ok(s) => s,
         Err(e) => return super::read_failure(&e),
     };
+    if crate::drill::def::is_drill(&source.text) {
+        return super::drill::plan(drills, runbooks, &args);
+    }
     let mut world = match args.world.as_deref().map(load_world).transpose() {
         Ok(w) => w,
         Err(e) => return usage_error(&e),
