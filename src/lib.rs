@@ -2,7 +2,8 @@
 //!
 //! Stages: `runbook` (load, parse) → `compile` (analyze, DAG, safety) → `plan`
 //! (the reviewable result and its renderers) → `engine` (runs a plan through
-//! the `docker` adapter and the backup `repo`). The CLI in `cli` sits on top;
+//! the `docker` adapter and the backup `repo`). The operations (`ops`: run,
+//! apply, resume, backup) sit above the steps; the CLI in `cli` on top;
 //! `model` is the shared vocabulary at the bottom. Each folder imports only
 //! folders below it (docs/architecture.md §1, tests/architecture.rs).
 
@@ -13,6 +14,7 @@ pub mod docker;
 pub mod drill;
 pub mod engine;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod repo;
 pub mod runbook;

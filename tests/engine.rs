@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use lifeboat::compile::compiler::{Options as CompileOptions, compile};
+use lifeboat::engine::journal::{self, Journal, Record};
 use lifeboat::engine::render::RunScope;
-use lifeboat::engine::{Call, Event, Executor, Options, Outcome, Outputs, Seed, StepError, run};
+use lifeboat::engine::replay::seed_from;
+use lifeboat::engine::{
+    Call, Event, Executor, Options, Outcome, Outputs, Seed, StepError, Subscribers, run,
+};
 use lifeboat::plan::Plan;
 use lifeboat::runbook::source::Source;
 use serde_json::json;
@@ -22,6 +26,8 @@ struct Fake {
     /// step id → how many attempts fail before one succeeds (u32::MAX: all).
     failures: HashMap<String, u32>,
     undo_failures: Vec<String>,
+    /// Undos that never end (the process dies during them).
+    undo_hangs: Vec<String>,
     /// Steps that refuse before changing anything (`StepError::refused`).
     refusals: Vec<String>,
     /// Steps whose first attempt fails part-way and whose later attempts refuse.
@@ -62,6 +68,7 @@ impl Executor for Fake {
         let lands = (!call.undo)
             .then(|| self.lands_after.get(&call.step).copied())
             .flatten();
+        let hang = call.undo && self.undo_hangs.contains(&call.step);
         let landed = Arc::clone(&self.landed);
         let step = call.step.clone();
         let args = serde_json::Value::Object(call.args.into_iter().collect());
@@ -73,6 +80,9 @@ impl Executor for Fake {
                 c.1 = c.1.max(c.0);
             }
             tokio::time::sleep(delay).await;
+            if hang {
+                std::future::pending::<()>().await;
+            }
             if let Some(after) = lands {
                 let landed = landed.clone();
                 let what = step.clone();
@@ -172,7 +182,15 @@ async fn go_with(
         abort,
         secrets: vec![],
     };
-    let report = run(plan, &scope, fake, None, tx, &options, seed).await;
+    let report = run(
+        plan,
+        &scope,
+        fake,
+        Subscribers::new().with(tx),
+        &options,
+        seed,
+    )
+    .await;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -616,4 +634,116 @@ async fn a_resumed_rollback_skips_undos_that_already_finished() {
         ],
         "restore-b's undo finished before the kill and is not run again"
     );
+}
+
+/// A run with a real journal; `crash_after`: the process dies then (the
+/// run's future is dropped mid-way).
+async fn journaled(
+    plan: &Plan,
+    fake: Arc<Fake>,
+    journal: Journal,
+    seed: Seed,
+    crash_after: Option<Duration>,
+) -> Option<lifeboat::engine::runner::Report> {
+    let scope = RunScope::new(
+        vec![("backup".into(), "latest".into())],
+        &plan.targets,
+        "r1",
+        "now",
+    );
+    let options = Options {
+        run_id: "r1".into(),
+        parallel: 1,
+        cancel: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        secrets: vec![],
+    };
+    let work = run(
+        plan,
+        &scope,
+        fake,
+        Subscribers::new().with(journal),
+        &options,
+        seed,
+    );
+    match crash_after {
+        Some(after) => tokio::time::timeout(after, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_killed_after_its_first_undo_resumes_and_runs_each_undo_once() {
+    let plan = plan_of(RUNBOOK);
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = HashMap::new();
+    failures.insert("verify".to_string(), u32::MAX);
+    // The rollback undoes restore-b first; the undo of restore-a, second,
+    // never ends: the process is killed there.
+    let dying = Arc::new(Fake {
+        failures: failures.clone(),
+        undo_hangs: vec!["restore-a".into()],
+        ..Fake::default()
+    });
+    let journal = Journal::create(dir.path(), "r1").unwrap();
+    let crashed = journaled(
+        &plan,
+        dying,
+        journal,
+        Seed::default(),
+        Some(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(crashed.is_none(), "the run was killed during its rollback");
+    let path = journal::path_of(dir.path(), "r1");
+    let before = journal::read(&path).unwrap();
+    assert_eq!(
+        undo_records(&before),
+        [
+            "started restore-b",
+            "finished restore-b",
+            "started restore-a"
+        ]
+    );
+
+    // Resume: the journal, replayed, says what is left to undo.
+    let seed = seed_from(&before);
+    assert_eq!(seed.undone, ["restore-b"]);
+    let fake = Arc::new(Fake {
+        failures,
+        ..Fake::default()
+    });
+    let journal = Journal::reopen(dir.path(), "r1").unwrap();
+    let report = journaled(&plan, fake.clone(), journal, seed, None)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:?}", report.errors);
+    assert!(
+        log(&fake).iter().all(|l| l.starts_with("undo")),
+        "nothing runs forward: {:?}",
+        log(&fake)
+    );
+    let after = journal::read(&path).unwrap();
+    let finished: Vec<String> = undo_records(&after)
+        .into_iter()
+        .filter_map(|r| r.strip_prefix("finished ").map(str::to_string))
+        .collect();
+    assert_eq!(
+        finished,
+        ["restore-b", "restore-a", "stop-b", "stop-a"],
+        "each undo finished once, in the journal too"
+    );
+}
+
+/// The journal's undo records, as "started ID" / "finished ID".
+fn undo_records(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::UndoStarted { id, .. } => Some(format!("started {id}")),
+            Record::UndoFinished { id, .. } => Some(format!("finished {id}")),
+            Record::UndoFailed { id, .. } => Some(format!("failed {id}")),
+            _ => None,
+        })
+        .collect()
 }

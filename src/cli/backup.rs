@@ -1,12 +1,10 @@
-//! `lifeboat backup --volume V`: an ad-hoc backup, run through the engine
-//! like any one-step runbook (journal, lock, events).
+//! `lifeboat backup --volume V`: an ad-hoc backup (`ops::backup`), run
+//! through the engine like any one-step runbook (journal, lock, events).
 
-use super::execute::{Request, execute};
+use super::Format;
+use super::execute::{Launch, env, execute};
 use super::live::{Places, connect_and_observe, runtime};
-use super::run::{compile_live, report_failure};
-use super::{Format, usage_error};
-use crate::compile::compiler::param_values;
-use crate::runbook::source::Source;
+use crate::ops::{OpError, RunRequest};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,61 +18,23 @@ pub struct Args {
     pub format: Format,
 }
 
-/// A runbook with one backup step per volume.
-fn runbook(volumes: &[String], tags: &[String]) -> String {
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut text =
-        String::from("runbook: backup\ndescription: ad-hoc backup (lifeboat backup)\ntargets:\n");
-    for (i, v) in volumes.iter().enumerate() {
-        text.push_str(&format!("  v{i}: {{ volume: {} }}\n", quote(v)));
-    }
-    text.push_str("steps:\n");
-    let tags: Vec<String> = tags.iter().map(|t| quote(t)).collect();
-    for i in 0..volumes.len() {
-        text.push_str(&format!(
-            "  - {{ id: backup-{i}, uses: volume.backup, with: {{ volume: v{i}, tags: [{}] }} }}\n",
-            tags.join(", ")
-        ));
-    }
-    text
-}
-
-pub fn run(places: &Places, args: Args) -> u8 {
-    let source = Source::new("(lifeboat backup)", runbook(&args.volume, &args.tags));
-    let repo = match places.open_repo() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
+    let repo = places.open_repo()?;
     runtime().block_on(async {
-        let (docker, remote, world) = match connect_and_observe(places, &repo).await {
-            Ok(live) => live,
-            Err(code) => return code,
-        };
-        for v in &args.volume {
-            if world.volume(v).is_none() {
-                return usage_error(&format!(
-                    "no volume `{v}` on this Docker host (see `docker volume ls`)"
-                ));
-            }
-        }
-        let plan = match compile_live(&source, &[], &world) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
-        let params = match param_values(&source, &[]) {
-            Ok(p) => p,
-            Err(f) => return report_failure(f, &source),
-        };
-        let request = Request {
-            plan,
-            params,
-            sets: Vec::new(),
-            yes: true,
+        let (docker, remote, world) = connect_and_observe(places, &repo).await?;
+        let (plan, params) = crate::ops::backup::plan(&args.volume, &args.tags, &world)?;
+        let launch = Launch {
             parallel: 4,
+            yes: true,
             format: args.format,
-            resume: None,
             remote,
         };
-        execute(docker, repo, places, request).await.0
+        execute(
+            &env(places, docker, repo),
+            RunRequest::new(plan, params),
+            launch,
+        )
+        .await?;
+        Ok(())
     })
 }

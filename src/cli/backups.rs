@@ -267,12 +267,12 @@ fn parse_tags(text: &str) -> Result<TagList, String> {
 pub fn run(places: &Places, args: Args) -> u8 {
     let repo = match places.open_repo() {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::fail(e),
     };
     let rt = super::live::runtime();
     let remote = match rt.block_on(places.remote()) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::fail(e),
     };
     let cat = match Catalog::open(repo, remote, rt) {
         Ok(c) => c,
@@ -572,9 +572,9 @@ fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
         return EXIT_OK;
     }
     let docker = if args.restore_test {
-        match cat.block_on(super::live::connect()) {
+        match cat.block_on(crate::ops::world::connect()) {
             Ok(d) => Some(d),
-            Err(code) => return code,
+            Err(e) => return super::fail(e),
         }
     } else {
         None

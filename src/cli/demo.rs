@@ -74,7 +74,7 @@ fn sh(cmd: &mut Command) -> Result<(), String> {
 }
 
 fn lifeboat(runbooks: &Path, places: &Places, runbook: &str, project: &str) -> Result<(), String> {
-    let code = run_cmd::run(
+    let code = super::done(run_cmd::run(
         runbooks,
         places,
         run_cmd::Args {
@@ -86,7 +86,7 @@ fn lifeboat(runbooks: &Path, places: &Places, runbook: &str, project: &str) -> R
             parallel: 4,
             format: Format::Text,
         },
-    );
+    ));
     if code == EXIT_OK {
         Ok(())
     } else {

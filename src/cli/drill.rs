@@ -5,14 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc::unbounded_channel;
+use tokio_util::sync::CancellationToken;
 
 use super::live::{Places, runtime};
 use super::plan::parse_set;
 use super::{EXIT_INVALID, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
 use crate::drill::def::{self, Drill};
-use crate::drill::report::{DrillReport, EXIT_COULD_NOT_RUN};
+use crate::drill::report::DrillReport;
 use crate::drill::{history, render};
 use crate::engine::Event;
+use crate::ops::OpError;
 use crate::ops::drill::{DrillRequest, Progress, drill};
 use crate::runbook::parse::read_source;
 use crate::runbook::source::Source;
@@ -113,23 +115,25 @@ pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u
         return code;
     }
     if let Err(f) = crate::ops::drill::plan::preview(&drill, &runbook, &args.sets) {
-        return super::run::report_failure(f, &runbook);
+        return super::fail(OpError::from_compile(f, &runbook));
     }
     let repo = match places.open_repo() {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::fail(e),
     };
     runtime().block_on(async {
-        let docker = match super::live::connect().await {
-            Ok(d) => d,
-            Err(code) => return code,
+        let connected = async {
+            let docker = crate::ops::world::connect().await?;
+            let remote = places.remote().await?;
+            Ok::<_, OpError>((docker, remote))
         };
-        let remote = match places.remote().await {
-            Ok(r) => r,
-            Err(code) => return code,
+        let (docker, remote) = match connected.await {
+            Ok(c) => c,
+            Err(e) => return super::fail(e),
         };
-        let env = places.env(docker, repo);
-        let (cancel, abort) = super::execute::ctrl_c_tokens();
+        let env = super::execute::env(places, docker, repo);
+        let (cancel, abort) = (CancellationToken::new(), CancellationToken::new());
+        super::execute::on_ctrl_c(cancel.clone(), abort.clone());
         let request = DrillRequest {
             drill,
             runbook,
@@ -147,7 +151,7 @@ pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u
         });
         let report = drill(&env, remote, request, tx).await;
         let _ = printer.await;
-        finish(places, &report, &args.format, args.report.as_deref())
+        finish(places, &report, args.format, args.report.as_deref())
     })
 }
 
@@ -166,7 +170,7 @@ fn print_progress(p: &Progress) {
 
 /// Stores the report in the history, writes the report files, prints it;
 /// the verdict's exit code.
-fn finish(places: &Places, report: &DrillReport, format: &Format, dir: Option<&Path>) -> u8 {
+fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Path>) -> u8 {
     let mut code = report.verdict.exit_code();
     if let Err(e) = history::store(&places.state_dir, report) {
         errln!("warning: the drill's report could not be kept in the history: {e}");
@@ -193,7 +197,6 @@ fn finish(places: &Places, report: &DrillReport, format: &Format, dir: Option<&P
     if let Some(kept) = &report.kept {
         errln!("The drill's stack was kept; remove it with:\n  {kept}");
     }
-    let _ = EXIT_COULD_NOT_RUN;
     code
 }
 
@@ -245,7 +248,7 @@ pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
     }
     let plan = match crate::ops::drill::plan::preview(&drill, &runbook, &sets) {
         Ok(p) => p,
-        Err(f) => return super::run::report_failure(f, &runbook),
+        Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
     };
     let project = crate::ops::drill::plan::placeholder_project(&drill.name);
     match args.format {

@@ -127,7 +127,7 @@ pub fn history(places: &Places, args: HistoryArgs) -> u8 {
 pub fn show(places: &Places, args: ShowArgs) -> u8 {
     let records = match read_journal(places, &args.run_id) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => return super::fail(e),
     };
     if args.format == Format::Json {
         outln!(

@@ -4,12 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiff::Timestamp;
-
 use super::config::{self, Config, S3Config, parse_timeout};
-use super::{EXIT_UNAVAILABLE, usage_error};
 use crate::docker::Docker;
 use crate::model::world::World;
+use crate::ops::OpError;
 use crate::repo::{KeySettings, Keys, LocalRepo, Policy};
 use crate::s3::{S3Options, S3Store};
 
@@ -100,8 +98,8 @@ pub struct Places {
 
 impl Places {
     /// Reads the config file (when there is one) and fills in what flags and
-    /// the environment left open. Err: the exit code, the error printed.
-    pub fn settle(&mut self) -> Result<(), u8> {
+    /// the environment left open.
+    pub fn settle(&mut self) -> Result<(), OpError> {
         let config = match &self.config {
             Some(path) => Config::load(path),
             None if Path::new(config::DEFAULT_FILE).is_file() => {
@@ -109,7 +107,7 @@ impl Places {
             }
             None => Ok(Config::default()),
         }
-        .map_err(|e| usage_error(&e))?;
+        .map_err(OpError::usage)?;
         self.state_dir = self
             .state_dir_arg
             .clone()
@@ -133,7 +131,7 @@ impl Places {
         } else {
             flags
         };
-        self.retention = config.retention.policy().map_err(|e| usage_error(&e))?;
+        self.retention = config.retention.policy().map_err(OpError::usage)?;
         self.s3 = config.s3;
         self.max_expansion = config.restore.max_expansion;
         Ok(())
@@ -199,35 +197,33 @@ impl Places {
     }
 
     /// The off-site store: an S3 `--repo`, else `--offsite`.
-    pub async fn remote(&self) -> Result<Option<S3Store>, u8> {
+    pub async fn remote(&self) -> Result<Option<S3Store>, OpError> {
         let Some(url) = self.s3_repo().or_else(|| self.offsite.clone()) else {
             return Ok(None);
         };
-        let options = self.s3_options().map_err(|e| usage_error(&e))?;
-        S3Store::open(&url, options).await.map(Some).map_err(|e| {
-            usage_error(&format!("{url}: {e}"));
-            EXIT_UNAVAILABLE
-        })
+        let options = self.s3_options().map_err(OpError::usage)?;
+        S3Store::open(&url, options)
+            .await
+            .map(Some)
+            .map_err(|e| OpError::Unavailable(format!("{url}: {e}")))
     }
 
     /// The local repository, swept of the partial objects that interrupted
     /// runs left behind (said on stderr).
-    pub fn open_repo(&self) -> Result<Arc<LocalRepo>, u8> {
+    pub fn open_repo(&self) -> Result<Arc<LocalRepo>, OpError> {
         let repo = self.open_repo_unswept()?;
         sweep(&repo);
         Ok(repo)
     }
 
     /// The local repository as it is, for what must change nothing (`--dry-run`).
-    pub fn open_repo_unswept(&self) -> Result<Arc<LocalRepo>, u8> {
+    pub fn open_repo_unswept(&self) -> Result<Arc<LocalRepo>, OpError> {
         let dir = self.repo_dir();
-        let keys = Keys::load(&self.keys).map_err(|e| usage_error(&format!("encryption: {e}")))?;
+        let keys =
+            Keys::load(&self.keys).map_err(|e| OpError::usage(format!("encryption: {e}")))?;
         LocalRepo::open(&dir)
             .map(|r| Arc::new(r.with_keys(keys).with_max_expansion(self.max_expansion)))
-            .map_err(|e| {
-                usage_error(&format!("repository {}: {e}", dir.display()));
-                EXIT_UNAVAILABLE
-            })
+            .map_err(|e| OpError::Unavailable(format!("repository {}: {e}", dir.display())))
     }
 }
 
@@ -274,64 +270,17 @@ fn sweep(repo: &LocalRepo) {
     }
 }
 
-/// Connects to Docker, or explains why not (exit code in Err).
-pub async fn connect() -> Result<Docker, u8> {
-    Docker::connect().await.map_err(|e| {
-        usage_error(&format!(
-            "{e}\n  hint: is the Docker daemon running? lifeboat uses DOCKER_HOST when set \
-             (e.g. unix:///var/run/docker.sock or tcp://host:2375), else the local socket"
-        ));
-        EXIT_UNAVAILABLE
-    })
-}
-
-/// What Docker and the repository hold now (the local one, and the off-site
-/// one if any): what live plans are made against.
-pub async fn observe(
-    docker: &Docker,
-    repo: &LocalRepo,
-    remote: Option<&S3Store>,
-) -> Result<World, String> {
-    let (containers, volumes) = docker.observe().await.map_err(|e| e.to_string())?;
-    let mut backups: Vec<crate::model::world::Backup> = repo
-        .list()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(|m| m.to_world())
-        .collect();
-    if let Some(store) = remote {
-        let off_site = crate::s3::list_manifests(store)
-            .await
-            .map_err(|e| format!("listing backups in {}: {e}", store.url()))?;
-        for m in off_site {
-            if !backups.iter().any(|b| b.id == m.id) {
-                backups.push(m.to_world());
-            }
-        }
-    }
-    Ok(World {
-        taken_at: Timestamp::now(),
-        containers,
-        volumes,
-        backups,
-        restore_from: Default::default(),
-    })
-}
-
 /// Docker, the off-site store and the world they show: what a run starts from.
 pub async fn connect_and_observe(
     places: &Places,
     repo: &LocalRepo,
-) -> Result<(Docker, Option<S3Store>, World), u8> {
-    let docker = connect().await?;
+) -> Result<(Docker, Option<S3Store>, World), OpError> {
+    let docker = crate::ops::world::connect().await?;
     let remote = places.remote().await?;
-    match observe(&docker, repo, remote.as_ref()).await {
-        Ok(world) => Ok((docker, remote, world)),
-        Err(e) => {
-            usage_error(&format!("probing the world: {e}"));
-            Err(EXIT_UNAVAILABLE)
-        }
-    }
+    let world = crate::ops::world::observe(&docker, repo, remote.as_ref())
+        .await
+        .map_err(|e| OpError::Unavailable(format!("probing the world: {e}")))?;
+    Ok((docker, remote, world))
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -340,7 +289,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap_or_else(|e| {
             errln!("error: cannot start the async runtime: {e}");
-            std::process::exit(i32::from(EXIT_UNAVAILABLE))
+            std::process::exit(i32::from(super::EXIT_UNAVAILABLE))
         })
 }
 

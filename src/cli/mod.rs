@@ -53,6 +53,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::ops::OpError;
+
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -210,24 +212,72 @@ pub enum Format {
 }
 
 pub fn run(mut cli: Cli) -> u8 {
-    if let Err(code) = cli.places.settle() {
-        return code;
+    if let Err(e) = cli.places.settle() {
+        return fail(e);
     }
     match cli.command {
         Command::Validate(args) => validate::run(&cli.runbooks, &cli.drills, args),
         Command::List(args) => list::run(&cli.runbooks, &cli.drills, args),
         Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
         Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
-        Command::Run(args) => run::run(&cli.runbooks, &cli.places, args),
-        Command::Apply(args) => apply::run(&cli.places, args),
-        Command::Backup(args) => backup::run(&cli.places, args),
+        Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
+        Command::Apply(args) => done(apply::run(&cli.places, args)),
+        Command::Backup(args) => done(backup::run(&cli.places, args)),
         Command::Backups(args) => backups::run(&cli.places, args),
         Command::History(args) => history::history(&cli.places, args),
         Command::Show(args) => history::show(&cli.places, args),
-        Command::Resume(args) => resume::run(&cli.places, args),
+        Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
         Command::Schema(args) => schema::run(args),
         Command::Kinds(args) => kinds::run(args),
+    }
+}
+
+/// The exit code of a command that returns an operation's result.
+pub(crate) fn done(result: Result<(), OpError>) -> u8 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => fail(e),
+    }
+}
+
+/// Renders an operation's error on stderr and returns its exit code
+/// (docs/architecture.md §2): the one place errors become exit codes.
+pub fn fail(e: OpError) -> u8 {
+    match e {
+        OpError::Invalid {
+            diagnostics,
+            runbook,
+        } => {
+            print_diagnostics(&diagnostics, &runbook);
+            EXIT_INVALID
+        }
+        OpError::Usage(problems) => {
+            for p in &problems {
+                usage_error(p);
+            }
+            EXIT_USAGE
+        }
+        OpError::Refused(m) => usage_error(&m),
+        OpError::NotConfirmed => {
+            errln!("Not confirmed; nothing was done.");
+            EXIT_FAILED
+        }
+        OpError::Stale(m) => {
+            usage_error(&m);
+            EXIT_STALE
+        }
+        OpError::Unavailable(m) => {
+            usage_error(&m);
+            EXIT_UNAVAILABLE
+        }
+        OpError::Finished(m) => {
+            usage_error(&m);
+            EXIT_FAILED
+        }
+        // The reporter has said what failed.
+        OpError::Failed { .. } => EXIT_FAILED,
+        OpError::RollbackIncomplete { .. } => EXIT_ROLLBACK_FAILED,
     }
 }
 
@@ -261,11 +311,5 @@ pub fn print_diagnostics(
 /// no runbook text (not UTF-8, too large) is an invalid runbook (exit 1, with
 /// its position); a path that cannot be read is a usage error (exit 2).
 pub fn read_failure(e: &crate::runbook::parse::ReadError) -> u8 {
-    match e.diagnostic() {
-        Some((source, diagnostic)) => {
-            print_diagnostics(&[diagnostic], &source);
-            EXIT_INVALID
-        }
-        None => usage_error(&e.to_string()),
-    }
+    fail(OpError::from_read(e, None))
 }

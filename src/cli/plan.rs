@@ -124,11 +124,11 @@ fn probe(places: &super::live::Places) -> Result<World, String> {
         let docker = crate::docker::Docker::connect()
             .await
             .map_err(|e| e.to_string())?;
-        let remote = places
-            .remote()
-            .await
-            .map_err(|_| "the off-site store is unavailable".to_string())?;
-        super::live::observe(&docker, &repo, remote.as_ref()).await
+        let remote = places.remote().await.map_err(|e| {
+            super::fail(e);
+            "the off-site store is unavailable".to_string()
+        })?;
+        crate::ops::world::observe(&docker, &repo, remote.as_ref()).await
     })
 }
 

@@ -155,6 +155,7 @@ impl Human_ {
                 kind,
                 duration_ms,
                 error,
+                ..
             } => {
                 self.done_bar(id);
                 self.say(format!(

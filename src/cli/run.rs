@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
-use super::execute::{Request, confirm_destructive, execute, refuse_predicted_failures};
+use super::execute::{Launch, confirm_destructive, env, execute};
 use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
-use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use super::{Format, locate};
 use crate::compile::params::Missing;
-use crate::compile::{Failure, Options, compile, compiler::param_values};
+use crate::compile::{Options, compile, compiler::param_values};
+use crate::ops::checks::refuse_predicted_failures;
+use crate::ops::{OpError, RunRequest};
 use crate::plan::{Plan, text};
 use crate::runbook::parse::read_source;
 use crate::runbook::source::Source;
@@ -41,76 +43,33 @@ pub fn compile_live(
     source: &Source,
     sets: &[(String, String)],
     world: &crate::model::world::World,
-) -> Result<Plan, u8> {
+) -> Result<Plan, OpError> {
     let options = Options {
         sets,
         missing: Missing::Refuse,
         world: Some((world, "live")),
     };
-    compile(source, &options).map_err(|f| report_failure(f, source))
+    compile(source, &options).map_err(|f| OpError::from_compile(f, source))
 }
 
-pub fn report_failure(failure: Failure, source: &Source) -> u8 {
-    match failure {
-        Failure::Invalid(diagnostics) => {
-            print_diagnostics(&diagnostics, source);
-            EXIT_INVALID
-        }
-        Failure::Usage(problems) => {
-            for p in &problems {
-                usage_error(p);
-            }
-            EXIT_USAGE
-        }
-    }
-}
-
-/// `--set` pairs that may be written down: secrets are left out.
-pub fn recordable_sets(plan: &Plan, sets: &[(String, String)]) -> Vec<(String, String)> {
-    sets.iter()
-        .filter(|(n, _)| !plan.params.iter().any(|p| &p.name == n && p.secret))
-        .cloned()
-        .collect()
-}
-
-pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
-    let path = match locate::find(runbooks, &args.runbook) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
-    let source = match read_source(&path) {
-        Ok(s) => s,
-        Err(e) => return super::read_failure(&e),
-    };
+pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> {
+    let path = locate::find(runbooks, &args.runbook).map_err(OpError::usage)?;
+    let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
     // Invalid runbooks fail before anything is contacted.
-    if let Err(f) = compile(
-        &source,
-        &Options {
-            sets: &args.sets,
-            missing: Missing::Refuse,
-            world: None,
-        },
-    ) {
-        return report_failure(f, &source);
-    }
-    let opened = if args.dry_run {
-        places.open_repo_unswept()
-    } else {
-        places.open_repo()
+    let offline = Options {
+        sets: &args.sets,
+        missing: Missing::Refuse,
+        world: None,
     };
-    let repo = match opened {
-        Ok(r) => r,
-        Err(code) => return code,
+    compile(&source, &offline).map_err(|f| OpError::from_compile(f, &source))?;
+    let repo = if args.dry_run {
+        places.open_repo_unswept()?
+    } else {
+        places.open_repo()?
     };
     runtime().block_on(async {
-        let (docker, remote, world) = match connect_and_observe(places, &repo).await {
-            Ok(live) => live,
-            Err(code) => return code,
-        };
-        let plan = match compile_live(&source, &args.sets, &world) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+        let (docker, remote, world) = connect_and_observe(places, &repo).await?;
+        let plan = compile_live(&source, &args.sets, &world)?;
         if args.dry_run {
             match args.format {
                 Format::Text => out!("{}", text::render(&plan)),
@@ -119,31 +78,26 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
                     serde_json::to_string_pretty(&plan).unwrap_or_default()
                 ),
             }
-            return EXIT_OK;
+            return Ok(());
         }
         for w in &plan.warnings {
             errln!("warning: {w}");
         }
-        if let Err(code) = refuse_predicted_failures(&plan, args.force) {
-            return code;
-        }
-        if let Err(code) = confirm_destructive(&plan, args.yes) {
-            return code;
-        }
-        let params = match param_values(&source, &args.sets) {
-            Ok(p) => p,
-            Err(f) => return report_failure(f, &source),
+        refuse_predicted_failures(&plan, args.force)?;
+        confirm_destructive(&plan, args.yes)?;
+        let params =
+            param_values(&source, &args.sets).map_err(|f| OpError::from_compile(f, &source))?;
+        let request = RunRequest {
+            sets: args.sets.clone(),
+            ..RunRequest::new(plan, params)
         };
-        let request = Request {
-            sets: recordable_sets(&plan, &args.sets),
-            plan,
-            params,
-            yes: args.yes,
+        let launch = Launch {
             parallel: args.parallel,
+            yes: args.yes,
             format: args.format,
-            resume: None,
             remote,
         };
-        execute(docker, repo, places, request).await.0
+        execute(&env(places, docker, repo), request, launch).await?;
+        Ok(())
     })
 }

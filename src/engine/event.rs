@@ -1,9 +1,28 @@
-//! What the engine reports while it runs. Reporters render these for people
-//! (a line per step), for scripts (`--format json`, one event per line) and
-//! for the journal.
+//! What the engine reports while it runs: one stream of timestamped events
+//! (docs/architecture.md §4). Subscribers render it for people (a line per
+//! step), for scripts (`--format json`, one event per line), write the
+//! journal from it, or collect a report.
 
+use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value as Json;
+
+/// An event and when it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stamped {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Stamped {
+    pub fn now(event: Event) -> Self {
+        Self {
+            at: Timestamp::now(),
+            event,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -17,6 +36,9 @@ pub enum Event {
         id: String,
         kind: String,
         attempt: u32,
+        /// Arguments as run, secrets masked (journaled, not in `--format json`).
+        #[serde(skip)]
+        args: Json,
     },
     /// Bytes moved so far by a long transfer (backup, restore).
     Progress {
@@ -42,6 +64,9 @@ pub enum Event {
         kind: String,
         duration_ms: u64,
         error: String,
+        /// It refused before changing anything: nothing to undo.
+        #[serde(skip)]
+        untouched: bool,
     },
     StepSkipped {
         id: String,
@@ -59,6 +84,9 @@ pub enum Event {
     UndoStarted {
         id: String,
         kind: String,
+        /// Arguments as run, secrets masked (journaled, not in `--format json`).
+        #[serde(skip)]
+        args: Json,
     },
     UndoFinished {
         id: String,

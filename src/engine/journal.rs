@@ -1,6 +1,9 @@
 //! The run journal: `<state>/runs/<run-id>.jsonl`, one record per line.
 //! `step_started` and `undo_started` are fsynced before the side effect, so
-//! after a crash the journal says what may have been in flight.
+//! after a crash the journal says what may have been in flight. The first
+//! record (`run_started` or `resumed`) is written when the journal is opened;
+//! every other record is written from the engine's events: the journal is a
+//! subscriber (docs/architecture.md §4). `replay` reads it back.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -10,7 +13,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::event::Outcome;
+use super::event::{Event, Outcome, Stamped};
+use super::subscriber::Subscriber;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +91,71 @@ pub enum Record {
 }
 
 impl Record {
+    /// The record of an event, if the journal keeps it (not progress,
+    /// retries, Ctrl-C, nor the start: the journal's first record is written
+    /// when it is opened).
+    pub fn of(stamped: &Stamped) -> Option<Record> {
+        let at = stamped.at;
+        Some(match stamped.event.clone() {
+            Event::StepStarted {
+                id,
+                kind,
+                attempt,
+                args,
+            } => Record::StepStarted {
+                id,
+                kind,
+                attempt,
+                at,
+                args,
+            },
+            Event::StepFinished {
+                id,
+                duration_ms,
+                outputs,
+                ..
+            } => Record::StepFinished {
+                id,
+                at,
+                duration_ms,
+                outputs,
+            },
+            Event::StepFailed {
+                id,
+                duration_ms,
+                error,
+                untouched,
+                ..
+            } => Record::StepFailed {
+                id,
+                at,
+                duration_ms,
+                error,
+                untouched,
+            },
+            Event::StepSkipped { id, reason } => Record::StepSkipped { id, reason },
+            Event::RollbackStarted { reason, .. } => Record::RollbackStarted { at, reason },
+            Event::UndoStarted { id, kind, args } => Record::UndoStarted { id, kind, at, args },
+            Event::UndoFinished { id, .. } => Record::UndoFinished { id, at },
+            Event::UndoFailed { id, error, .. } => Record::UndoFailed { id, at, error },
+            Event::RunFinished {
+                outcome,
+                duration_ms,
+                errors,
+                ..
+            } => Record::RunFinished {
+                at,
+                outcome,
+                duration_ms,
+                errors,
+            },
+            Event::RunStarted { .. }
+            | Event::Progress { .. }
+            | Event::StepRetrying { .. }
+            | Event::Interrupted { .. } => return None,
+        })
+    }
+
     /// Records written before a side effect: they must reach the disk first.
     fn must_sync(&self) -> bool {
         matches!(
@@ -178,6 +247,16 @@ impl Journal {
             self.file.sync_data().map_err(io)?;
         }
         Ok(())
+    }
+}
+
+/// The journal writes what the engine reports.
+impl Subscriber for Journal {
+    fn event(&mut self, event: &Stamped) -> Result<(), String> {
+        match Record::of(event) {
+            Some(record) => self.append(&record).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -4,20 +4,20 @@
 //! what was done, in reverse completion order, attempting every undo.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
-use jiff::Timestamp;
 use serde_json::Value as Json;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::event::{Event, Outcome};
-use super::journal::{Journal, Record};
+use super::event::{Event, Outcome, Stamped};
 use super::render::RunScope;
+use super::subscriber::Subscribers;
 use crate::model::duration::parse_duration;
 use crate::model::effect::Effect;
 use crate::plan::Plan;
@@ -133,6 +133,7 @@ pub struct Seed {
 pub struct Report {
     pub outcome: Outcome,
     pub errors: Vec<String>,
+    /// Every finished step's outputs (real values: secrets not masked).
     pub outputs: HashMap<String, Json>,
     pub duration: Duration,
 }
@@ -146,14 +147,15 @@ enum Status {
     Skipped,
 }
 
-pub type SharedJournal = Arc<Mutex<Journal>>;
-
 struct Run<'a> {
     plan: &'a Plan,
     scope: &'a RunScope,
     executor: Arc<dyn Executor>,
-    journal: Option<SharedJournal>,
-    events: UnboundedSender<Event>,
+    subscribers: Subscribers,
+    /// What steps report while they run (progress, retries): published in
+    /// order with the engine's own events.
+    from_steps: UnboundedReceiver<Event>,
+    to_engine: UnboundedSender<Event>,
     options: &'a Options,
     status: Vec<Status>,
     outputs: HashMap<String, Json>,
@@ -166,21 +168,23 @@ struct Run<'a> {
     undone: Vec<String>,
 }
 
+/// Runs `plan`; every subscriber sees each event as it happens.
 pub async fn run(
     plan: &Plan,
     scope: &RunScope,
     executor: Arc<dyn Executor>,
-    journal: Option<SharedJournal>,
-    events: UnboundedSender<Event>,
+    subscribers: Subscribers,
     options: &Options,
     seed: Seed,
 ) -> Report {
+    let (to_engine, from_steps) = unbounded_channel();
     let mut run = Run {
         plan,
         scope,
         executor,
-        journal,
-        events,
+        subscribers,
+        from_steps,
+        to_engine,
         options,
         status: vec![Status::Pending; plan.steps.len()],
         outputs: HashMap::new(),
@@ -190,39 +194,13 @@ pub async fn run(
         started: Instant::now(),
         undone: Vec::new(),
     };
-    for (id, out) in seed.done {
-        if let Some(i) = run.index(&id) {
-            run.status[i] = Status::Done;
-            run.completed.push(i);
-            run.outputs.insert(id, Json::Object(out));
-        }
-    }
-    for id in seed.skipped {
-        if let Some(i) = run.index(&id) {
-            run.status[i] = Status::Skipped;
-        }
-    }
-    for id in seed.failed {
-        if let Some(i) = run.index(&id) {
-            run.status[i] = Status::Failed;
-            let step = &plan.steps[i];
-            if step.effect == Effect::Destroy && step.undo.is_some() {
-                run.interrupted.push(i);
-            }
-        }
-    }
-    for id in seed.refused {
-        if let Some(i) = run.index(&id) {
-            run.status[i] = Status::Failed;
-        }
-    }
-    run.undone = seed.undone;
+    let rollback = run.seed(seed);
     run.emit(Event::RunStarted {
         run_id: options.run_id.clone(),
         runbook: plan.runbook.clone(),
         steps: plan.steps.len(),
     });
-    let outcome = match seed.rollback {
+    let outcome = match rollback {
         Some(reason) => match run.rollback(&reason).await {
             true => Outcome::RolledBack,
             false => Outcome::RollbackFailed,
@@ -231,12 +209,6 @@ pub async fn run(
     };
     let duration = run.started.elapsed();
     let errors = run.errors.clone();
-    run.record(Record::RunFinished {
-        at: Timestamp::now(),
-        outcome,
-        duration_ms: ms(duration),
-        errors: errors.clone(),
-    });
     run.emit(Event::RunFinished {
         run_id: options.run_id.clone(),
         outcome,
@@ -245,21 +217,83 @@ pub async fn run(
     });
     Report {
         outcome,
-        errors,
+        errors: run.errors,
         outputs: run.outputs,
         duration,
     }
 }
 
 type Finished = (usize, Result<Outputs, StepError>, Duration);
+type Running = HashMap<tokio::task::Id, (usize, AbortHandle)>;
 
 impl Run<'_> {
     fn index(&self, id: &str) -> Option<usize> {
         self.plan.steps.iter().position(|s| s.id == id)
     }
 
-    fn emit(&self, event: Event) {
-        let _ = self.events.send(event);
+    /// What an earlier process of this run did (resume). Returns the reason
+    /// of a rollback that was under way.
+    fn seed(&mut self, seed: Seed) -> Option<String> {
+        for (id, out) in seed.done {
+            if let Some(i) = self.index(&id) {
+                self.status[i] = Status::Done;
+                self.completed.push(i);
+                self.outputs.insert(id, Json::Object(out));
+            }
+        }
+        for id in seed.skipped {
+            if let Some(i) = self.index(&id) {
+                self.status[i] = Status::Skipped;
+            }
+        }
+        for id in seed.failed {
+            if let Some(i) = self.index(&id) {
+                self.status[i] = Status::Failed;
+                let step = &self.plan.steps[i];
+                if step.effect == Effect::Destroy && step.undo.is_some() {
+                    self.interrupted.push(i);
+                }
+            }
+        }
+        for id in seed.refused {
+            if let Some(i) = self.index(&id) {
+                self.status[i] = Status::Failed;
+            }
+        }
+        self.undone = seed.undone;
+        seed.rollback
+    }
+
+    /// Publishes what the steps reported so far, then `event`.
+    fn emit(&mut self, event: Event) {
+        self.pump();
+        self.publish(Event::clone(&event));
+    }
+
+    /// Publishes what the steps reported so far.
+    fn pump(&mut self) {
+        while let Ok(event) = self.from_steps.try_recv() {
+            self.publish(event);
+        }
+    }
+
+    fn publish(&mut self, event: Event) {
+        for e in self.subscribers.publish(&Stamped::now(event)) {
+            // A journal that cannot be written must not go unnoticed.
+            tracing::error!("{e}");
+            self.errors.push(e);
+        }
+    }
+
+    /// Awaits `work`, publishing what the steps report meanwhile.
+    async fn pumping<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                Some(event) = self.from_steps.recv() => self.publish(event),
+            }
+        }
     }
 
     fn redact(&self, text: &str) -> String {
@@ -283,26 +317,12 @@ impl Run<'_> {
         }
     }
 
-    fn record(&mut self, record: Record) {
-        let Some(journal) = &self.journal else { return };
-        let result = journal
-            .lock()
-            .map_err(|_| "journal lock poisoned".to_string())
-            .and_then(|mut j| j.append(&record).map_err(|e| e.to_string()));
-        if let Err(e) = result {
-            // A journal that cannot be written must not go unnoticed.
-            tracing::error!("{e}");
-            self.errors.push(e);
-        }
-    }
-
     /// Runs the steps; on failure rolls back as `on_failure` says.
     async fn forward(&mut self) -> Outcome {
         let mut tasks: JoinSet<Finished> = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, (usize, AbortHandle)> = HashMap::new();
+        let mut running = Running::new();
         let mut failure: Option<String> = None;
-        let mut cancelled = false;
-        let mut aborted = false;
+        let (mut cancelled, mut aborted) = (false, false);
         let continue_on_failure = self.plan.on_failure == OnFailure::Continue;
         loop {
             if failure.is_none() || (continue_on_failure && !cancelled) {
@@ -314,22 +334,11 @@ impl Run<'_> {
             tokio::select! {
                 joined = tasks.join_next_with_id() => {
                     let Some(joined) = joined else { break };
-                    match joined {
-                        Ok((id, (i, result, took))) => {
-                            running.remove(&id);
-                            if let Err(e) = self.finish(i, result, took) {
-                                failure.get_or_insert(e);
-                            }
-                        }
-                        Err(e) => {
-                            let Some((i, _)) = running.remove(&e.id()) else { continue };
-                            let why = if e.is_cancelled() { "cancelled (interrupted)".to_string() } else { format!("crashed: {e}") };
-                            if let Err(e) = self.finish(i, Err(StepError::fatal(why)), Duration::ZERO) {
-                                failure.get_or_insert(e);
-                            }
-                        }
+                    if let Err(e) = self.joined(joined, &mut running) {
+                        failure.get_or_insert(e);
                     }
                 }
+                Some(event) = self.from_steps.recv() => self.publish(event),
                 _ = self.options.cancel.cancelled(), if !cancelled => {
                     cancelled = true;
                     failure = Some("interrupted (Ctrl-C)".into());
@@ -343,13 +352,7 @@ impl Run<'_> {
                 }
             }
         }
-        // Steps never reached are reported, so the journal accounts for every step.
-        for i in 0..self.plan.steps.len() {
-            if self.status[i] == Status::Pending && failure.is_some() {
-                self.status[i] = Status::Skipped;
-                self.skip(i, "not started: the run failed".into());
-            }
-        }
+        self.skip_unstarted(failure.is_some());
         let Some(reason) = failure else {
             return Outcome::Succeeded;
         };
@@ -364,12 +367,47 @@ impl Run<'_> {
         }
     }
 
+    /// A step task ended (or was cut off): records it; Err: it failed.
+    fn joined(
+        &mut self,
+        joined: Result<(tokio::task::Id, Finished), tokio::task::JoinError>,
+        running: &mut Running,
+    ) -> Result<(), String> {
+        match joined {
+            Ok((id, (i, result, took))) => {
+                running.remove(&id);
+                self.finish(i, result, took)
+            }
+            Err(e) => {
+                let Some((i, _)) = running.remove(&e.id()) else {
+                    return Ok(());
+                };
+                let why = if e.is_cancelled() {
+                    "cancelled (interrupted)".to_string()
+                } else {
+                    format!("crashed: {e}")
+                };
+                self.finish(i, Err(StepError::fatal(why)), Duration::ZERO)
+            }
+        }
+    }
+
+    /// Steps never reached are reported, so the journal accounts for every step.
+    fn skip_unstarted(&mut self, failed: bool) {
+        for i in 0..self.plan.steps.len() {
+            if self.status[i] == Status::Pending && failed {
+                self.status[i] = Status::Skipped;
+                self.skip(i, "not started: the run failed".into());
+            }
+        }
+    }
+
     /// Ctrl-C: steps that only look are cut off; steps that change the world
     /// are waited for, since Docker may already be carrying out a request
     /// that dropping it would not take back (a start landing in the middle
     /// of the rollback's restore). The rollback then starts from a settled
     /// world and undoes what they did.
-    fn settle(&self, running: &HashMap<tokio::task::Id, (usize, AbortHandle)>) {
+    fn settle(&mut self, running: &Running) {
         let mut waiting = Vec::new();
         for (i, handle) in running.values() {
             let step = &self.plan.steps[*i];
@@ -387,10 +425,6 @@ impl Run<'_> {
 
     fn skip(&mut self, i: usize, reason: String) {
         let id = self.plan.steps[i].id.clone();
-        self.record(Record::StepSkipped {
-            id: id.clone(),
-            reason: reason.clone(),
-        });
         self.emit(Event::StepSkipped { id, reason });
     }
 
@@ -399,7 +433,7 @@ impl Run<'_> {
     fn start_ready(
         &mut self,
         tasks: &mut JoinSet<Finished>,
-        running: &mut HashMap<tokio::task::Id, (usize, AbortHandle)>,
+        running: &mut Running,
         failure: &mut Option<String>,
     ) {
         let limit = self.options.parallel.max(1);
@@ -410,93 +444,97 @@ impl Run<'_> {
                 if self.status[i] != Status::Pending {
                     continue;
                 }
-                let step = &self.plan.steps[i];
-                let needs: Vec<(String, Status)> = step
-                    .needs
-                    .iter()
-                    .filter_map(|n| self.index(n).map(|j| (n.clone(), self.status[j])))
-                    .collect();
-                if let Some((need, st)) = needs
-                    .iter()
-                    .find(|(_, s)| matches!(s, Status::Failed | Status::Skipped))
-                {
-                    let word = if *st == Status::Failed {
-                        "failed"
-                    } else {
-                        "was skipped"
-                    };
-                    self.status[i] = Status::Skipped;
-                    self.skip(i, format!("needs {need}, which {word}"));
-                    changed = true;
-                    continue;
-                }
-                if needs.iter().any(|(_, s)| *s != Status::Done) || running.len() >= limit {
-                    continue;
-                }
-                match self.when(step) {
-                    Ok(true) => {}
-                    Ok(false) => {
+                match self.readiness(i, running.len() >= limit) {
+                    Ready::Wait => continue,
+                    Ready::Skip(reason) => {
                         self.status[i] = Status::Skipped;
-                        let expr = step
-                            .when
-                            .as_ref()
-                            .map(|w| w.expr.clone())
-                            .unwrap_or_default();
-                        self.skip(i, format!("`when: {expr}` is false"));
-                        changed = true;
-                        continue;
+                        self.skip(i, reason);
                     }
-                    Err(e) => {
-                        self.fail_to_start(i, e, failure);
-                        changed = true;
-                        continue;
+                    Ready::Fail(e) => self.fail_to_start(i, e, failure),
+                    Ready::Go(call) => {
+                        self.start(i, call, tasks, running);
+                        if failure.is_some() && self.plan.on_failure != OnFailure::Continue {
+                            return;
+                        }
                     }
                 }
-                let mut args = step.args.clone();
-                if let Err(e) = self.scope.fill(&mut args, &step.templates, &self.outputs) {
-                    self.fail_to_start(i, e, failure);
-                    changed = true;
-                    continue;
-                }
-                let call = Call {
-                    run_id: self.options.run_id.clone(),
-                    step: step.id.clone(),
-                    kind: step.kind.clone(),
-                    backup: pinned_backup(step),
-                    args,
-                    undo: false,
-                    attempt: 1,
-                    unsafe_ok: step.unsafe_reason.is_some(),
-                };
-                self.record(Record::StepStarted {
-                    id: step.id.clone(),
-                    kind: step.kind.clone(),
-                    attempt: 1,
-                    at: Timestamp::now(),
-                    args: self.redact_json(&Json::Object(call.args.clone().into_iter().collect())),
-                });
-                self.emit(Event::StepStarted {
-                    id: step.id.clone(),
-                    kind: step.kind.clone(),
-                    attempt: 1,
-                });
-                self.status[i] = Status::Running;
-                let policy = Policy::of(step);
-                let executor = self.executor.clone();
-                let events = self.events.clone();
-                let cancel = self.options.cancel.clone();
-                let handle = tasks.spawn(async move {
-                    let t0 = Instant::now();
-                    let result = attempts(executor, call, policy, events, cancel).await;
-                    (i, result, t0.elapsed())
-                });
-                running.insert(handle.id(), (i, handle));
                 changed = true;
-                if failure.is_some() && self.plan.on_failure != OnFailure::Continue {
-                    return;
-                }
             }
         }
+    }
+
+    /// Whether step `i` can start now, and with which arguments.
+    fn readiness(&self, i: usize, full: bool) -> Ready {
+        let step = &self.plan.steps[i];
+        let needs: Vec<(&String, Status)> = step
+            .needs
+            .iter()
+            .filter_map(|n| self.index(n).map(|j| (n, self.status[j])))
+            .collect();
+        if let Some((need, st)) = needs
+            .iter()
+            .find(|(_, s)| matches!(s, Status::Failed | Status::Skipped))
+        {
+            let word = if *st == Status::Failed {
+                "failed"
+            } else {
+                "was skipped"
+            };
+            return Ready::Skip(format!("needs {need}, which {word}"));
+        }
+        if needs.iter().any(|(_, s)| *s != Status::Done) || full {
+            return Ready::Wait;
+        }
+        match self.when(step) {
+            Ok(true) => {}
+            Ok(false) => {
+                let expr = step.when.as_ref().map(|w| w.expr.as_str()).unwrap_or("");
+                return Ready::Skip(format!("`when: {expr}` is false"));
+            }
+            Err(e) => return Ready::Fail(e),
+        }
+        let mut args = step.args.clone();
+        if let Err(e) = self.scope.fill(&mut args, &step.templates, &self.outputs) {
+            return Ready::Fail(e);
+        }
+        Ready::Go(Call {
+            run_id: self.options.run_id.clone(),
+            step: step.id.clone(),
+            kind: step.kind.clone(),
+            backup: pinned_backup(step),
+            args,
+            undo: false,
+            attempt: 1,
+            unsafe_ok: step.unsafe_reason.is_some(),
+        })
+    }
+
+    /// Starts step `i`: the journal has it before it can change anything.
+    fn start(
+        &mut self,
+        i: usize,
+        call: Call,
+        tasks: &mut JoinSet<Finished>,
+        running: &mut Running,
+    ) {
+        let step = &self.plan.steps[i];
+        self.emit(Event::StepStarted {
+            id: step.id.clone(),
+            kind: step.kind.clone(),
+            attempt: 1,
+            args: self.redact_json(&Json::Object(call.args.clone().into_iter().collect())),
+        });
+        self.status[i] = Status::Running;
+        let policy = Policy::of(step);
+        let executor = self.executor.clone();
+        let events = self.to_engine.clone();
+        let cancel = self.options.cancel.clone();
+        let handle = tasks.spawn(async move {
+            let t0 = Instant::now();
+            let result = attempts(executor, call, policy, events, cancel).await;
+            (i, result, t0.elapsed())
+        });
+        running.insert(handle.id(), (i, handle));
     }
 
     fn when(&self, step: &Step) -> Result<bool, String> {
@@ -524,17 +562,11 @@ impl Run<'_> {
     ) -> Result<(), String> {
         let step = &self.plan.steps[i];
         let (id, kind) = (step.id.clone(), step.kind.clone());
-        match result {
+        let e = match result {
             Ok(outputs) => {
                 let outputs = Json::Object(outputs);
                 self.status[i] = Status::Done;
                 self.completed.push(i);
-                self.record(Record::StepFinished {
-                    id: id.clone(),
-                    at: Timestamp::now(),
-                    duration_ms: ms(took),
-                    outputs: self.redact_json(&outputs),
-                });
                 self.emit(Event::StepFinished {
                     id: id.clone(),
                     kind,
@@ -542,35 +574,28 @@ impl Run<'_> {
                     outputs: self.redact_json(&outputs),
                 });
                 self.outputs.insert(id, outputs);
-                Ok(())
+                return Ok(());
             }
-            Err(e) => {
-                self.status[i] = Status::Failed;
-                if step.effect == Effect::Destroy && step.undo.is_some() && !e.untouched {
-                    self.interrupted.push(i);
-                }
-                let mut error = self.redact(&e.message);
-                if e.untouched && step.effect == Effect::Destroy {
-                    error.push_str("; nothing was changed");
-                }
-                self.record(Record::StepFailed {
-                    id: id.clone(),
-                    at: Timestamp::now(),
-                    duration_ms: ms(took),
-                    error: error.clone(),
-                    untouched: e.untouched,
-                });
-                self.emit(Event::StepFailed {
-                    id: id.clone(),
-                    kind,
-                    duration_ms: ms(took),
-                    error: error.clone(),
-                });
-                let message = format!("{id}: {error}");
-                self.errors.push(message.clone());
-                Err(message)
-            }
+            Err(e) => e,
+        };
+        self.status[i] = Status::Failed;
+        if step.effect == Effect::Destroy && step.undo.is_some() && !e.untouched {
+            self.interrupted.push(i);
         }
+        let mut error = self.redact(&e.message);
+        if e.untouched && step.effect == Effect::Destroy {
+            error.push_str("; nothing was changed");
+        }
+        self.emit(Event::StepFailed {
+            id: id.clone(),
+            kind,
+            duration_ms: ms(took),
+            error: error.clone(),
+            untouched: e.untouched,
+        });
+        let message = format!("{id}: {error}");
+        self.errors.push(message.clone());
+        Err(message)
     }
 
     /// Undoes what was done; true when every undo succeeded.
@@ -587,101 +612,77 @@ impl Run<'_> {
                 undos.push(i);
             }
         }
-        self.record(Record::RollbackStarted {
-            at: Timestamp::now(),
-            reason: reason.to_string(),
-        });
         self.emit(Event::RollbackStarted {
             reason: reason.to_string(),
             undos: undos.len(),
         });
         let mut clean = true;
         for i in undos {
-            let step = &self.plan.steps[i];
-            let Some(undo) = &step.undo else { continue };
-            let (id, kind) = (step.id.clone(), undo.kind.clone());
-            let t0 = Instant::now();
-            let mut args = undo.args.clone();
-            let result = match self.scope.fill(&mut args, &undo.templates, &self.outputs) {
-                Err(e) => Err(StepError::fatal(e)),
-                Ok(()) => {
-                    self.record(Record::UndoStarted {
-                        id: id.clone(),
-                        kind: kind.clone(),
-                        at: Timestamp::now(),
-                        args: self.redact_json(&Json::Object(args.clone().into_iter().collect())),
-                    });
-                    self.emit(Event::UndoStarted {
-                        id: id.clone(),
-                        kind: kind.clone(),
-                    });
-                    let call = Call {
-                        run_id: self.options.run_id.clone(),
-                        step: id.clone(),
-                        kind: kind.clone(),
-                        args,
-                        backup: None,
-                        undo: true,
-                        attempt: 1,
-                        unsafe_ok: false,
-                    };
-                    // An undo gets a few attempts of its own: giving up leaves a mess.
-                    let policy = Policy {
-                        attempts: 3,
-                        backoff: Duration::from_secs(1),
-                        factor: 2.0,
-                        max: None,
-                        timeout: None,
-                        deadline: None,
-                    };
-                    // Undos run to their end: an interrupted rollback is worse than a slow one.
-                    let never = CancellationToken::new();
-                    attempts(
-                        self.executor.clone(),
-                        call,
-                        policy,
-                        self.events.clone(),
-                        never,
-                    )
-                    .await
-                }
-            };
-            let took = t0.elapsed();
-            match result {
-                Ok(_) => {
-                    self.record(Record::UndoFinished {
-                        id: id.clone(),
-                        at: Timestamp::now(),
-                    });
-                    self.emit(Event::UndoFinished {
-                        id,
-                        kind,
-                        duration_ms: ms(took),
-                    });
-                }
-                Err(e) => {
-                    clean = false;
-                    let error = self.redact(&e.message);
-                    self.errors.push(format!("undo of {id}: {error}"));
-                    self.record(Record::UndoFailed {
-                        id: id.clone(),
-                        at: Timestamp::now(),
-                        error: error.clone(),
-                    });
-                    self.emit(Event::UndoFailed {
-                        id,
-                        kind,
-                        duration_ms: ms(took),
-                        error,
-                    });
-                }
-            }
+            clean &= self.undo(i).await;
         }
         for error in self.executor.after_rollback().await {
             clean = false;
             self.errors.push(format!("after rollback: {error}"));
         }
         clean
+    }
+
+    /// Runs the undo of step `i` (three tries); true when it succeeded.
+    async fn undo(&mut self, i: usize) -> bool {
+        let step = &self.plan.steps[i];
+        let Some(undo) = &step.undo else { return true };
+        let (id, kind) = (step.id.clone(), undo.kind.clone());
+        let t0 = Instant::now();
+        let mut args = undo.args.clone();
+        let result = match self.scope.fill(&mut args, &undo.templates, &self.outputs) {
+            Err(e) => Err(StepError::fatal(e)),
+            Ok(()) => {
+                self.emit(Event::UndoStarted {
+                    id: id.clone(),
+                    kind: kind.clone(),
+                    args: self.redact_json(&Json::Object(args.clone().into_iter().collect())),
+                });
+                let call = Call {
+                    run_id: self.options.run_id.clone(),
+                    step: id.clone(),
+                    kind: kind.clone(),
+                    args,
+                    backup: None,
+                    undo: true,
+                    attempt: 1,
+                    unsafe_ok: false,
+                };
+                // An undo gets a few attempts of its own: giving up leaves a
+                // mess. It runs to its end: an interrupted rollback is worse
+                // than a slow one.
+                let work = attempts(
+                    self.executor.clone(),
+                    call,
+                    Policy::UNDO,
+                    self.to_engine.clone(),
+                    CancellationToken::new(),
+                );
+                self.pumping(work).await
+            }
+        };
+        let duration_ms = ms(t0.elapsed());
+        let Err(e) = result else {
+            self.emit(Event::UndoFinished {
+                id,
+                kind,
+                duration_ms,
+            });
+            return true;
+        };
+        let error = self.redact(&e.message);
+        self.errors.push(format!("undo of {id}: {error}"));
+        self.emit(Event::UndoFailed {
+            id,
+            kind,
+            duration_ms,
+            error,
+        });
+        false
     }
 
     /// A step is undone when it has an undo and changed something: a step
@@ -698,6 +699,14 @@ impl Run<'_> {
             && step.kind == "container.stop"
             && output("was_running") == Some(&Json::Bool(false)))
     }
+}
+
+/// Whether a pending step can start.
+enum Ready {
+    Wait,
+    Skip(String),
+    Fail(String),
+    Go(Call),
 }
 
 /// The backup the plan resolved for this step, when it was not a run-time template.
@@ -719,6 +728,15 @@ struct Policy {
 }
 
 impl Policy {
+    const UNDO: Policy = Policy {
+        attempts: 3,
+        backoff: Duration::from_secs(1),
+        factor: 2.0,
+        max: None,
+        timeout: None,
+        deadline: None,
+    };
+
     fn of(step: &Step) -> Self {
         let dur = |t: &Option<String>| t.as_deref().and_then(|t| parse_duration(t).ok());
         let retry = step.retry.as_ref();

@@ -1,0 +1,78 @@
+//! Why an operation did not do what it was asked (docs/architecture.md §2):
+//! one variant per kind of answer the CLI turns into an exit code.
+
+use crate::engine::Outcome;
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::source::Source;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// The runbook is wrong (exit 1); rendered from its source.
+    #[error("invalid runbook {}", .runbook.name)]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        runbook: Box<Source>,
+    },
+    /// The invocation is wrong: unknown runbook, bad `--set`, an unreadable
+    /// file (exit 2). One message per problem.
+    #[error("{}", .0.join("; "))]
+    Usage(Vec<String>),
+    /// Refused before anything was changed: a plan that predicts a failure,
+    /// a destructive run that nobody confirmed (exit 2).
+    #[error("{0}")]
+    Refused(String),
+    /// The person at the terminal did not confirm the destructive steps
+    /// (exit 3); nothing was done.
+    #[error("not confirmed; nothing was done")]
+    NotConfirmed,
+    /// What a saved plan or an interrupted run was made for changed since
+    /// (exit 6); nothing was done.
+    #[error("{0}")]
+    Stale(String),
+    /// Docker, a lock, the journal or the repository is unavailable (exit 5).
+    #[error("{0}")]
+    Unavailable(String),
+    /// There is nothing to do: a run that already finished (exit 3).
+    #[error("{0}")]
+    Finished(String),
+    /// The run failed; `outcome` says whether it was rolled back (exit 3).
+    #[error("run {run_id} {}", .outcome.word())]
+    Failed { run_id: String, outcome: Outcome },
+    /// A rollback did not complete: a person is needed (exit 4).
+    #[error("run {run_id} {}", Outcome::RollbackFailed.word())]
+    RollbackIncomplete { run_id: String },
+}
+
+impl OpError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        OpError::Usage(vec![message.into()])
+    }
+
+    /// A compile failure of `source`.
+    pub fn from_compile(failure: crate::compile::Failure, source: &Source) -> Self {
+        match failure {
+            crate::compile::Failure::Invalid(diagnostics) => OpError::Invalid {
+                diagnostics,
+                runbook: Box::new(source.clone()),
+            },
+            crate::compile::Failure::Usage(problems) => OpError::Usage(problems),
+        }
+    }
+
+    /// A runbook file that could not be read: one that holds no runbook
+    /// text (not UTF-8, too large) is invalid, with its position; a path
+    /// that cannot be read is a usage error. `what` names it ("the plan's
+    /// runbook") in the second case, when given.
+    pub fn from_read(e: &crate::runbook::parse::ReadError, what: Option<&str>) -> Self {
+        match e.diagnostic() {
+            Some((source, diagnostic)) => OpError::Invalid {
+                diagnostics: vec![diagnostic],
+                runbook: Box::new(source),
+            },
+            None => match what {
+                Some(what) => OpError::usage(format!("{what}: {e}")),
+                None => OpError::usage(e.to_string()),
+            },
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The operations lifeboat offers, as functions that return typed results
+//! and a typed [`OpError`] (docs/architecture.md §1): run, apply, resume,
+//! backup. They print nothing and ask nothing; the CLI parses arguments,
+//! calls one, renders the result and maps the error to an exit code. Drills
+//! and the scheduler call the same functions.
+
+pub mod apply;
+pub mod backup;
+pub mod checks;
+pub mod drill;
+pub mod error;
+pub mod report;
+pub mod resume;
+pub mod run;
+pub mod world;
+
+pub use error::OpError;
+pub use report::{RollbackReport, RunReport, StepReport, StepStatus, UndoReport};
+pub use run::{Env, RunOptions, RunRequest, run};
