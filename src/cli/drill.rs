@@ -15,7 +15,7 @@ use crate::drill::report::DrillReport;
 use crate::drill::{history, render};
 use crate::engine::Event;
 use crate::ops::OpError;
-use crate::ops::drill::{DrillRequest, Progress, drill};
+use crate::ops::drill::{DrillRequest, Progress};
 use crate::runbook::parse::read_source;
 use crate::runbook::source::Source;
 
@@ -149,7 +149,7 @@ pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u
                 print_progress(&p);
             }
         });
-        let report = drill(&env, remote, request, tx).await;
+        let report = crate::ops::drill::drill(&env, remote, request, tx).await;
         let _ = printer.await;
         finish(places, &report, args.format, args.report.as_deref())
     })
@@ -262,4 +262,40 @@ pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
         PlanFormat::Dot => out!("{}", crate::plan::dot::render(&plan)),
     }
     super::EXIT_OK
+}
+
+/// `lifeboat drills gc`: removes the leftovers of killed drills.
+pub fn gc() -> u8 {
+    runtime().block_on(async {
+        let docker = match crate::ops::world::connect().await {
+            Ok(d) => d,
+            Err(e) => return super::fail(e),
+        };
+        let locks = crate::engine::lock::default_dir();
+        match crate::ops::drill::stack::gc(&docker, &locks).await {
+            Ok(c) => {
+                if c.drills.is_empty() {
+                    outln!("Nothing to remove: no drill left anything behind.");
+                } else {
+                    outln!(
+                        "Removed what {} killed drill(s) left: {} container(s), {} volume(s), {} network(s) ({}).",
+                        c.drills.len(),
+                        c.removed.containers.len(),
+                        c.removed.volumes.len(),
+                        c.removed.networks.len(),
+                        c.drills.iter().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                }
+                for f in &c.failed {
+                    errln!("warning: could not remove {f}");
+                }
+                if c.failed.is_empty() {
+                    super::EXIT_OK
+                } else {
+                    super::EXIT_UNAVAILABLE
+                }
+            }
+            Err(e) => super::fail(OpError::Unavailable(e)),
+        }
+    })
 }

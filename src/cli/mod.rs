@@ -34,6 +34,7 @@ mod catalog;
 mod config;
 mod demo;
 mod drill;
+mod drills;
 mod execute;
 mod history;
 mod kinds;
@@ -198,6 +199,8 @@ Exit status: 0 passed, 10 a check failed, 11 an objective (RTO/RPO) was missed,
 12 the drill could not run (no backup, the restore failed, Docker unavailable),
 1 invalid drill or runbook, 2 usage.")]
     Drill(drill::Args),
+    /// Past drills (`history`) and leftovers of killed drills (`gc`).
+    Drills(drills::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
     /// List the step kinds and their arguments.
@@ -220,6 +223,7 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::List(args) => list::run(&cli.runbooks, &cli.drills, args),
         Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
         Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
+        Command::Drills(args) => drills::run(&cli.places, args),
         Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
         Command::Apply(args) => done(apply::run(&cli.places, args)),
         Command::Backup(args) => done(backup::run(&cli.places, args)),

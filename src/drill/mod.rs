@@ -4,3 +4,6 @@ pub mod def;
 pub mod compose;
 pub mod report;
 pub mod plan_text;
+pub mod files;
+pub mod history;
+pub mod render;
