@@ -33,6 +33,7 @@ mod backups;
 mod catalog;
 mod config;
 mod demo;
+mod drills;
 mod execute;
 mod history;
 mod kinds;
@@ -78,11 +79,13 @@ would do with `lifeboat plan` before an incident.",
   lifeboat run full-data-loss --set project=shop    do it (asks before destroying)
   lifeboat backup --volume shop_pg-data      an ad-hoc backup
   lifeboat history                           past runs; `show ID`, `resume ID`
+  lifeboat drills history                    past drills: RTO/RPO against objectives, trend
   lifeboat plan upgrade-rollback --format mermaid > plan.md
 
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
 4 rollback incomplete, 5 Docker/lock/repository unavailable, 6 apply/resume
 refused: the runbook or the world changed since the plan or the run.
+A drill: 0 passed, 10 a check failed, 11 an objective missed, 12 could not run.
 
 Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE,
 LIFEBOAT_REPO, LIFEBOAT_OFFSITE, LIFEBOAT_AGE_IDENTITY, LIFEBOAT_LOCK_DIR,
@@ -158,6 +161,15 @@ The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
     Backups(backups::Args),
     /// Past runs, newest first.
     History(history::HistoryArgs),
+    /// Past drills (restore tests): `drills history [NAME]`.
+    #[command(after_help = "Examples:
+  lifeboat drills history                     every drill, newest first
+  lifeboat drills history nightly --limit 5   one drill's last five runs
+  lifeboat drills history --format json       for scripts (docs/drills.md)
+
+Reports are kept in <state-dir>/drills/<id>.json. A drill's own exit status:
+0 passed, 10 a check failed, 11 an objective was missed, 12 could not run.")]
+    Drills(drills::Args),
     /// One run's journal: every step, output, error and undo.
     Show(history::ShowArgs),
     /// Carry on an interrupted run: finished steps are skipped, in-flight ones run again.
@@ -191,6 +203,7 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::Backup(args) => backup::run(&cli.places, args),
         Command::Backups(args) => backups::run(&cli.places, args),
         Command::History(args) => history::history(&cli.places, args),
+        Command::Drills(args) => drills::run(&cli.places, args),
         Command::Show(args) => history::show(&cli.places, args),
         Command::Resume(args) => resume::run(&cli.places, args),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
