@@ -82,6 +82,7 @@ would do with `lifeboat plan` before an incident.",
   lifeboat run full-data-loss --set project=shop    do it (asks before destroying)
   lifeboat backup --volume shop_pg-data      an ad-hoc backup
   lifeboat history                           past runs; `show ID`, `resume ID`
+  lifeboat drills history                    past drills: RTO/RPO against objectives, trend
   lifeboat plan upgrade-rollback --format mermaid > plan.md
 
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
@@ -172,6 +173,16 @@ The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
     Backups(backups::Args),
     /// Past runs, newest first.
     History(history::HistoryArgs),
+    /// Past drills (`history [NAME]`) and what killed drills left (`gc`).
+    #[command(after_help = "Examples:
+  lifeboat drills history                     every drill, newest first
+  lifeboat drills history nightly --limit 5   one drill's last five runs
+  lifeboat drills history --format json       for scripts (docs/drills.md)
+  lifeboat drills gc                          remove leftovers of killed drills
+
+Reports are kept in <state-dir>/drills/<id>.json. A drill's own exit status:
+0 passed, 10 a check failed, 11 an objective was missed, 12 could not run.")]
+    Drills(drills::Args),
     /// One run's journal: every step, output, error and undo.
     Show(history::ShowArgs),
     /// Carry on an interrupted run: finished steps are skipped, in-flight ones run again.
@@ -199,8 +210,6 @@ Exit status: 0 passed, 10 a check failed, 11 an objective (RTO/RPO) was missed,
 12 the drill could not run (no backup, the restore failed, Docker unavailable),
 1 invalid drill or runbook, 2 usage.")]
     Drill(drill::Args),
-    /// Past drills (`history`) and leftovers of killed drills (`gc`).
-    Drills(drills::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
     /// List the step kinds and their arguments.
@@ -223,12 +232,12 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::List(args) => list::run(&cli.runbooks, &cli.drills, args),
         Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
         Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
-        Command::Drills(args) => drills::run(&cli.places, args),
         Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
         Command::Apply(args) => done(apply::run(&cli.places, args)),
         Command::Backup(args) => done(backup::run(&cli.places, args)),
         Command::Backups(args) => backups::run(&cli.places, args),
         Command::History(args) => history::history(&cli.places, args),
+        Command::Drills(args) => drills::run(&cli.places, args),
         Command::Show(args) => history::show(&cli.places, args),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),

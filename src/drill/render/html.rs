@@ -208,3 +208,36 @@ fn backup(b: &crate::drill::report::BackupUsed) -> BackupView {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_stay_within_the_bar() {
+        assert_eq!(pct(15.0, 150.0), "10.00");
+        assert_eq!(pct(200.0, 150.0), "100.00");
+        assert_eq!(pct(-3.0, 150.0), "0.00");
+        assert_eq!(pct(5.0, 0.0), "0.00");
+        assert_eq!(pct(f64::NAN, 10.0), "0.00");
+    }
+
+    #[test]
+    fn a_phase_sits_on_the_timeline_where_and_as_long_as_it_ran() {
+        let text = include_str!("../../../fixtures/drills/check-failed.json");
+        let r = crate::drill::render::json::parse(text).unwrap();
+        let view = View::of(&r);
+        // The drill took 151s; `start` began at 59s and ran 64.3s.
+        let start = &view.phases[6];
+        assert_eq!(start.name, "start");
+        assert_eq!(start.offset_pct, "39.07");
+        assert_eq!(start.width_pct, "42.58");
+        // A 0.0s phase still shows as a sliver.
+        let mut r = r;
+        r.phases[0].seconds = 0.0;
+        assert_eq!(View::of(&r).phases[0].width_pct, "0.40");
+        // RTO 134s of an objective of 600s: the objective is the full bar.
+        assert_eq!(view.objectives[0].measured_pct, "22.33");
+        assert_eq!(view.objectives[0].objective_pct.as_deref(), Some("100.00"));
+    }
+}
