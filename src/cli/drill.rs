@@ -45,7 +45,6 @@ pub struct Args {
 /// A drill definition and the restore runbook it names, both checked.
 pub struct Loaded {
     pub drill: Drill,
-    pub source: Source,
     pub runbook: Source,
 }
 
@@ -60,11 +59,7 @@ pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, u8> {
     let runbook_path = locate::find(runbooks, &drill.runbook)
         .map_err(|e| usage_error(&format!("drill {}: restore.runbook: {e}", drill.name)))?;
     let runbook = read_source(&runbook_path).map_err(|e| super::read_failure(&e))?;
-    Ok(Loaded {
-        drill,
-        source,
-        runbook,
-    })
+    Ok(Loaded { drill, runbook })
 }
 
 /// `point=` and `production=` on the command line override the drill's

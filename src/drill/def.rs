@@ -427,12 +427,12 @@ mod tests {
             ),
             [
                 "1:8: `Shop!` cannot be part of a compose project name (use 1-40 lowercase letters, digits, `-` and `_`, starting with a letter or digit)",
-                "3:33: `7x` is not a window such as `7d` (use a number followed by a unit: ms, s, m, h or d (e.g. `30s`, `1h30m`))",
-                "3:62: `project` is the drill's own throwaway project; it cannot be set (the production project is `stack.production`)",
+                "3:31: `7x` is not a window such as `7d` (use a number followed by a unit: ms, s, m, h or d (e.g. `30s`, `1h30m`))",
+                "3:60: `project` is the drill's own throwaway project; it cannot be set (the production project is `stack.production`)",
                 "5:5: check `a` says nothing to run (add `exec: { service: ..., command: [...] }`)",
                 "6:11: a check named `a` is defined twice (give every check its own name)",
                 "8:31: not a regular expression (regex parse error:\n    (\n    ^\nerror: unclosed group)",
-                "7:35: the command is empty (e.g. `command: [redis-cli, DBSIZE]`)",
+                "7:34: the command is empty (e.g. `command: [redis-cli, DBSIZE]`)",
                 "9:20: `10` is not a duration (a duration needs a unit: write `10s` for seconds or `10m` for minutes)",
             ]
         );

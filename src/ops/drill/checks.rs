@@ -223,7 +223,7 @@ mod tests {
         );
         assert_eq!(
             parse_sentinel("2026-11-30T10:00:00Z").unwrap().as_second(),
-            1_795_946_400
+            1_796_032_800
         );
         assert!(parse_sentinel("yesterday").is_err());
     }

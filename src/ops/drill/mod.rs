@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::run::{Env, RunOptions, RunRequest};
 use crate::drill::def::Drill;
 use crate::drill::report::{
-    BackupUsed, CheckResult, DrillReport, Objective, Phase, Rpo, RpoBasis, SCHEMA_VERSION,
+    CheckResult, DrillReport, Objective, Phase, Rpo, RpoBasis, SCHEMA_VERSION,
     Verdict, Versions,
 };
 use crate::engine::{Event, Outcome, Subscribers, lock};
@@ -77,6 +77,8 @@ struct Drilling<'a> {
     stack: Option<Stack>,
     /// Seconds that count towards the RTO.
     rto_seconds: f64,
+    /// RTO and RPO objectives: the drill's, else its runbook's.
+    objectives: (Option<std::time::Duration>, Option<std::time::Duration>),
 }
 
 /// Why a drill stopped before its verdict: the verdict and the reason.
@@ -130,6 +132,7 @@ impl<'a> Drilling<'a> {
             report,
             stack: None,
             rto_seconds: 0.0,
+            objectives: (request.drill.rto, request.drill.rpo),
         }
     }
 
@@ -211,6 +214,7 @@ impl<'a> Drilling<'a> {
         let plan = plan::live(request, &self.report.project, &world, point.as_deref())
             .map_err(|e| (Verdict::CouldNotRun, e))?;
         self.report.backups = plan::backups_used(&plan, &world);
+        self.objectives = crate::drill::plan_text::objectives(&request.drill, &plan);
         self.fetch().await?;
         self.interrupted(request)?;
         let outcome = self.restore(request, plan, point.as_deref()).await?;
@@ -372,10 +376,7 @@ impl<'a> Drilling<'a> {
         });
         self.report.checks = results;
         self.rpo(request).await;
-        let rto_objective = request
-            .drill
-            .rto
-            .map(|d| d.as_secs_f64());
+        let rto_objective = self.objectives.0.map(|d| d.as_secs_f64());
         self.report.rto = Objective::judged(self.rto_seconds, rto_objective);
     }
 
@@ -409,7 +410,7 @@ impl<'a> Drilling<'a> {
             },
             None => (oldest.map_or(0.0, age), RpoBasis::BackupTime),
         };
-        let objective = request.drill.rpo.map(|d| d.as_secs_f64());
+        let objective = self.objectives.1.map(|d| d.as_secs_f64());
         self.report.rpo = Rpo {
             measured_seconds: measured,
             basis,

@@ -21,7 +21,7 @@ pub const BACKUP_PARAM: &str = "backup";
 
 /// The project name a drill plan shows before a drill has an id.
 pub fn placeholder_project(name: &str) -> String {
-    format!("lifeboat-drill-{name}-id")
+    format!("lifeboat-drill-{name}-ID")
 }
 
 /// The runbook's `--set` pairs for this drill: its `set:`, the command
