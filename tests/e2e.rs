@@ -2359,8 +2359,8 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
     assert_eq!(
         checks,
         [
-            ("redis healthy".to_string(), true),
             ("postgres healthy".to_string(), true),
+            ("redis healthy".to_string(), true),
             ("customers".to_string(), true),
             ("redis-keys".to_string(), true),
             ("orders".to_string(), true),
