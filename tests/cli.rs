@@ -547,7 +547,10 @@ fn a_drill_plan_shows_the_copy_the_backups_it_takes_the_checks_and_the_runbook()
     let o = lifeboat(&["plan", "shop-restore", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["drill"]["production"], "demo");
-    assert_eq!(json["drill"]["point"], serde_json::json!({"reference": "latest"}));
+    assert_eq!(
+        json["drill"]["point"],
+        serde_json::json!({"reference": "latest"})
+    );
     assert_eq!(
         json["plan"]["params"][0]["value"],
         "lifeboat-drill-shop-restore-ID"
@@ -575,11 +578,13 @@ fn broken_drills_are_reported_with_their_place_and_exit_1() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("no runbook `full-data-los`") && err.contains("did you mean `full-data-loss`?"),
+        err.contains("no runbook `full-data-los`")
+            && err.contains("did you mean `full-data-loss`?"),
         "{err}"
     );
-    assert!(err.contains(":3:22"), "{err}");
-    // `lifeboat drill` of a broken drill: exit 1 before Docker is asked anything.
+    assert!(err.contains("d.yaml:3:21"), "{err}");
+    // `lifeboat drill` of a drill whose runbook is not there: a usage error
+    // (exit 2) before Docker is asked anything.
     let o = lifeboat(&["drill", drill.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -2273,7 +2273,14 @@ impl Stack {
     /// code, the JSON report, stderr).
     fn drill(&self, extra: &[&str]) -> (i32, serde_json::Value, String) {
         let production = format!("production={}", self.project);
-        let mut args = vec!["drill", "shop-restore", "--format", "json", "--set", &production];
+        let mut args = vec![
+            "drill",
+            "shop-restore",
+            "--format",
+            "json",
+            "--set",
+            &production,
+        ];
         args.extend_from_slice(extra);
         let out = self.lifeboat(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -2349,7 +2356,10 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     assert_eq!(report["verdict"], "passed", "{report:#}");
     let project = report["project"].as_str().unwrap();
-    assert!(project.starts_with("lifeboat-drill-shop-restore-"), "{project}");
+    assert!(
+        project.starts_with("lifeboat-drill-shop-restore-"),
+        "{project}"
+    );
     let checks: Vec<(String, bool)> = report["checks"]
         .as_array()
         .unwrap()
@@ -2377,7 +2387,9 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    for phase in ["setup", "stop", "safety", "restore", "start", "verify", "checks", "teardown"] {
+    for phase in [
+        "setup", "stop", "safety", "restore", "start", "verify", "checks", "teardown",
+    ] {
         assert!(phases.contains(&phase), "no {phase} phase: {phases:?}");
     }
     assert!(report["rto"]["measured_seconds"].as_f64().unwrap() > 0.0);
@@ -2386,7 +2398,11 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
     assert_eq!(report["rpo"]["basis"], "backup_time");
     assert_eq!(report["rpo"]["met"], true);
     assert_eq!(drill_leftovers(), "", "the drill left objects behind");
-    assert_eq!(stack.fingerprint(), before, "a passing drill changed production");
+    assert_eq!(
+        stack.fingerprint(),
+        before,
+        "a passing drill changed production"
+    );
     // The drill's own safety backups are gone; production's are all there.
     assert_eq!(stack.listed(&stack.volume("pg-data")).len(), pg.len());
     let history = stack
@@ -2424,7 +2440,11 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
     let reason = report["reason"].as_str().unwrap();
     assert!(reason.contains("sha256"), "{reason}");
     assert_eq!(drill_leftovers(), "", "a failed drill left objects behind");
-    assert_eq!(stack.fingerprint(), before, "a failing drill changed production");
+    assert_eq!(
+        stack.fingerprint(),
+        before,
+        "a failing drill changed production"
+    );
 }
 
 #[test]
@@ -2441,21 +2461,33 @@ fn a_killed_drill_leaves_labelled_leftovers_that_gc_removes_and_a_shared_stack_i
     // Killed once its copy exists.
     let deadline = Instant::now() + Duration::from_secs(120);
     while drill_leftovers().lines().count() < 3 {
-        assert!(Instant::now() < deadline, "the drill never created its stack");
+        assert!(
+            Instant::now() < deadline,
+            "the drill never created its stack"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     child.kill().unwrap();
     let _ = child.wait();
     assert_ne!(drill_leftovers(), "");
     let out = stack.lifeboat(&["drills", "gc"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Removed"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     assert_eq!(drill_leftovers(), "", "gc left drill objects");
-    assert_eq!(stack.testdata("check").status.code(), Some(0), "production lost data");
+    assert_eq!(
+        stack.testdata("check").status.code(),
+        Some(0),
+        "production lost data"
+    );
 
     // A compose file whose copy would share a container name with production.
     let dir = tempfile::tempdir().unwrap();

@@ -154,7 +154,9 @@ fn print_progress(p: &Progress) {
     match p {
         Progress::Phase(name) => errln!("drill: {name}"),
         Progress::Note(note) => errln!("drill: {note}"),
-        Progress::Run(Event::StepFinished { id, duration_ms, .. }) => {
+        Progress::Run(Event::StepFinished {
+            id, duration_ms, ..
+        }) => {
             errln!("  ✓ {id} ({:.1}s)", *duration_ms as f64 / 1000.0)
         }
         Progress::Run(Event::StepFailed { id, error, .. }) => errln!("  ✗ {id}: {error}"),
@@ -197,12 +199,15 @@ fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Pa
 
 /// `lifeboat validate` of a drill file: the drill itself, the restore
 /// runbook it names (found, and valid with the drill's params). Ok: its name.
-pub fn validate(source: &Source, runbooks: &Path) -> Result<String, Vec<crate::runbook::diagnostic::Diagnostic>> {
+pub fn validate(
+    source: &Source,
+    runbooks: &Path,
+) -> Result<String, Vec<crate::runbook::diagnostic::Diagnostic>> {
     use crate::runbook::diagnostic::Diagnostic;
     let drill = def::parse(source)?;
     let at = def::runbook_span(source);
-    let path = locate::find(runbooks, &drill.runbook)
-        .map_err(|e| vec![Diagnostic::new(e).at(at)])?;
+    let path =
+        locate::find(runbooks, &drill.runbook).map_err(|e| vec![Diagnostic::new(e).at(at)])?;
     let runbook = read_source(&path).map_err(|e| vec![Diagnostic::new(e.to_string()).at(at)])?;
     match crate::ops::drill::plan::preview(&drill, &runbook, &[]) {
         Ok(_) => Ok(drill.name),
@@ -247,7 +252,10 @@ pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
     };
     let project = crate::ops::drill::plan::placeholder_project(&drill.name);
     match args.format {
-        PlanFormat::Text => out!("{}", crate::drill::plan_text::render(&drill, &plan, &project)),
+        PlanFormat::Text => out!(
+            "{}",
+            crate::drill::plan_text::render(&drill, &plan, &project)
+        ),
         PlanFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "drill": drill, "plan": plan }))

@@ -114,9 +114,8 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
 
 /// The drills of the drills directory (none when it does not exist).
 fn drill_entries(drills: &Path, entries: &mut Vec<Entry>, broken: &mut Vec<String>) {
-    let human = |d: Option<std::time::Duration>| {
-        d.map(|d| crate::model::duration::Human(d).to_string())
-    };
+    let human =
+        |d: Option<std::time::Duration>| d.map(|d| crate::model::duration::Human(d).to_string());
     for file in locate::runbook_files(drills).unwrap_or_default() {
         let parsed = read_source(&file).map_err(|e| e.to_string()).and_then(|s| {
             crate::drill::def::parse(&s)
@@ -143,9 +142,19 @@ fn print_drills(entries: &[Entry]) {
     if drills.is_empty() {
         return;
     }
-    let width = drills.iter().map(|e| e.name.len()).max().unwrap_or(5).max(5);
+    let width = drills
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     outln!();
-    outln!("{:width$}  {:16}  {:>6}  DESCRIPTION", "DRILL", "RUNBOOK", "CHECKS");
+    outln!(
+        "{:width$}  {:16}  {:>6}  DESCRIPTION",
+        "DRILL",
+        "RUNBOOK",
+        "CHECKS"
+    );
     for e in drills {
         outln!(
             "{:width$}  {:16}  {:>6}  {}",

@@ -88,5 +88,9 @@ fn find_named(dir: &Path, name: &str, wanted: Wanted) -> Result<PathBuf, String>
     }
     let hint = suggestion(name, names.iter().map(String::as_str))
         .unwrap_or_else(|| format!("{}: {}", wanted.plural, names.join(", ")));
-    Err(format!("no {} `{name}` in {}; {hint}", wanted.noun, dir.display()))
+    Err(format!(
+        "no {} `{name}` in {}; {hint}",
+        wanted.noun,
+        dir.display()
+    ))
 }

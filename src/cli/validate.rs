@@ -168,12 +168,22 @@ fn counted(reports: &[Report]) -> String {
     let runbooks = reports.len() - drills;
     if drills == 0 {
         plural(runbooks, "runbook")
+    } else if runbooks == 0 {
+        plural(drills, "drill")
     } else {
-        format!("{} and {}", plural(runbooks, "runbook"), plural(drills, "drill"))
+        format!(
+            "{} and {}",
+            plural(runbooks, "runbook"),
+            plural(drills, "drill")
+        )
     }
 }
 
-fn drill_report(source: &crate::runbook::source::Source, runbooks: &Path, format: Format) -> Report {
+fn drill_report(
+    source: &crate::runbook::source::Source,
+    runbooks: &Path,
+    format: Format,
+) -> Report {
     match super::drill::validate(source, runbooks) {
         Ok(name) => {
             if format == Format::Text {

@@ -243,14 +243,26 @@ impl Checker<'_> {
             text.and_then(|t| match parse_duration(&t.0) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    me.error(path, &format!("`{}` is not a duration", t.0), &e.to_string());
+                    me.error(
+                        path,
+                        &format!("`{}` is not a duration", t.0),
+                        &e.to_string(),
+                    );
                     None
                 }
             })
         };
         let objectives = raw.objectives.as_ref();
-        let rto = duration(&mut self, objectives.and_then(|o| o.rto.as_ref()), "objectives.rto");
-        let rpo = duration(&mut self, objectives.and_then(|o| o.rpo.as_ref()), "objectives.rpo");
+        let rto = duration(
+            &mut self,
+            objectives.and_then(|o| o.rto.as_ref()),
+            "objectives.rto",
+        );
+        let rpo = duration(
+            &mut self,
+            objectives.and_then(|o| o.rpo.as_ref()),
+            "objectives.rpo",
+        );
         let interval = duration(&mut self, raw.backup_interval.as_ref(), "backup_interval");
         if !self.errors.is_empty() {
             return Err(self.errors);
@@ -393,7 +405,9 @@ mod tests {
             .unwrap_err()
             .iter()
             .map(|d| {
-                let at = d.span.map_or(String::new(), |s| format!("{}:{}: ", s.line, s.col + 1));
+                let at = d
+                    .span
+                    .map_or(String::new(), |s| format!("{}:{}: ", s.line, s.col + 1));
                 format!("{at}{} ({})", d.message, d.hint.clone().unwrap_or_default())
             })
             .collect()
@@ -405,7 +419,10 @@ mod tests {
     fn a_drill_parses_into_typed_values() {
         let d = parse(&Source::new("d.yaml", GOOD)).unwrap();
         assert_eq!(d.compose, DEFAULT_COMPOSE);
-        assert_eq!(d.point, RestorePoint::RandomWithin(Duration::from_secs(7 * 86400)));
+        assert_eq!(
+            d.point,
+            RestorePoint::RandomWithin(Duration::from_secs(7 * 86400))
+        );
         assert_eq!(d.rto, Some(Duration::from_secs(600)));
         assert_eq!(d.rpo, None);
         assert_eq!(d.checks[0].expect.fact.as_deref(), Some("customers"));

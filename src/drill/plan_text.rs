@@ -104,12 +104,18 @@ pub fn render(drill: &Drill, plan: &Plan, project: &str) -> String {
     );
     let (rto, rpo) = objectives(drill, plan);
     let show = |d: Option<Duration>| d.map_or("none".to_string(), |d| Human(d).to_string());
-    row("objectives", format!("RTO {}, RPO {}", show(rto), show(rpo)));
+    row(
+        "objectives",
+        format!("RTO {}, RPO {}", show(rto), show(rpo)),
+    );
     row(
         "teardown",
         "always, also on failure and Ctrl-C (--keep-on-failure keeps a failed stack)".into(),
     );
-    let _ = writeln!(out, "\nThe restore runbook's plan, in the drill's project:\n");
+    let _ = writeln!(
+        out,
+        "\nThe restore runbook's plan, in the drill's project:\n"
+    );
     out.push_str(&text::render(plan));
     out
 }

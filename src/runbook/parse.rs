@@ -180,13 +180,16 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(
         let before = &source.text[..at];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         return Err(vec![
-            Diagnostic::new(format!("the file contains NUL bytes; a {} is YAML text", kind.noun))
-                .at(Some(Span::new(
-                    before.matches('\n').count() + 1,
-                    before[line_start..].chars().count(),
-                    1,
-                )))
-                .hint(UTF16_HINT),
+            Diagnostic::new(format!(
+                "the file contains NUL bytes; a {} is YAML text",
+                kind.noun
+            ))
+            .at(Some(Span::new(
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count(),
+                1,
+            )))
+            .hint(UTF16_HINT),
         ]);
     }
     if let Some(span) = too_deep(&source.text) {
@@ -195,7 +198,10 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(
                 "the document nests deeper than {MAX_FLOW_DEPTH} levels"
             ))
             .at(Some(span))
-            .hint(format!("a {} needs only a few levels; is a bracket left open?", kind.noun)),
+            .hint(format!(
+                "a {} needs only a few levels; is a bracket left open?",
+                kind.noun
+            )),
         ]);
     }
     // serde_yaml guards against alias bombs and deep block nesting, so it goes first.

@@ -95,8 +95,7 @@ impl Args {
             .into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))
             .collect();
-        crate::repo::check_facts(&facts)
-            .map_err(|e| StepError::fatal(format!("facts: {e}")))?;
+        crate::repo::check_facts(&facts).map_err(|e| StepError::fatal(format!("facts: {e}")))?;
         Ok(facts)
     }
 

@@ -55,7 +55,11 @@ async fn healthcheck(docker: &Docker, project: &str, service: &str) -> Option<Ch
     let (passed, actual, output) = match state {
         Ok(Some(s)) => {
             let health = s.health.clone()?;
-            (health == "healthy", health, format!("{} is {}", s.name, s.state))
+            (
+                health == "healthy",
+                health,
+                format!("{} is {}", s.name, s.state),
+            )
         }
         Ok(None) => (false, "absent".into(), "the container is gone".into()),
         Err(e) => (false, "unknown".into(), e),
@@ -113,9 +117,17 @@ async fn exec_check(
             let output = if stderr.trim().is_empty() {
                 stdout.clone()
             } else {
-                format!("{stdout}{}stderr: {stderr}", if stdout.is_empty() { "" } else { "\n" })
+                format!(
+                    "{stdout}{}stderr: {stderr}",
+                    if stdout.is_empty() { "" } else { "\n" }
+                )
             };
-            (verdict.0, verdict.1, Some(stdout.trim().to_string()), output)
+            (
+                verdict.0,
+                verdict.1,
+                Some(stdout.trim().to_string()),
+                output,
+            )
         }
         Err(e) => (false, None, None, e),
     };
@@ -159,9 +171,7 @@ pub fn judge(
             }
             None => {
                 passed = false;
-                wanted.push(format!(
-                    "fact `{name}`, but no restored backup recorded it"
-                ));
+                wanted.push(format!("fact `{name}`, but no restored backup recorded it"));
             }
         }
     }

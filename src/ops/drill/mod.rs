@@ -21,8 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::run::{Env, RunOptions, RunRequest};
 use crate::drill::def::Drill;
 use crate::drill::report::{
-    CheckResult, DrillReport, Objective, Phase, Rpo, RpoBasis, SCHEMA_VERSION,
-    Verdict, Versions,
+    CheckResult, DrillReport, Objective, Phase, Rpo, RpoBasis, SCHEMA_VERSION, Verdict, Versions,
 };
 use crate::engine::{Event, Outcome, Subscribers, lock};
 use crate::model::world::World;
@@ -184,7 +183,12 @@ impl<'a> Drilling<'a> {
         )
         .map_err(|e| (Verdict::CouldNotRun, e.to_string()))?;
         self.collect_leftovers().await;
-        let work = self.env.state_dir.join("drills").join("work").join(&self.report.id);
+        let work = self
+            .env
+            .state_dir
+            .join("drills")
+            .join("work")
+            .join(&self.report.id);
         let source = self.env.workdir.join(&request.drill.compose);
         let (name, id) = (self.report.drill.clone(), self.report.id.clone());
         let stack = self
@@ -221,7 +225,11 @@ impl<'a> Drilling<'a> {
         if outcome != Outcome::Succeeded {
             return Err((
                 Verdict::CouldNotRun,
-                format!("the restore runbook {} did not succeed: {}", self.report.runbook, outcome.word()),
+                format!(
+                    "the restore runbook {} did not succeed: {}",
+                    self.report.runbook,
+                    outcome.word()
+                ),
             ));
         }
         self.interrupted(request)?;
@@ -246,9 +254,10 @@ impl<'a> Drilling<'a> {
 
     /// The world with the drill's volumes restored from production's backups.
     async fn observe(&mut self, volumes: &[String]) -> Result<World, Stop> {
-        let mut world = super::world::observe(&self.env.docker, &self.env.repo, self.remote.as_ref())
-            .await
-            .map_err(|e| (Verdict::CouldNotRun, format!("observing the world: {e}")))?;
+        let mut world =
+            super::world::observe(&self.env.docker, &self.env.repo, self.remote.as_ref())
+                .await
+                .map_err(|e| (Verdict::CouldNotRun, format!("observing the world: {e}")))?;
         world.restore_from = volumes
             .iter()
             .map(|v| {
@@ -274,7 +283,10 @@ impl<'a> Drilling<'a> {
             for id in ids {
                 let (store, repo) = (store.clone(), repo.clone());
                 let owned = id.clone();
-                let found = tokio::spawn(async move { crate::s3::fetch_backup(&store, &repo, &owned).await })
+                let found =
+                    tokio::spawn(
+                        async move { crate::s3::fetch_backup(&store, &repo, &owned).await },
+                    )
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| format!("backup {id}: {e}"))?;
@@ -306,9 +318,18 @@ impl<'a> Drilling<'a> {
         point: Option<&str>,
     ) -> Result<Outcome, Stop> {
         let sets = plan::sets(request, &self.report.project, point);
-        let categories = plan.steps.iter().map(|s| (s.id.clone(), s.category)).collect();
-        let params = crate::compile::compiler::param_values(&request.runbook, &sets)
-            .map_err(|_| (Verdict::CouldNotRun, "the restore runbook's params".to_string()))?;
+        let categories = plan
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.category))
+            .collect();
+        let params =
+            crate::compile::compiler::param_values(&request.runbook, &sets).map_err(|_| {
+                (
+                    Verdict::CouldNotRun,
+                    "the restore runbook's params".to_string(),
+                )
+            })?;
         let restore_from = self
             .report
             .backups
@@ -391,7 +412,10 @@ impl<'a> Drilling<'a> {
                     if code == 0 {
                         checks::parse_sentinel(&out)
                     } else {
-                        Err(format!("the sentinel command exited {code}: {}", err.trim()))
+                        Err(format!(
+                            "the sentinel command exited {code}: {}",
+                            err.trim()
+                        ))
                     }
                 }) {
                 Ok(t) => (age(t), RpoBasis::Sentinel),
@@ -474,7 +498,9 @@ impl<'a> Drilling<'a> {
     fn forget_safety_backups(&self, volumes: &[String]) -> Vec<String> {
         let mut failed = Vec::new();
         for v in volumes {
-            let Ok(list) = self.env.repo.list_source(v) else { continue };
+            let Ok(list) = self.env.repo.list_source(v) else {
+                continue;
+            };
             for m in list {
                 if let Err(e) = self.env.repo.delete(&m.id) {
                     failed.push(format!("backup {}: {e}", m.id));

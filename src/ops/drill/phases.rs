@@ -35,7 +35,10 @@ pub fn of_run(report: &RunReport, categories: &HashMap<String, Category>) -> Vec
                 name: phase_name(category).into(),
                 subject: Some(s.id.clone()),
                 started_at,
-                seconds: finished_at.duration_since(started_at).as_secs_f64().max(0.0),
+                seconds: finished_at
+                    .duration_since(started_at)
+                    .as_secs_f64()
+                    .max(0.0),
                 ok: s.status == StepStatus::Finished,
             })
         })

@@ -35,16 +35,11 @@ pub fn base_sets(drill: &Drill, cli: &[(String, String)], project: &str) -> Vec<
 
 /// Whether the runbook has a `backup` param (then the restore point goes there).
 fn takes_backup(runbook: &Source) -> bool {
-    crate::runbook::parse::parse(runbook)
-        .is_ok_and(|p| p.raw.params.contains_key(BACKUP_PARAM))
+    crate::runbook::parse::parse(runbook).is_ok_and(|p| p.raw.params.contains_key(BACKUP_PARAM))
 }
 
 /// The plan a drill shows before it runs: compiled without a world.
-pub fn preview(
-    drill: &Drill,
-    runbook: &Source,
-    cli: &[(String, String)],
-) -> Result<Plan, Failure> {
+pub fn preview(drill: &Drill, runbook: &Source, cli: &[(String, String)]) -> Result<Plan, Failure> {
     let mut sets = base_sets(drill, cli, &placeholder_project(&drill.name));
     if takes_backup(runbook)
         && let RestorePoint::Reference(r) = &drill.point
@@ -130,7 +125,11 @@ fn random_run(
         return Err(format!(
             "no backup run within the last {} backed up all of {} (restore point `{}`)",
             crate::model::duration::Human(window),
-            sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            sources
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             drill.point
         ));
     }
@@ -160,13 +159,23 @@ pub fn live(
         Failure::Invalid(d) => format!(
             "runbook {} is invalid: {}",
             request.drill.runbook,
-            d.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; ")
+            d.iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         Failure::Usage(p) => p.join("; "),
     })?;
     if !plan.predicted_failures.is_empty() {
-        let reasons: Vec<String> = plan.predicted_failures.iter().map(|f| f.to_string()).collect();
-        return Err(format!("its plan says it will fail: {}", reasons.join("; ")));
+        let reasons: Vec<String> = plan
+            .predicted_failures
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        return Err(format!(
+            "its plan says it will fail: {}",
+            reasons.join("; ")
+        ));
     }
     Ok(plan)
 }

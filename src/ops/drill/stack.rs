@@ -142,7 +142,11 @@ async fn refuse_collisions(
     let mut taken = Vec::new();
     for v in &isolated.volumes {
         let name = format!("{project}_{v}");
-        if docker.volume_exists(&name).await.map_err(|e| e.to_string())? {
+        if docker
+            .volume_exists(&name)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             taken.push(format!("volume {name}"));
         }
     }
@@ -157,7 +161,11 @@ async fn refuse_collisions(
     }
     for n in ["default"] {
         let name = format!("{project}_{n}");
-        if docker.network_exists(&name).await.map_err(|e| e.to_string())? {
+        if docker
+            .network_exists(&name)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             taken.push(format!("network {name}"));
         }
     }
@@ -181,10 +189,7 @@ pub struct Collected {
 
 /// Removes everything labelled by drills that are not running (killed ones).
 pub async fn gc(docker: &Docker, locks: &Path) -> Result<Collected, String> {
-    let all = docker
-        .labelled(LABEL_ID)
-        .await
-        .map_err(|e| e.to_string())?;
+    let all = docker.labelled(LABEL_ID).await.map_err(|e| e.to_string())?;
     let ids: BTreeSet<String> = all
         .containers
         .values()
@@ -196,7 +201,9 @@ pub async fn gc(docker: &Docker, locks: &Path) -> Result<Collected, String> {
     let mut collected = Collected::default();
     for id in ids {
         let objects = all.with_value(&id);
-        collected.failed.extend(docker.remove_labelled(&objects).await);
+        collected
+            .failed
+            .extend(docker.remove_labelled(&objects).await);
         collected.removed.containers.extend(objects.containers);
         collected.removed.volumes.extend(objects.volumes);
         collected.removed.networks.extend(objects.networks);
