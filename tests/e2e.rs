@@ -2520,3 +2520,67 @@ fn a_killed_drill_leaves_labelled_leftovers_that_gc_removes_and_a_shared_stack_i
     );
     assert_eq!(drill_leftovers(), "");
 }
+
+#[test]
+fn a_drill_runs_from_an_s3_repository_alone_on_a_new_machine() {
+    let _turn = turn();
+    let s3 = S3Server::start("lifeboat-drill");
+    let stack = Stack::up("drills3");
+    stack.cold_backup_offsite(&s3, "s3://lifeboat-drill/shop");
+    // A brand-new machine: no local repository, no state.
+    std::fs::remove_dir_all(stack.dir.path().join("repo")).unwrap();
+    std::fs::remove_dir_all(stack.dir.path().join("state")).unwrap();
+    let production = format!("production={}", stack.project);
+    let mut cmd = stack.lifeboat(&[
+        "drill",
+        "shop-restore",
+        "--format",
+        "json",
+        "--set",
+        &production,
+        "--repo",
+        "s3://lifeboat-drill/shop",
+    ]);
+    cmd.env_remove("LIFEBOAT_REPO");
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    });
+    // cold-backup records no facts: the fact checks fail and say so, the
+    // restore itself (fetched from S3) and every other check pass.
+    assert_eq!(out.status.code(), Some(10), "{report:#}");
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["customers", "redis-keys"], "{report:#}");
+    assert_eq!(
+        report["checks"][2]["expected"],
+        "fact `customers`, but no restored backup recorded it"
+    );
+    let fetch = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fetch")
+        .expect("a fetch phase");
+    assert_eq!(fetch["ok"], true);
+    assert_eq!(drill_leftovers(), "");
+    // Nothing the drill did went to S3: only cold-backup's two backups are there.
+    let mut ls = Command::new("aws");
+    s3.env(&mut ls);
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let listing = ok(ls.args([
+        "--endpoint-url",
+        &endpoint,
+        "s3",
+        "ls",
+        "--recursive",
+        "s3://lifeboat-drill/shop/",
+    ]));
+    assert!(!listing.contains("lifeboat-drill-"), "{listing}");
+}
