@@ -11,6 +11,7 @@ pub mod archive;
 pub mod cli;
 pub mod compile;
 pub mod docker;
+pub mod drill;
 pub mod engine;
 pub mod model;
 pub mod ops;

@@ -41,6 +41,7 @@ impl Repo {
                 },
                 tags: tags.iter().map(|t| t.to_string()).collect(),
                 run_id: Some("run-test".into()),
+                facts: Default::default(),
             })
             .unwrap();
         let body = format!("{source} is {age:#}\n");

@@ -514,3 +514,77 @@ fn utf16_and_nul_runbooks_are_invalid_with_a_hint() {
         }
     }
 }
+
+#[test]
+fn drill_schema_command_prints_the_committed_schema_and_drills_reference_it() {
+    let o = lifeboat(&["schema", "--drill"]);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/drill.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "schema/drill.schema.json is stale: run `cargo run -- schema --drill > schema/drill.schema.json`"
+    );
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("drills")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../schema/drill.schema.json\n"),
+            "{} does not reference the drill schema",
+            path.display()
+        );
+    }
+}
+
+/// The plan of the shipped drill, as a reviewer reads it before scheduling it.
+#[test]
+fn a_drill_plan_shows_the_copy_the_backups_it_takes_the_checks_and_the_runbook() {
+    let o = lifeboat(&["plan", "shop-restore", "--set", "production=shop"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+    let o = lifeboat(&["plan", "shop-restore", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["drill"]["production"], "demo");
+    assert_eq!(
+        json["drill"]["point"],
+        serde_json::json!({"reference": "latest"})
+    );
+    assert_eq!(
+        json["plan"]["params"][0]["value"],
+        "lifeboat-drill-shop-restore-ID"
+    );
+}
+
+#[test]
+fn broken_drills_are_reported_with_their_place_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let drill = dir.path().join("d.yaml");
+    std::fs::write(
+        &drill,
+        "drill: d\nstack: { production: demo }\nrestore: { runbook: full-data-los }\nchecks:\n  - name: c\n    exec: { service: redis, comand: [x] }\n",
+    )
+    .unwrap();
+    let o = lifeboat(&["validate", drill.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    insta::assert_snapshot!(stderr(&o).replace(drill.to_str().unwrap(), "d.yaml"));
+    std::fs::write(
+        &drill,
+        "drill: d\nstack: { production: demo }\nrestore: { runbook: full-data-los }\n",
+    )
+    .unwrap();
+    let o = lifeboat(&["validate", drill.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no runbook `full-data-los`")
+            && err.contains("did you mean `full-data-loss`?"),
+        "{err}"
+    );
+    assert!(err.contains("d.yaml:3:21"), "{err}");
+    // `lifeboat drill` of a drill whose runbook is not there: a usage error
+    // (exit 2) before Docker is asked anything.
+    let o = lifeboat(&["drill", drill.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -1209,6 +1209,7 @@ fn crafted_backup(dir: &std::path::Path, source: &str, raw: &[u8]) -> String {
             origin: Default::default(),
             tags: vec![],
             run_id: None,
+            facts: Default::default(),
         })
         .unwrap();
     w.write_all(raw).unwrap();
@@ -1328,6 +1329,7 @@ fn a_restore_says_nothing_about_removing_its_helpers() {
                 origin: Default::default(),
                 tags: vec![],
                 run_id: None,
+                facts: Default::default(),
             })
             .unwrap();
         let body = format!("backup {i}");

@@ -2256,3 +2256,331 @@ steps:
     ]));
     assert_eq!(names.trim(), format!("{name} running dr"));
 }
+
+// ---------------------------------------------------------------------------
+// Drills (docs/architecture.md §8): restore tests on a throwaway copy.
+
+impl Stack {
+    /// The nightly backup of this project, with its facts (webhook answered).
+    fn nightly(&self) {
+        let (url, _) = webhook();
+        let hook = format!("webhook_url={url}");
+        let (code, out) = self.run("nightly-backup", &["--set", &hook]);
+        assert_eq!(code, 0, "{out}");
+    }
+
+    /// `lifeboat drill shop-restore` against this project's backups: (exit
+    /// code, the JSON report, stderr).
+    fn drill(&self, extra: &[&str]) -> (i32, serde_json::Value, String) {
+        let production = format!("production={}", self.project);
+        let mut args = vec![
+            "drill",
+            "shop-restore",
+            "--format",
+            "json",
+            "--set",
+            &production,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.lifeboat(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}): {}\n{stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report, stderr)
+    }
+
+    /// What production is: each container's id, state and start time, and
+    /// a checksum of every file in every volume (with the servers stopped,
+    /// so nothing changes them but a drill that touched them).
+    fn fingerprint(&self) -> String {
+        let mut out = String::new();
+        for service in ["redis", "postgres"] {
+            out.push_str(&self.inspect(
+                service,
+                "{{.Id}} {{.Name}} {{.State.Status}} {{.State.StartedAt}}",
+            ));
+            out.push('\n');
+        }
+        for volume in ["redis-data", "pg-data"] {
+            out.push_str(&ok(Command::new("docker").args([
+                "run",
+                "--rm",
+                "-v",
+                &format!("{}:/v:ro", self.volume(volume)),
+                "lifeboat-test/stack:local",
+                "sh",
+                "-c",
+                "cd /v && find . -print0 | sort -z | xargs -0 stat -c '%n %s %a %u' && \
+                 find . -type f -print0 | sort -z | xargs -0 sha256sum",
+            ])));
+        }
+        out
+    }
+}
+
+/// Everything Docker has that a drill labelled.
+fn drill_leftovers() -> String {
+    let mut all = String::new();
+    for what in [
+        vec!["ps", "-aq"],
+        vec!["volume", "ls", "-q"],
+        vec!["network", "ls", "-q"],
+    ] {
+        let mut args = what.clone();
+        args.extend(["--filter", "label=lifeboat.drill.id"]);
+        all.push_str(&ok(Command::new("docker").args(&args)));
+    }
+    all
+}
+
+#[test]
+fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_production() {
+    let _turn = turn();
+    let stack = Stack::up("drill");
+    stack.nightly();
+    let pg = stack.listed(&stack.volume("pg-data"));
+    let facts = &pg[0]["facts"]["customers"];
+    assert!(
+        facts.as_str().is_some_and(|f| f.starts_with("5000:")),
+        "the nightly backup records the customers fact: {pg:?}"
+    );
+    // Production stopped: its volumes cannot change unless a drill changes them.
+    stack.compose(&["stop"]);
+    let before = stack.fingerprint();
+
+    let (code, report, stderr) = stack.drill(&[]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["verdict"], "passed", "{report:#}");
+    let project = report["project"].as_str().unwrap();
+    assert!(
+        project.starts_with("lifeboat-drill-shop-restore-"),
+        "{project}"
+    );
+    let checks: Vec<(String, bool)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["passed"] == true))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("postgres healthy".to_string(), true),
+            ("redis healthy".to_string(), true),
+            ("customers".to_string(), true),
+            ("redis-keys".to_string(), true),
+            ("orders".to_string(), true),
+        ],
+        "{report:#}"
+    );
+    let customers = &report["checks"][2];
+    assert_eq!(customers["kind"], "fact");
+    assert_eq!(customers["actual"], *facts);
+    assert_eq!(report["backups"].as_array().unwrap().len(), 2, "{report:#}");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for phase in [
+        "setup", "stop", "safety", "restore", "start", "verify", "checks", "teardown",
+    ] {
+        assert!(phases.contains(&phase), "no {phase} phase: {phases:?}");
+    }
+    assert!(report["rto"]["measured_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["rto"]["objective_seconds"], 600.0);
+    assert_eq!(report["rto"]["met"], true);
+    assert_eq!(report["rpo"]["basis"], "backup_time");
+    assert_eq!(report["rpo"]["met"], true);
+    assert_eq!(drill_leftovers(), "", "the drill left objects behind");
+    assert_eq!(
+        stack.fingerprint(),
+        before,
+        "a passing drill changed production"
+    );
+    // The drill's own safety backups are gone; production's are all there.
+    assert_eq!(stack.listed(&stack.volume("pg-data")).len(), pg.len());
+    let history = stack
+        .lifeboat(&["drills", "history", "--format", "json"])
+        .output()
+        .unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(history[0]["id"], report["id"], "{history:#}");
+
+    // A backup whose facts do not match what it holds: the check fails.
+    let pg_id = pg[0]["id"].as_str().unwrap();
+    let manifest = stack
+        .dir
+        .path()
+        .join("repo/backups")
+        .join(stack.volume("pg-data"))
+        .join(format!("{pg_id}.json"));
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"5000:", "\"4999:")).unwrap();
+    let (code, report, stderr) = stack.drill(&[]);
+    assert_eq!(code, 10, "{report:#}\n{stderr}");
+    assert_eq!(report["verdict"], "check_failed");
+    assert_eq!(report["reason"], "check(s) failed: customers", "{report:#}");
+    std::fs::write(&manifest, text).unwrap();
+
+    // One flipped byte in the backup: the restore refuses it; the drill fails and says why.
+    let object = stack.backups("pg-data").pop().unwrap();
+    let mut bytes = std::fs::read(&object).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&object, bytes).unwrap();
+    let (code, report, stderr) = stack.drill(&[]);
+    assert_eq!(code, 12, "{report:#}\n{stderr}");
+    assert_eq!(report["verdict"], "could_not_run");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("sha256"), "{reason}");
+    assert_eq!(drill_leftovers(), "", "a failed drill left objects behind");
+    assert_eq!(
+        stack.fingerprint(),
+        before,
+        "a failing drill changed production"
+    );
+}
+
+#[test]
+fn a_killed_drill_leaves_labelled_leftovers_that_gc_removes_and_a_shared_stack_is_refused() {
+    let _turn = turn();
+    let stack = Stack::up("drillkill");
+    stack.nightly();
+    let production = format!("production={}", stack.project);
+    let mut child = stack
+        .lifeboat(&["drill", "shop-restore", "--set", &production])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed once its copy exists.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while drill_leftovers().lines().count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the drill never created its stack"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_ne!(drill_leftovers(), "");
+    let out = stack.lifeboat(&["drills", "gc"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(drill_leftovers(), "", "gc left drill objects");
+    assert_eq!(
+        stack.testdata("check").status.code(),
+        Some(0),
+        "production lost data"
+    );
+
+    // A compose file whose copy would share a container name with production.
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose.yml");
+    std::fs::write(
+        &compose,
+        "version: '2.4'\nservices:\n  redis:\n    image: lifeboat-test/stack:local\n    container_name: prod-redis\n    volumes: [redis-data:/data]\n  postgres:\n    image: lifeboat-test/stack:local\n    volumes: [pg-data:/var/lib/postgresql/data]\nvolumes:\n  redis-data:\n  pg-data:\n",
+    )
+    .unwrap();
+    let drill = dir.path().join("shared.yaml");
+    std::fs::write(
+        &drill,
+        format!(
+            "drill: shared\nstack: {{ compose: {}, production: {} }}\nrestore: {{ runbook: full-data-loss }}\n",
+            compose.display(),
+            stack.project
+        ),
+    )
+    .unwrap();
+    let out = stack
+        .lifeboat(&["drill", drill.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(12), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("fixed container_name `prod-redis`"),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(drill_leftovers(), "");
+}
+
+#[test]
+fn a_drill_runs_from_an_s3_repository_alone_on_a_new_machine() {
+    let _turn = turn();
+    let s3 = S3Server::start("lifeboat-drill");
+    let stack = Stack::up("drills3");
+    stack.cold_backup_offsite(&s3, "s3://lifeboat-drill/shop");
+    // A brand-new machine: no local repository, no state.
+    std::fs::remove_dir_all(stack.dir.path().join("repo")).unwrap();
+    std::fs::remove_dir_all(stack.dir.path().join("state")).unwrap();
+    let production = format!("production={}", stack.project);
+    let mut cmd = stack.lifeboat(&[
+        "drill",
+        "shop-restore",
+        "--format",
+        "json",
+        "--set",
+        &production,
+        "--repo",
+        "s3://lifeboat-drill/shop",
+    ]);
+    cmd.env_remove("LIFEBOAT_REPO");
+    s3.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    });
+    // cold-backup records no facts: the fact checks fail and say so, the
+    // restore itself (fetched from S3) and every other check pass.
+    assert_eq!(out.status.code(), Some(10), "{report:#}");
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["customers", "redis-keys"], "{report:#}");
+    assert_eq!(
+        report["checks"][2]["expected"],
+        "fact `customers`, but no restored backup recorded it"
+    );
+    let fetch = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fetch")
+        .expect("a fetch phase");
+    assert_eq!(fetch["ok"], true);
+    assert_eq!(drill_leftovers(), "");
+    // Nothing the drill did went to S3: only cold-backup's two backups are there.
+    let mut ls = Command::new("aws");
+    s3.env(&mut ls);
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let listing = ok(ls.args([
+        "--endpoint-url",
+        &endpoint,
+        "s3",
+        "ls",
+        "--recursive",
+        "s3://lifeboat-drill/shop/",
+    ]));
+    assert!(!listing.contains("lifeboat-drill-"), "{listing}");
+}

@@ -42,6 +42,7 @@ fn new(source: &str, kind: BackupKind, run_id: Option<&str>) -> NewBackup {
         },
         tags: vec!["test".into()],
         run_id: run_id.map(Into::into),
+        facts: Default::default(),
     }
 }
 

@@ -30,6 +30,7 @@ fn backup(at: Timestamp, n: usize) -> Manifest {
         pinned: false,
         run_id: None,
         verification: None,
+        facts: Default::default(),
     }
 }
 

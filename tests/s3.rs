@@ -664,6 +664,7 @@ fn local_backup(repo: &LocalRepo, source: &str, raw: &[u8]) -> Manifest {
             },
             tags: vec!["s3-test".into()],
             run_id: None,
+            facts: Default::default(),
         })
         .unwrap();
     w.write_all(raw).unwrap();

@@ -85,7 +85,7 @@ pub async fn execute(env: &Env, request: RunRequest, launch: Launch) -> Result<R
 
 /// The first Ctrl-C stops starting steps and rolls back; a second cuts off
 /// the steps in flight.
-fn on_ctrl_c(cancel: CancellationToken, abort: CancellationToken) {
+pub(crate) fn on_ctrl_c(cancel: CancellationToken, abort: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             errln!(

@@ -18,6 +18,37 @@ pub fn runbook_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// `full-data-loss` → `runbooks/full-data-loss.yaml`; a path is taken as is.
 pub fn find(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    find_named(dir, name, RUNBOOKS)
+}
+
+/// `shop-restore` → `drills/shop-restore.yaml`; a path is taken as is.
+pub fn find_drill(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    find_named(dir, name, DRILLS)
+}
+
+/// What is looked for: the key that names it, and how to say so.
+struct Wanted {
+    key: &'static str,
+    noun: &'static str,
+    plural: &'static str,
+    setting: &'static str,
+}
+
+const RUNBOOKS: Wanted = Wanted {
+    key: "runbook:",
+    noun: "runbook",
+    plural: "runbooks",
+    setting: "--runbooks DIR or LIFEBOAT_RUNBOOKS",
+};
+
+const DRILLS: Wanted = Wanted {
+    key: "drill:",
+    noun: "drill",
+    plural: "drills",
+    setting: "--drills DIR or LIFEBOAT_DRILLS",
+};
+
+fn find_named(dir: &Path, name: &str, wanted: Wanted) -> Result<PathBuf, String> {
     let as_path = Path::new(name);
     if as_path.is_file() {
         return Ok(as_path.to_path_buf());
@@ -35,7 +66,7 @@ pub fn find(dir: &Path, name: &str) -> Result<PathBuf, String> {
         };
         let declared = text
             .lines()
-            .find_map(|l| l.strip_prefix("runbook:"))
+            .find_map(|l| l.strip_prefix(wanted.key))
             .map(|n| n.trim().trim_matches(['"', '\'']));
         if declared == Some(name) {
             return Ok(file);
@@ -48,11 +79,18 @@ pub fn find(dir: &Path, name: &str) -> Result<PathBuf, String> {
         .collect();
     if names.is_empty() {
         return Err(format!(
-            "no runbook `{name}`: `{}` has no runbooks (set --runbooks DIR or LIFEBOAT_RUNBOOKS)",
-            dir.display()
+            "no {} `{name}`: `{}` has no {} (set {})",
+            wanted.noun,
+            dir.display(),
+            wanted.plural,
+            wanted.setting
         ));
     }
     let hint = suggestion(name, names.iter().map(String::as_str))
-        .unwrap_or_else(|| format!("runbooks: {}", names.join(", ")));
-    Err(format!("no runbook `{name}` in {}; {hint}", dir.display()))
+        .unwrap_or_else(|| format!("{}: {}", wanted.plural, names.join(", ")));
+    Err(format!(
+        "no {} `{name}` in {}; {hint}",
+        wanted.noun,
+        dir.display()
+    ))
 }

@@ -34,6 +34,8 @@ mod backup;
 mod backups;
 mod config;
 mod demo;
+mod drill;
+mod drills;
 mod execute;
 mod history;
 mod kinds;
@@ -80,13 +82,15 @@ would do with `lifeboat plan` before an incident.",
   lifeboat run full-data-loss --set project=shop    do it (asks before destroying)
   lifeboat backup --volume shop_pg-data      an ad-hoc backup
   lifeboat history                           past runs; `show ID`, `resume ID`
+  lifeboat drills history                    past drills: RTO/RPO against objectives, trend
   lifeboat plan upgrade-rollback --format mermaid > plan.md
 
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
 4 rollback incomplete, 5 Docker/lock/repository unavailable, 6 apply/resume
 refused: the runbook or the world changed since the plan or the run.
+`lifeboat drill`: 10 a check failed, 11 an objective was missed, 12 could not run.
 
-Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_STATE,
+Environment: DOCKER_HOST, LIFEBOAT_CONFIG, LIFEBOAT_RUNBOOKS, LIFEBOAT_DRILLS, LIFEBOAT_STATE,
 LIFEBOAT_REPO, LIFEBOAT_OFFSITE, LIFEBOAT_AGE_IDENTITY, LIFEBOAT_LOCK_DIR,
 AWS_ENDPOINT_URL and the AWS credential chain, LIFEBOAT_S3_READ_TIMEOUT (15s),
 LIFEBOAT_S3_ATTEMPT_TIMEOUT (5m), LIFEBOAT_S3_CONNECT_TIMEOUT (3s),
@@ -103,6 +107,15 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub runbooks: PathBuf,
+    /// Directory holding the drill definitions (restore tests).
+    #[arg(
+        long,
+        global = true,
+        env = "LIFEBOAT_DRILLS",
+        default_value = "drills",
+        value_name = "DIR"
+    )]
+    pub drills: PathBuf,
     #[command(flatten)]
     pub places: live::Places,
     #[command(subcommand)]
@@ -160,6 +173,16 @@ The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
     Backups(backups::Args),
     /// Past runs, newest first.
     History(history::HistoryArgs),
+    /// Past drills (`history [NAME]`) and what killed drills left (`gc`).
+    #[command(after_help = "Examples:
+  lifeboat drills history                     every drill, newest first
+  lifeboat drills history nightly --limit 5   one drill's last five runs
+  lifeboat drills history --format json       for scripts (docs/drills.md)
+  lifeboat drills gc                          remove leftovers of killed drills
+
+Reports are kept in <state-dir>/drills/<id>.json. A drill's own exit status:
+0 passed, 10 a check failed, 11 an objective was missed, 12 could not run.")]
+    Drills(drills::Args),
     /// One run's journal: every step, output, error and undo.
     Show(history::ShowArgs),
     /// Carry on an interrupted run: finished steps are skipped, in-flight ones run again.
@@ -167,6 +190,26 @@ The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
     /// The main job end to end on a throwaway stack: build images, seed, back up,
     /// lose everything, run full-data-loss, verify.
     Demo(demo::Args),
+    /// Restore test: restore production's backups into a throwaway copy of the
+    /// stack through the real restore runbook, check the data, measure RTO/RPO.
+    #[command(after_help = "Examples:
+  lifeboat drill shop-restore                       the drills/shop-restore.yaml drill
+  lifeboat drill shop-restore --set point=random:7d a random backup run of the last week
+  lifeboat drill shop-restore --report out/ --format json   JSON, HTML and JUnit reports
+  lifeboat plan shop-restore                        what the drill would do
+  lifeboat drills history shop-restore              past drills and the RTO trend
+  lifeboat drills gc                                remove what killed drills left
+
+The copy is compose project lifeboat-drill-<name>-<id>: every container, volume and
+network labelled lifeboat.drill.id, networks internal, no published ports; a compose
+file with fixed container names, external or named volumes/networks or writable bind
+mounts is refused. Production is only read (its backups). The copy is always removed,
+also on failure and Ctrl-C, unless --keep-on-failure.
+
+Exit status: 0 passed, 10 a check failed, 11 an objective (RTO/RPO) was missed,
+12 the drill could not run (no backup, the restore failed, Docker unavailable),
+1 invalid drill or runbook, 2 usage.")]
+    Drill(drill::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
     /// List the step kinds and their arguments.
@@ -185,14 +228,16 @@ pub fn run(mut cli: Cli) -> u8 {
         return fail(e);
     }
     match cli.command {
-        Command::Validate(args) => validate::run(&cli.runbooks, args),
-        Command::List(args) => list::run(&cli.runbooks, args),
-        Command::Plan(args) => done(plan::run(&cli.runbooks, &cli.places, args)),
+        Command::Validate(args) => validate::run(&cli.runbooks, &cli.drills, args),
+        Command::List(args) => list::run(&cli.runbooks, &cli.drills, args),
+        Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
+        Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
         Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
         Command::Apply(args) => done(apply::run(&cli.places, args)),
         Command::Backup(args) => done(backup::run(&cli.places, args)),
         Command::Backups(args) => backups::run(&cli.places, args),
         Command::History(args) => done(history::history(&cli.places, args)),
+        Command::Drills(args) => drills::run(&cli.places, args),
         Command::Show(args) => done(history::show(&cli.places, args)),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),

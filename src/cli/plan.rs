@@ -48,7 +48,23 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(runbooks: &Path, places: &super::live::Places, args: Args) -> Result<(), OpError> {
+pub fn run(runbooks: &Path, drills: &Path, places: &super::live::Places, args: Args) -> u8 {
+    if names_a_drill(runbooks, drills, &args.runbook) {
+        return super::drill::plan(drills, runbooks, &args);
+    }
+    super::done(plan_runbook(runbooks, places, args))
+}
+
+/// `lifeboat plan NAME` of a drill: no runbook of that name, but a drill;
+/// or a path to a drill file.
+fn names_a_drill(runbooks: &Path, drills: &Path, name: &str) -> bool {
+    match locate::find(runbooks, name) {
+        Ok(path) => std::fs::read_to_string(path).is_ok_and(|t| crate::drill::def::is_drill(&t)),
+        Err(_) => locate::find_drill(drills, name).is_ok(),
+    }
+}
+
+fn plan_runbook(runbooks: &Path, places: &super::live::Places, args: Args) -> Result<(), OpError> {
     let path = locate::find(runbooks, &args.runbook).map_err(OpError::usage)?;
     let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
     let mut world = args

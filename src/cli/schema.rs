@@ -1,4 +1,4 @@
-//! `lifeboat schema`: the JSON Schema of runbooks.
+//! `lifeboat schema`: the JSON Schema of runbooks (or of drills).
 
 use super::EXIT_OK;
 use crate::compile::schema::runbook_schema_text;
@@ -6,11 +6,20 @@ use crate::compile::schema::runbook_schema_text;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Editors that use yaml-language-server pick it up from a first line like
-  # yaml-language-server: $schema=../schema/runbook.schema.json"
+  # yaml-language-server: $schema=../schema/runbook.schema.json
+and, in drill files, $schema=../schema/drill.schema.json (lifeboat schema --drill)."
 )]
-pub struct Args {}
+pub struct Args {
+    /// The schema of drill definitions instead of runbooks.
+    #[arg(long)]
+    pub drill: bool,
+}
 
-pub fn run(_: Args) -> u8 {
-    out!("{}", runbook_schema_text());
+pub fn run(args: Args) -> u8 {
+    if args.drill {
+        out!("{}", crate::drill::def::schema_text());
+    } else {
+        out!("{}", runbook_schema_text());
+    }
     EXIT_OK
 }

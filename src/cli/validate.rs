@@ -23,12 +23,18 @@ struct Report {
     valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     runbook: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drill: Option<String>,
     errors: Vec<Diagnostic>,
 }
 
-pub fn run(runbooks: &Path, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
     let paths = if args.paths.is_empty() {
-        vec![runbooks.to_path_buf()]
+        let mut both = vec![runbooks.to_path_buf()];
+        if drills.is_dir() {
+            both.push(drills.to_path_buf());
+        }
+        both
     } else {
         args.paths
     };
@@ -78,11 +84,16 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     path: file.display().to_string(),
                     valid: false,
                     runbook: None,
+                    drill: None,
                     errors: vec![diagnostic],
                 });
                 continue;
             }
         };
+        if crate::drill::def::is_drill(&source.text) {
+            reports.push(drill_report(&source, runbooks, args.format));
+            continue;
+        }
         let report = match compile(&source, &Options::default()) {
             Ok(plan) => {
                 if args.format == Format::Text {
@@ -97,6 +108,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     path: source.name.clone(),
                     valid: true,
                     runbook: Some(plan.runbook),
+                    drill: None,
                     errors: vec![],
                 }
             }
@@ -108,6 +120,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     path: source.name.clone(),
                     valid: false,
                     runbook: None,
+                    drill: None,
                     errors: diagnostics,
                 }
             }
@@ -117,6 +130,7 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
                     path: source.name.clone(),
                     valid: false,
                     runbook: None,
+                    drill: None,
                     errors,
                 }
             }
@@ -130,14 +144,11 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
             serde_json::to_string_pretty(&reports).unwrap_or_default()
         ),
         Format::Text => {
-            let total = reports.len();
+            let what = counted(&reports);
             if invalid == 0 {
-                outln!("{total} runbook{} valid", if total == 1 { "" } else { "s" });
+                outln!("{what} valid");
             } else {
-                errln!(
-                    "{invalid} of {total} runbook{} invalid",
-                    if total == 1 { "" } else { "s" }
-                );
+                errln!("{invalid} of {what} invalid");
             }
         }
     }
@@ -147,5 +158,57 @@ pub fn run(runbooks: &Path, args: Args) -> u8 {
         EXIT_INVALID
     } else {
         EXIT_OK
+    }
+}
+
+/// `9 runbooks`, `9 runbooks and 1 drill`.
+fn counted(reports: &[Report]) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let drills = reports.iter().filter(|r| r.drill.is_some()).count();
+    let runbooks = reports.len() - drills;
+    if drills == 0 {
+        plural(runbooks, "runbook")
+    } else if runbooks == 0 {
+        plural(drills, "drill")
+    } else {
+        format!(
+            "{} and {}",
+            plural(runbooks, "runbook"),
+            plural(drills, "drill")
+        )
+    }
+}
+
+fn drill_report(
+    source: &crate::runbook::source::Source,
+    runbooks: &Path,
+    format: Format,
+) -> Report {
+    match super::drill::validate(source, runbooks) {
+        Ok(name) => {
+            if format == Format::Text {
+                outln!("ok  {} (drill {name})", source.name);
+            }
+            Report {
+                path: source.name.clone(),
+                valid: true,
+                runbook: None,
+                drill: Some(name),
+                errors: vec![],
+            }
+        }
+        Err(diagnostics) => {
+            if format == Format::Text {
+                print_diagnostics(&diagnostics, source);
+            }
+            Report {
+                path: source.name.clone(),
+                valid: false,
+                runbook: None,
+                // A drill, even though its name could not be read.
+                drill: Some(String::new()),
+                errors: diagnostics,
+            }
+        }
     }
 }

@@ -314,6 +314,12 @@ pub static KINDS: &[KindSpec] = &[
                 ArgType::StrList,
                 "tags recorded in the manifest, e.g. [safety]",
             ),
+            opt(
+                "facts",
+                ArgType::StrMap,
+                "facts about the data, recorded in the manifest for drills to check \
+                 (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
+            ),
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("volume")),
@@ -351,6 +357,12 @@ pub static KINDS: &[KindSpec] = &[
             opt("env", ArgType::StrMap, "environment variables"),
             opt("user", ArgType::Str, "user to run as"),
             opt("tags", ArgType::StrList, "tags recorded in the manifest"),
+            opt(
+                "facts",
+                ArgType::StrMap,
+                "facts about the data, recorded in the manifest for drills to check \
+                 (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
+            ),
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Target("container")),
@@ -417,6 +429,12 @@ pub static KINDS: &[KindSpec] = &[
             def("method", METHOD, "GET", "the method"),
             opt("headers", ArgType::StrMap, "request headers"),
             opt("tags", ArgType::StrList, "tags recorded in the manifest"),
+            opt(
+                "facts",
+                ArgType::StrMap,
+                "facts about the data, recorded in the manifest for drills to check \
+                 (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
+            ),
         ],
         outputs: &["backup_id", "sha256", "bytes"],
         subject: Some(Subject::Source("name")),

@@ -104,6 +104,11 @@ impl Docker {
         format!("{}.{}", v.major_version, v.minor_version)
     }
 
+    /// The engine's version, e.g. "20.10.24", for reports; `None` if it does not say.
+    pub async fn server_version(&self) -> Option<String> {
+        self.api.version().await.ok()?.version
+    }
+
     /// A client whose requests may wait `timeout` for their answer.
     pub(crate) fn api_with_timeout(&self, timeout: Duration) -> bollard::Docker {
         self.api.clone().with_timeout(timeout.max(REQUEST_TIMEOUT))

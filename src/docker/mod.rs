@@ -10,10 +10,12 @@
 
 mod archive;
 mod client;
+pub mod compose_cli;
 mod containers;
 mod error;
 mod exec;
 mod helper;
+mod labelled;
 mod project;
 mod raw;
 mod recreate;
@@ -25,5 +27,6 @@ pub use archive::{VolumeRoom, VolumeStream};
 pub use client::{DEFAULT_HELPER_IMAGE, DEFAULT_HOST, Docker};
 pub use error::DockerError;
 pub use helper::{HELPER_LABEL, helper_image_tar};
+pub use labelled::Labelled;
 pub use project::ProjectObjects;
 pub use types::{ContainerMount, ContainerState, ExecOutput, ExecSpec, Recreated, WaitFor};

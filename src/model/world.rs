@@ -32,6 +32,11 @@ pub struct World {
     pub volumes: Vec<Volume>,
     #[serde(default)]
     pub backups: Vec<Backup>,
+    /// Volumes restored from another volume's backups: a drill restores
+    /// production's backups into its throwaway copy (docs/architecture.md §8).
+    /// Volume name → the source whose backups it takes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub restore_from: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +142,7 @@ impl World {
     /// backups of `source`; `latest*` never mean a safety backup
     /// ([`SAFETY_TAG`]). An id of another source's backup is not a match.
     pub fn resolve_backup(&self, source: &str, reference: &str) -> Result<&Backup, Unresolved<'_>> {
+        let source = self.restore_from.get(source).map_or(source, String::as_str);
         let of_source = self.backups.iter().filter(|b| b.source == source);
         let found = match reference {
             // Newest by (time, id), as the repository orders them, so the

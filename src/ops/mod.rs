@@ -10,6 +10,7 @@ pub mod backup;
 pub mod backups;
 pub mod catalog;
 pub mod checks;
+pub mod drill;
 pub mod error;
 pub mod report;
 pub mod restore_test;

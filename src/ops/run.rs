@@ -118,6 +118,11 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// After `cancel`: cut off the changes in flight too.
     pub abort: CancellationToken,
+    /// Volumes restored from another volume's backups (a drill's copy of
+    /// production): volume → the source whose backups it takes.
+    pub restore_from: std::collections::BTreeMap<String, String>,
+    /// Copy new backups off-site (a drill's safety backups stay local).
+    pub push_new: bool,
 }
 
 impl Default for RunOptions {
@@ -128,6 +133,8 @@ impl Default for RunOptions {
             remote: None,
             cancel: CancellationToken::new(),
             abort: CancellationToken::new(),
+            restore_from: Default::default(),
+            push_new: true,
         }
     }
 }
@@ -167,6 +174,8 @@ pub async fn run(
         yes: options.yes,
         remote: options.remote,
         workdir: env.workdir.clone(),
+        restore_from: options.restore_from,
+        push_new: options.push_new,
     };
     let mut real = Real::new(ports, &plan);
     if let Some(seed) = &seed {

@@ -67,5 +67,6 @@ pub async fn observe(
         containers,
         volumes,
         backups,
+        restore_from: Default::default(),
     })
 }

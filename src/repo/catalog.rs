@@ -165,7 +165,7 @@ impl LocalRepo {
     }
 
     /// The manifests of one source, unsorted.
-    fn list_source(&self, source: &str) -> Result<Vec<Manifest>, RepoError> {
+    pub fn list_source(&self, source: &str) -> Result<Vec<Manifest>, RepoError> {
         let dir = self.source_dir(source);
         let mut out = Vec::new();
         for (name, is_dir) in read_dir(&dir)? {

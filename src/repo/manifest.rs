@@ -97,6 +97,43 @@ pub struct Manifest {
     pub run_id: Option<String>,
     #[serde(default)]
     pub verification: Option<Verification>,
+    /// What the backup step recorded about the data it saved (row counts,
+    /// digests, a sentinel's time): drills compare the restored data with
+    /// them (docs/architecture.md §8).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub facts: std::collections::BTreeMap<String, String>,
+}
+
+/// At most this many facts, of these sizes: a manifest stays small.
+pub const MAX_FACTS: usize = 64;
+pub const MAX_FACT_NAME: usize = 64;
+pub const MAX_FACT_VALUE: usize = 4096;
+
+/// Facts are named like params and small: a drill prints them.
+pub fn check_facts(facts: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    if facts.len() > MAX_FACTS {
+        return Err(format!("{} facts; at most {MAX_FACTS}", facts.len()));
+    }
+    for (name, value) in facts {
+        let well_named = !name.is_empty()
+            && name.len() <= MAX_FACT_NAME
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !well_named {
+            return Err(format!(
+                "fact name `{}` is not 1-{MAX_FACT_NAME} letters, digits, `_`, `-` or `.`",
+                name.escape_debug()
+            ));
+        }
+        if value.len() > MAX_FACT_VALUE {
+            return Err(format!(
+                "fact `{name}` is {} bytes; at most {MAX_FACT_VALUE}",
+                value.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Manifest {
@@ -175,7 +212,7 @@ impl Manifest {
                 self.sha256.escape_debug()
             ));
         }
-        Ok(())
+        check_facts(&self.facts)
     }
 
     /// Writes the manifest atomically (pretty JSON).

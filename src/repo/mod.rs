@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use catalog::suggestions;
 pub use error::RepoError;
 pub use keys::{KeySettings, Keys};
-pub use manifest::{BackupKind, Manifest, Origin, Verification};
+pub use manifest::{BackupKind, Manifest, Origin, Verification, check_facts};
 pub use prune::Pruned;
 pub use reader::VerifiedBackup;
 pub use retention::{Decision, Policy, Reason, RetentionDuration, TagList};

@@ -23,6 +23,8 @@ pub struct NewBackup {
     pub origin: Origin,
     pub tags: Vec<String>,
     pub run_id: Option<String>,
+    /// What the backup step recorded about the data ([`Manifest::facts`]).
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 type Sink = Encoder<'static, Sealed<Hashing<BufWriter<WriteBehind>>>>;
@@ -89,6 +91,7 @@ impl LocalRepo {
                 pinned: false,
                 run_id: new.run_id,
                 verification: None,
+                facts: new.facts,
             },
             published: false,
             done: false,

@@ -119,65 +119,24 @@ fn not_text(path: String, bytes: &[u8], offset: usize) -> ReadError {
     }
 }
 
+/// What kind of document a file holds, for the messages about its shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// `runbook`, `drill`.
+    pub noun: &'static str,
+    /// The keys every such document has, e.g. "`runbook:` and `steps:`".
+    pub keys: &'static str,
+}
+
+pub const RUNBOOK: Kind = Kind {
+    noun: "runbook",
+    keys: "`runbook:` and `steps:`",
+};
+
 /// Parses a runbook. Syntax errors stop at the first; structural errors are
 /// collected per param, target and step.
 pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
-    if let Some(at) = source.text.find('\0') {
-        let before = &source.text[..at];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        return Err(vec![
-            Diagnostic::new("the file contains NUL bytes; a runbook is YAML text")
-                .at(Some(Span::new(
-                    before.matches('\n').count() + 1,
-                    before[line_start..].chars().count(),
-                    1,
-                )))
-                .hint(UTF16_HINT),
-        ]);
-    }
-    if let Some(span) = too_deep(&source.text) {
-        return Err(vec![
-            Diagnostic::new(format!(
-                "the document nests deeper than {MAX_FLOW_DEPTH} levels"
-            ))
-            .at(Some(span))
-            .hint("a runbook needs only a few levels; is a bracket left open?"),
-        ]);
-    }
-    // serde_yaml guards against alias bombs and deep block nesting, so it goes first.
-    let mut value: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
-        Ok(v) => v,
-        Err(e) => return Err(vec![syntax_error(&e, source)]),
-    };
-    if value.is_null() {
-        return Err(vec![Diagnostic::new("the runbook is empty").hint(
-            "a runbook is a mapping with at least `runbook:` and `steps:`",
-        )]);
-    }
-    if !value.is_mapping() {
-        return Err(vec![
-            Diagnostic::new(format!(
-                "expected a mapping with `runbook:` and `steps:`, found {}",
-                super::raw::describe(&value)
-            ))
-            .at(Some(first_content(&source.text))),
-        ]);
-    }
-    if let Err(e) = value.apply_merge() {
-        return Err(vec![syntax_error(&e, source)]);
-    }
-    let index = PositionIndex::build(&source.text);
-    let raw: RawRunbook = match serde_path_to_error::deserialize(value) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let path = e.path().to_string();
-            return Err(vec![structural_error(
-                &path,
-                &e.into_inner().to_string(),
-                &index,
-            )]);
-        }
-    };
+    let (raw, index): (RawRunbook, PositionIndex) = parse_document(source, RUNBOOK)?;
     let mut errors = Vec::new();
     let mut collect = |base: String, path: &str, message: &str| {
         let path = if path == "." {
@@ -208,6 +167,80 @@ pub fn parse(source: &Source) -> Result<Parsed, Vec<Diagnostic>> {
         Ok(Parsed { raw, index })
     } else {
         Err(errors)
+    }
+}
+
+/// Parses one YAML document of a `kind` into `T`: NUL bytes, runaway nesting,
+/// syntax and the first structural error are reported with their positions.
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    source: &Source,
+    kind: Kind,
+) -> Result<(T, PositionIndex), Vec<Diagnostic>> {
+    if let Some(at) = source.text.find('\0') {
+        let before = &source.text[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        return Err(vec![
+            Diagnostic::new(format!(
+                "the file contains NUL bytes; a {} is YAML text",
+                kind.noun
+            ))
+            .at(Some(Span::new(
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count(),
+                1,
+            )))
+            .hint(UTF16_HINT),
+        ]);
+    }
+    if let Some(span) = too_deep(&source.text) {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "the document nests deeper than {MAX_FLOW_DEPTH} levels"
+            ))
+            .at(Some(span))
+            .hint(format!(
+                "a {} needs only a few levels; is a bracket left open?",
+                kind.noun
+            )),
+        ]);
+    }
+    // serde_yaml guards against alias bombs and deep block nesting, so it goes first.
+    let mut value: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
+        Ok(v) => v,
+        Err(e) => return Err(vec![syntax_error(&e, source)]),
+    };
+    if value.is_null() {
+        return Err(vec![
+            Diagnostic::new(format!("the {} is empty", kind.noun)).hint(format!(
+                "a {} is a mapping with at least {}",
+                kind.noun, kind.keys
+            )),
+        ]);
+    }
+    if !value.is_mapping() {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "expected a mapping with {}, found {}",
+                kind.keys,
+                super::raw::describe(&value)
+            ))
+            .at(Some(first_content(&source.text))),
+        ]);
+    }
+    if let Err(e) = value.apply_merge() {
+        return Err(vec![syntax_error(&e, source)]);
+    }
+    let index = PositionIndex::build(&source.text);
+    match serde_path_to_error::deserialize(value) {
+        Ok(raw) => Ok((raw, index)),
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(vec![structural_error(
+                &path,
+                &e.into_inner().to_string(),
+                &index,
+            )])
+        }
     }
 }
 
@@ -310,7 +343,7 @@ fn token_len(line: &str, col: usize) -> usize {
 }
 
 /// Turns serde's message about the node at `path` into a diagnostic.
-fn structural_error(path: &str, message: &str, index: &PositionIndex) -> Diagnostic {
+pub fn structural_error(path: &str, message: &str, index: &PositionIndex) -> Diagnostic {
     let path = if path == "." { "" } else { path };
     let where_ = |path: &str| {
         if path.is_empty() {

@@ -88,6 +88,17 @@ impl Args {
         }
     }
 
+    /// `facts:` of a backup step, trimmed and checked as a manifest checks them.
+    pub fn facts(&self) -> Result<std::collections::BTreeMap<String, String>, StepError> {
+        let facts = self
+            .map("facts")?
+            .into_iter()
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .collect();
+        crate::repo::check_facts(&facts).map_err(|e| StepError::fatal(format!("facts: {e}")))?;
+        Ok(facts)
+    }
+
     /// `command`: a list, or one string run with `sh -c` when `shell: true`.
     pub fn command(&self) -> Result<Vec<String>, StepError> {
         let shell = self.bool_or("shell", false)?;

@@ -47,6 +47,7 @@ pub async fn exec_backup(ctx: &Ctx) -> Result<Outputs, StepError> {
         origin,
         tags: ctx.args.strings("tags")?,
         run_id: Some(ctx.call.run_id.clone()),
+        facts: ctx.args.facts()?,
     };
     let storer = Storer::start(ctx.ports.repo.clone(), new)?;
     let result = ctx

@@ -41,6 +41,7 @@ pub async fn backup(ctx: &Ctx) -> Result<Outputs, StepError> {
         },
         tags: ctx.args.strings("tags")?,
         run_id: Some(ctx.call.run_id.clone()),
+        facts: ctx.args.facts()?,
     };
     let storer = Storer::start(ctx.ports.repo.clone(), new)?;
     let response = match send_checked(request, &method, &url).await {

@@ -40,6 +40,11 @@ pub struct Ports {
     pub workdir: std::path::PathBuf,
     /// The config file's retention policy: `backup.prune` without keep_* uses it.
     pub retention: crate::repo::Policy,
+    /// Volumes restored from another volume's backups (a drill's copy of
+    /// production): volume → the source whose backups it takes.
+    pub restore_from: std::collections::BTreeMap<String, String>,
+    /// Copy new backups off-site (a drill's safety backups stay local).
+    pub push_new: bool,
 }
 
 /// The executor of real runs.
@@ -180,7 +185,7 @@ impl Ctx {
 
 /// Copies a new backup off-site, when there is an off-site store.
 pub async fn push_offsite(ctx: &Ctx, id: &str) -> Result<(), StepError> {
-    let Some(store) = ctx.ports.remote.clone() else {
+    let Some(store) = ctx.ports.remote.clone().filter(|_| ctx.ports.push_new) else {
         return Ok(());
     };
     let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());

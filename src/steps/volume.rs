@@ -124,6 +124,7 @@ pub async fn backup_volume(
         origin,
         tags,
         run_id: Some(ctx.call.run_id.clone()),
+        facts: ctx.args.facts()?,
     };
     let step = ctx.call.step.clone();
     let events = ctx.events.clone();
@@ -228,6 +229,12 @@ async fn prepare_restore(ctx: &Ctx, volume: &str, source: &str) -> Result<String
 /// restoring Redis's files into PostgreSQL's volume is never what was meant
 /// (`from:` says so explicitly for a volume restore).
 pub async fn restorable_backup(ctx: &Ctx, source: &str) -> Result<String, StepError> {
+    // A drill's copy of a volume takes production's backups of it.
+    let source = ctx
+        .ports
+        .restore_from
+        .get(source)
+        .map_or(source, String::as_str);
     let id = backup_id(ctx, source)?;
     super::ensure_local(ctx, &id).await?;
     let manifest = ctx.ports.repo.get(&id).map_err(super::repo)?;

@@ -1,0 +1,304 @@
+//! `lifeboat drill NAME`: one restore test on a throwaway copy of the stack
+//! (docs/architecture.md §8). Progress on stderr, the report on stdout, the
+//! verdict as the exit code.
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc::unbounded_channel;
+use tokio_util::sync::CancellationToken;
+
+use super::live::{Places, runtime};
+use super::plan::parse_set;
+use super::{EXIT_INVALID, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use crate::drill::def::{self, Drill};
+use crate::drill::report::DrillReport;
+use crate::drill::{history, render};
+use crate::engine::Event;
+use crate::ops::OpError;
+use crate::ops::drill::{DrillRequest, Progress};
+use crate::runbook::parse::read_source;
+use crate::runbook::source::Source;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A drill name from the drills directory, or a path to a drill file.
+    pub drill: String,
+    /// Set a param of the restore runbook; `point=` sets the restore point
+    /// (`latest`, `latest-verified`, `run:<id>`, an id, `random:7d`) and
+    /// `production=` the compose project whose backups are tested.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// Keep a failed drill's stack to look at; prints how to remove it.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// `json`: the report as JSON on stdout (docs/drills.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Also write the report as JSON, HTML and JUnit XML into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// How many independent steps of the restore may run at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub parallel: usize,
+}
+
+/// A drill definition and the restore runbook it names, both checked.
+pub struct Loaded {
+    pub drill: Drill,
+    pub runbook: Source,
+}
+
+/// Reads and checks the drill and its runbook; Err: the exit code, printed.
+pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, u8> {
+    let path = locate::find_drill(drills, name).map_err(|e| usage_error(&e))?;
+    let source = read_source(&path).map_err(|e| super::read_failure(&e))?;
+    let drill = def::parse(&source).map_err(|d| {
+        print_diagnostics(&d, &source);
+        EXIT_INVALID
+    })?;
+    let runbook_path = locate::find(runbooks, &drill.runbook)
+        .map_err(|e| usage_error(&format!("drill {}: restore.runbook: {e}", drill.name)))?;
+    let runbook = read_source(&runbook_path).map_err(|e| super::read_failure(&e))?;
+    Ok(Loaded { drill, runbook })
+}
+
+/// `point=` and `production=` on the command line override the drill's
+/// restore point and production project; the other pairs go to the runbook.
+fn apply_overrides(drill: &mut Drill, sets: &mut Vec<(String, String)>) -> Result<(), u8> {
+    let mut overrides = String::new();
+    sets.retain(|(k, v)| match k.as_str() {
+        "point" => {
+            overrides.push_str(&format!("  point: {v:?}\n"));
+            false
+        }
+        "production" => {
+            drill.production = v.clone();
+            false
+        }
+        _ => true,
+    });
+    let text = format!(
+        "drill: x\nstack: {{ production: {:?} }}\nrestore:\n  runbook: x\n{overrides}",
+        drill.production
+    );
+    match def::parse(&Source::new("--set", text)) {
+        Ok(d) => {
+            if !overrides.is_empty() {
+                drill.point = d.point;
+            }
+            Ok(())
+        }
+        Err(d) => Err(usage_error(&format!(
+            "--set: {}{}",
+            d.first().map(|d| d.message.as_str()).unwrap_or(""),
+            d.first()
+                .and_then(|d| d.hint.as_deref())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u8 {
+    let Loaded {
+        mut drill, runbook, ..
+    } = match load(drills, runbooks, &args.drill) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if let Err(code) = apply_overrides(&mut drill, &mut args.sets) {
+        return code;
+    }
+    if let Err(f) = crate::ops::drill::plan::preview(&drill, &runbook, &args.sets) {
+        return super::fail(OpError::from_compile(f, &runbook));
+    }
+    let repo = match places.open_repo() {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    runtime().block_on(async {
+        let connected = async {
+            let docker = crate::ops::world::connect().await?;
+            let remote = places.remote().await?;
+            Ok::<_, OpError>((docker, remote))
+        };
+        let (docker, remote) = match connected.await {
+            Ok(c) => c,
+            Err(e) => return super::fail(e),
+        };
+        let env = super::execute::env(places, docker, repo);
+        let (cancel, abort) = (CancellationToken::new(), CancellationToken::new());
+        super::execute::on_ctrl_c(cancel.clone(), abort.clone());
+        let request = DrillRequest {
+            drill,
+            runbook,
+            sets: args.sets,
+            keep_on_failure: args.keep_on_failure,
+            parallel: args.parallel,
+            cancel,
+            abort,
+        };
+        let (tx, mut rx) = unbounded_channel();
+        let printer = tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                print_progress(&p);
+            }
+        });
+        let report = crate::ops::drill::drill(&env, remote, request, tx).await;
+        let _ = printer.await;
+        finish(places, &report, args.format, args.report.as_deref())
+    })
+}
+
+fn print_progress(p: &Progress) {
+    match p {
+        Progress::Phase(name) => errln!("drill: {name}"),
+        Progress::Note(note) => errln!("drill: {note}"),
+        Progress::Run(Event::StepFinished {
+            id, duration_ms, ..
+        }) => {
+            errln!("  ✓ {id} ({:.1}s)", *duration_ms as f64 / 1000.0)
+        }
+        Progress::Run(Event::StepFailed { id, error, .. }) => errln!("  ✗ {id}: {error}"),
+        Progress::Run(Event::UndoFinished { id, .. }) => errln!("  ↺ undid {id}"),
+        Progress::Run(_) => {}
+    }
+}
+
+/// Stores the report in the history, writes the report files, prints it;
+/// the verdict's exit code.
+fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Path>) -> u8 {
+    let mut code = report.verdict.exit_code();
+    if let Err(e) = history::store(&places.state_dir, report) {
+        errln!("warning: the drill's report could not be kept in the history: {e}");
+    }
+    if let Some(dir) = dir {
+        match render::write_reports(dir, report) {
+            Ok(files) => {
+                for f in files {
+                    errln!("report: {}", f.display());
+                }
+            }
+            Err(e) => {
+                usage_error(&format!("writing the reports into {}: {e}", dir.display()));
+                if code == 0 {
+                    code = EXIT_USAGE;
+                }
+            }
+        }
+    }
+    match format {
+        Format::Text => out!("{}", render::text::render(report)),
+        Format::Json => outln!("{}", render::json::render(report)),
+    }
+    if let Some(kept) = &report.kept {
+        errln!("The drill's stack was kept; remove it with:\n  {kept}");
+    }
+    code
+}
+
+/// `lifeboat validate` of a drill file: the drill itself, the restore
+/// runbook it names (found, and valid with the drill's params). Ok: its name.
+pub fn validate(
+    source: &Source,
+    runbooks: &Path,
+) -> Result<String, Vec<crate::runbook::diagnostic::Diagnostic>> {
+    use crate::runbook::diagnostic::Diagnostic;
+    let drill = def::parse(source)?;
+    let at = def::runbook_span(source);
+    let path =
+        locate::find(runbooks, &drill.runbook).map_err(|e| vec![Diagnostic::new(e).at(at)])?;
+    let runbook = read_source(&path).map_err(|e| vec![Diagnostic::new(e.to_string()).at(at)])?;
+    match crate::ops::drill::plan::preview(&drill, &runbook, &[]) {
+        Ok(_) => Ok(drill.name),
+        Err(crate::compile::Failure::Invalid(d)) => Err(vec![
+            Diagnostic::new(format!(
+                "restore runbook `{}` is invalid: {}",
+                drill.runbook,
+                d.first().map(|d| d.message.as_str()).unwrap_or("")
+            ))
+            .at(at)
+            .hint(format!("run `lifeboat validate {}`", path.display())),
+        ]),
+        Err(crate::compile::Failure::Usage(problems)) => Err(vec![
+            Diagnostic::new(format!(
+                "restore runbook `{}` cannot run for this drill: {}",
+                drill.runbook,
+                problems.join("; ")
+            ))
+            .at(at)
+            .hint("set its params under `restore.set:`"),
+        ]),
+    }
+}
+
+/// `lifeboat plan DRILL`: the drill's plan, made without probing (its
+/// stack does not exist before it runs).
+pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
+    use super::plan::PlanFormat;
+    let Loaded {
+        mut drill, runbook, ..
+    } = match load(drills, runbooks, &args.runbook) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let mut sets = args.sets.clone();
+    if let Err(code) = apply_overrides(&mut drill, &mut sets) {
+        return code;
+    }
+    let plan = match crate::ops::drill::plan::preview(&drill, &runbook, &sets) {
+        Ok(p) => p,
+        Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
+    };
+    let project = crate::ops::drill::plan::placeholder_project(&drill.name);
+    match args.format {
+        PlanFormat::Text => out!(
+            "{}",
+            crate::drill::plan_text::render(&drill, &plan, &project)
+        ),
+        PlanFormat::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "drill": drill, "plan": plan }))
+                .unwrap_or_default()
+        ),
+        PlanFormat::Mermaid => out!("{}", crate::plan::mermaid::render(&plan)),
+        PlanFormat::Dot => out!("{}", crate::plan::dot::render(&plan)),
+    }
+    super::EXIT_OK
+}
+
+/// `lifeboat drills gc`: removes the leftovers of killed drills.
+pub fn gc() -> u8 {
+    runtime().block_on(async {
+        let docker = match crate::ops::world::connect().await {
+            Ok(d) => d,
+            Err(e) => return super::fail(e),
+        };
+        let locks = crate::engine::lock::default_dir();
+        match crate::ops::drill::stack::gc(&docker, &locks).await {
+            Ok(c) => {
+                if c.drills.is_empty() {
+                    outln!("Nothing to remove: no drill left anything behind.");
+                } else {
+                    outln!(
+                        "Removed what {} killed drill(s) left: {} container(s), {} volume(s), {} network(s) ({}).",
+                        c.drills.len(),
+                        c.removed.containers.len(),
+                        c.removed.volumes.len(),
+                        c.removed.networks.len(),
+                        c.drills.iter().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                }
+                for f in &c.failed {
+                    errln!("warning: could not remove {f}");
+                }
+                if c.failed.is_empty() {
+                    super::EXIT_OK
+                } else {
+                    super::EXIT_UNAVAILABLE
+                }
+            }
+            Err(e) => super::fail(OpError::Unavailable(e)),
+        }
+    })
+}
