@@ -102,6 +102,7 @@ async fn backup(volume: &str, repo: &str) -> Result<String, String> {
         },
         tags: vec!["bench".into()],
         run_id: None,
+        facts: Default::default(),
     };
     let start = Instant::now();
     let m = store_volume(&docker, repo, volume, new, |_| {})
@@ -141,6 +142,7 @@ fn write(repo: &str, file: &str) -> Result<String, String> {
             origin: Origin::default(),
             tags: vec!["bench".into()],
             run_id: None,
+            facts: Default::default(),
         })
         .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 1 << 20];
