@@ -51,14 +51,14 @@ pub struct Loaded {
 /// Reads and checks the drill and its runbook; Err: the exit code, printed.
 pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, u8> {
     let path = locate::find_drill(drills, name).map_err(|e| usage_error(&e))?;
-    let source = read_source(&path).map_err(|e| super::read_failure(&e))?;
+    let source = read_source(&path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
     let drill = def::parse(&source).map_err(|d| {
         print_diagnostics(&d, &source);
         EXIT_INVALID
     })?;
     let runbook_path = locate::find(runbooks, &drill.runbook)
         .map_err(|e| usage_error(&format!("drill {}: restore.runbook: {e}", drill.name)))?;
-    let runbook = read_source(&runbook_path).map_err(|e| super::read_failure(&e))?;
+    let runbook = read_source(&runbook_path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
     Ok(Loaded { drill, runbook })
 }
 
