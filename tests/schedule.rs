@@ -251,6 +251,7 @@ fn the_scheduler_runs_skips_overlaps_tells_the_webhook_and_stops_cleanly() {
     let code = wait_exit(&mut scheduler, Duration::from_secs(60));
     let exited = Instant::now();
     let log = place.log("first.log");
+    eprintln!("{log}");
     assert_eq!(code, 0, "{log}");
     // The third run's request was answered (6 s after it arrived), and the
     // scheduler exited only after that: it waited for the job.
@@ -278,17 +279,17 @@ fn the_scheduler_runs_skips_overlaps_tells_the_webhook_and_stops_cleanly() {
     );
     // Failure, then recovery (the first success after it); the interrupted
     // third run was rolled back: a failure again.
-    let hooks = hooks(&script);
-    let outcomes: Vec<&str> = hooks
+    let told = hooks(&script);
+    let outcomes: Vec<&str> = told
         .iter()
         .map(|h| h["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["failed", "recovered", "failed"], "{log}");
-    assert_eq!(hooks[0]["job"], "tick");
-    assert_eq!(hooks[0]["exit_code"], 3);
-    assert_eq!(hooks[1]["exit_code"], 0);
-    assert!(hooks[1]["run_id"].as_str().is_some_and(|r| !r.is_empty()));
-    assert!(hooks[0]["started_at"].as_str().unwrap() < hooks[0]["finished_at"].as_str().unwrap());
+    assert_eq!(told[0]["job"], "tick");
+    assert_eq!(told[0]["exit_code"], 3);
+    assert_eq!(told[1]["exit_code"], 0);
+    assert!(told[1]["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(told[0]["started_at"].as_str().unwrap() < told[0]["finished_at"].as_str().unwrap());
     // Metrics and state say the same.
     let metrics = std::fs::read_to_string(place.metrics()).unwrap();
     let series = |s: &str| metric(&metrics, s).unwrap_or_else(|| panic!("{s} in {metrics}"));
@@ -415,9 +416,9 @@ fn schedule_mistakes_are_refused_before_anything_runs() {
         (good.replace("run: tick", "run: tock"), 2, "job `tick`: "),
         (good.replace("set: {", "set: { nope: 1, "), 2, "nope"),
         (
-            good.replace("missed: skip", "missed: twice"),
+            good.replace("missed: skip", "missed: onse"),
             2,
-            "did you mean",
+            "did you mean `once`?",
         ),
         ("schedule: {}\n".to_string(), 2, "no jobs to schedule"),
     ] {

@@ -103,7 +103,11 @@ mod tests {
         let quarter = job("quarter-past", "15 * * * *", "Europe/Berlin");
         // 2026-03-29: 02:00 becomes 03:00; 2026-10-25: 03:00 becomes 02:00.
         let spring = render(&[nightly.clone()], at("2026-03-27T12:00:00Z"), 4);
-        let skipped = render(&[quarter.clone()], at("2026-03-28T23:30:00Z"), 4);
+        let skipped = render(
+            std::slice::from_ref(&quarter),
+            at("2026-03-28T23:30:00Z"),
+            4,
+        );
         insta::assert_snapshot!("berlin_spring", format!("{spring}\n{skipped}"));
         let autumn = render(&[nightly], at("2026-10-23T12:00:00Z"), 4);
         let repeated = render(&[quarter], at("2026-10-24T23:30:00Z"), 4);

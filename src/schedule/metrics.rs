@@ -71,6 +71,34 @@ const GAUGES: &[(&str, &str, &str, Value)] = &[
     ),
 ];
 
+/// A counter family: name, help, label, and the label's values with where
+/// each count comes from.
+type Counter = (
+    &'static str,
+    &'static str,
+    &'static str,
+    [(&'static str, fn(&JobState) -> u64); 2],
+);
+
+const COUNTERS: [Counter; 2] = [
+    (
+        "lifeboat_job_runs_total",
+        "Finished runs of the job, by outcome.",
+        "outcome",
+        [("succeeded", |s| s.succeeded), ("failed", |s| s.failed)],
+    ),
+    (
+        "lifeboat_job_skipped_total",
+        "Cron times of the job that passed without a run: `overlap`, it was still \
+         running; `missed`, the scheduler was down or stalled.",
+        "reason",
+        [
+            ("overlap", |s| s.skipped_overlap),
+            ("missed", |s| s.skipped_missed),
+        ],
+    ),
+];
+
 /// The whole exposition. `now` is the scheduler's heartbeat: a textfile
 /// whose heartbeat stops moving belongs to a scheduler that stopped.
 pub fn render(views: &[JobView], state: &State, now: Timestamp) -> String {
@@ -101,25 +129,7 @@ pub fn render(views: &[JobView], state: &State, now: Timestamp) -> String {
             }
         }
     }
-    let counters: [(&str, &str, &str, [(&str, fn(&JobState) -> u64); 2]); 2] = [
-        (
-            "lifeboat_job_runs_total",
-            "Finished runs of the job, by outcome.",
-            "outcome",
-            [("succeeded", |s| s.succeeded), ("failed", |s| s.failed)],
-        ),
-        (
-            "lifeboat_job_skipped_total",
-            "Cron times of the job that passed without a run: `overlap`, it was still \
-             running; `missed`, the scheduler was down or stalled.",
-            "reason",
-            [
-                ("overlap", |s| s.skipped_overlap),
-                ("missed", |s| s.skipped_missed),
-            ],
-        ),
-    ];
-    for (name, help, label, values) in counters {
+    for (name, help, label, values) in COUNTERS {
         family(&mut out, name, "counter", help);
         for v in views {
             let s = of(v);

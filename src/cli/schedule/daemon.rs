@@ -285,10 +285,10 @@ fn apply(
     for d in decisions {
         match d {
             Decision::Start { job, catch_up, .. } => {
-                if let Some(j) = planner.job(&job) {
-                    if runner.start(j, catch_up) {
-                        running.push(job);
-                    }
+                if let Some(j) = planner.job(&job)
+                    && runner.start(j, catch_up)
+                {
+                    running.push(job);
                 }
             }
             Decision::Skip { job, reason, count } => {

@@ -51,7 +51,11 @@ pub async fn post(client: reqwest::Client, url: String, body: serde_json::Value)
     let job = body["job"].as_str().unwrap_or("?").to_string();
     match client.post(&url).json(&body).send().await {
         Ok(r) if r.status().is_success() => {
-            outln!("{} {job}: webhook {url} told ({})", now(), body["outcome"]);
+            outln!(
+                "{} {job}: webhook {url} told ({})",
+                now(),
+                body["outcome"].as_str().unwrap_or("?")
+            );
         }
         Ok(r) => errln!(
             "{} {job}: warning: webhook {url} answered {}; the notice is lost",
