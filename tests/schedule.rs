@@ -465,3 +465,87 @@ fn explain_lists_the_next_runs_in_the_zone_and_utc() {
         "{text}"
     );
 }
+
+/// Prometheus scrapes `--listen`: the same exposition, accepted by promtool.
+#[test]
+fn metrics_are_served_on_listen() {
+    let (url, _script) = server();
+    let place = Place::new(&url, "skip");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(place.path().join("listen.log")).unwrap();
+    let mut scheduler = place
+        .command()
+        .args(["schedule", "--listen", &port.to_string()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    wait_for("/metrics", Duration::from_secs(60), || {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        body.clear();
+        let _ = s.read_to_string(&mut body);
+        body.contains("lifeboat_job_runs_total{job=\"tick\"")
+    });
+    terminate(&scheduler);
+    assert_eq!(wait_exit(&mut scheduler, Duration::from_secs(60)), 0);
+    assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
+    assert!(
+        body.contains("Content-Type: text/plain; version=0.0.4"),
+        "{body}"
+    );
+    let text = body.split_once("\r\n\r\n").unwrap().1;
+    assert!(text.contains("lifeboat_schedule_next_run_timestamp_seconds{job=\"tick\"}"));
+    let file = place.path().join("served.prom");
+    std::fs::write(&file, text).unwrap();
+    promtool_check(&file);
+}
+
+/// A scheduler killed outright (SIGKILL, the OOM killer) leaves no run
+/// going on without it: the child gets SIGINT and rolls back.
+#[test]
+fn a_killed_scheduler_interrupts_its_running_job() {
+    let (url, script) = server();
+    script
+        .lock()
+        .unwrap()
+        .job
+        .push_back((200, Duration::from_secs(4)));
+    let place = Place::new(&url, "skip");
+    let mut scheduler = place.start("killed.log");
+    let s = script.clone();
+    wait_for("a run", Duration::from_secs(120), move || {
+        !s.lock().unwrap().arrivals.is_empty()
+    });
+    scheduler.kill().unwrap();
+    scheduler.wait().unwrap();
+    let runs = place.path().join("state/runs");
+    let finished = |outcome: &str| {
+        std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                text.lines().any(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                    v["record"] == "run_finished" && v["outcome"] == outcome
+                })
+            })
+    };
+    wait_for("the run to end", Duration::from_secs(60), || {
+        finished("cancelled") || finished("succeeded")
+    });
+    assert!(
+        finished("cancelled"),
+        "the run went on as if nothing happened: {}",
+        place.log("killed.log")
+    );
+}
