@@ -40,6 +40,8 @@ pub struct Runner {
     client: reqwest::Client,
     options: Options,
     metrics: serve::Shared,
+    /// What the state file holds: it is rewritten only when this changes.
+    saved: Vec<u8>,
 }
 
 impl Runner {
@@ -53,6 +55,7 @@ impl Runner {
             client: notify::client(),
             options,
             metrics: serve::Shared::default(),
+            saved: Vec::new(),
         }
     }
 
@@ -150,8 +153,9 @@ impl Runner {
     pub fn publish(&mut self, views: &[JobView]) {
         while self.hooks.try_join_next().is_some() {}
         let path = files::state_path(&self.options.state_dir);
-        if let Err(e) = files::save_state(&path, &self.state) {
-            errln!("{} warning: saving the scheduler state: {e}", now());
+        match files::save_state(&path, &self.state, &self.saved) {
+            Ok(bytes) => self.saved = bytes,
+            Err(e) => errln!("{} warning: saving the scheduler state: {e}", now()),
         }
         let text = metrics::render(views, &self.state, Timestamp::now());
         if let Some(file) = &self.options.metrics_file
@@ -244,7 +248,7 @@ pub async fn run(jobs: Vec<Job>, mut runner: Runner) -> Result<(), String> {
             );
         }
     }
-    apply(&planner, &mut runner, &mut running, first);
+    apply(&mut planner, &mut runner, &mut running, first);
     runner.publish(&views(&planner, &running));
     let stopped_by = loop {
         let wait = planner
@@ -255,7 +259,7 @@ pub async fn run(jobs: Vec<Job>, mut runner: Runner) -> Result<(), String> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {
                 let due = planner.due(&mut runner.state, Timestamp::now());
-                apply(&planner, &mut runner, &mut running, due);
+                apply(&mut planner, &mut runner, &mut running, due);
             }
             Some((name, ended)) = runner.next_finished() => {
                 ended_run(&mut planner, &mut runner, &mut running, name, ended);
@@ -277,7 +281,7 @@ pub async fn run(jobs: Vec<Job>, mut runner: Runner) -> Result<(), String> {
 
 /// Carries out the planner's decisions.
 fn apply(
-    planner: &Planner,
+    planner: &mut Planner,
     runner: &mut Runner,
     running: &mut Vec<String>,
     decisions: Vec<Decision>,
@@ -285,10 +289,14 @@ fn apply(
     for d in decisions {
         match d {
             Decision::Start { job, catch_up, .. } => {
-                if let Some(j) = planner.job(&job)
-                    && runner.start(j, catch_up)
-                {
+                let Some(j) = planner.job(&job).cloned() else {
+                    continue;
+                };
+                if runner.start(&j, catch_up) {
                     running.push(job);
+                } else {
+                    // Recorded as a failed run: the job may start at its next time.
+                    planner.finished(&job);
                 }
             }
             Decision::Skip { job, reason, count } => {

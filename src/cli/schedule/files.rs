@@ -54,9 +54,14 @@ pub fn load_state(path: &Path) -> Result<State, String> {
     }
 }
 
-pub fn save_state(path: &Path, state: &State) -> Result<(), String> {
+/// Writes `state` unless the file already holds it (`saved`: what was
+/// written last); returns what the file holds now.
+pub fn save_state(path: &Path, state: &State, saved: &[u8]) -> Result<Vec<u8>, String> {
     let text = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
-    write(path, &text)
+    if text != saved {
+        write(path, &text)?;
+    }
+    Ok(text)
 }
 
 /// Replaces `path` with `bytes`: written to `<path>.partial`, synced,
@@ -79,8 +84,11 @@ mod tests {
         assert_eq!(load_state(&path).unwrap(), State::default());
         let mut s = State::default();
         s.job("nightly").failed = 2;
-        save_state(&path, &s).unwrap();
+        let saved = save_state(&path, &s, &[]).unwrap();
         assert_eq!(load_state(&path).unwrap(), s);
+        std::fs::remove_file(&path).unwrap();
+        save_state(&path, &s, &saved).unwrap();
+        assert!(!path.exists(), "unchanged: not written again");
         std::fs::write(&path, "{not json").unwrap();
         assert_eq!(load_state(&path).unwrap(), State::default());
         assert!(path.with_extension("json.unreadable").exists());
