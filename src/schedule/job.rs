@@ -95,6 +95,16 @@ impl Job {
             .map(|z| z.timestamp())
     }
 
+    /// The newest cron time whose run starts (jitter included) at or before `t`.
+    pub fn newest_started_by(&self, t: Timestamp) -> Option<Timestamp> {
+        let delay = jiff::SignedDuration::try_from(self.delay()).unwrap_or_default();
+        let latest = t.checked_sub(delay).ok()?.to_zoned(self.zone.clone());
+        self.cron
+            .find_previous_occurrence(&latest, true)
+            .ok()
+            .map(|z| z.timestamp())
+    }
+
     /// This job's fixed delay after each cron time.
     pub fn delay(&self) -> Duration {
         jitter::delay(&self.name, self.jitter)

@@ -172,13 +172,18 @@ impl Planner {
 }
 
 /// How many cron times of `job` after `since` have their start (jitter
-/// included) at or before `now`, and the newest of them.
+/// included) at or before `now` (counted up to [`COUNT_LIMIT`]), and the
+/// newest of them.
 fn passed(job: &Job, since: Timestamp, now: Timestamp) -> (u64, Option<Timestamp>) {
     let (mut count, mut newest) = (0, None);
     let mut t = since;
     while let Some(slot) = job.slot_after(t) {
-        if job.start_of(slot) > now || count >= COUNT_LIMIT {
+        if job.start_of(slot) > now {
             break;
+        }
+        if count >= COUNT_LIMIT {
+            // Too many to count: the newest is found from the other end.
+            return (count, job.newest_started_by(now).or(newest));
         }
         count += 1;
         newest = Some(slot);
@@ -337,6 +342,27 @@ mod tests {
             ]
         );
         assert_eq!(p.next_wake(), Some(at("2026-01-01T05:00:00Z")));
+    }
+
+    #[test]
+    fn a_very_long_downtime_is_counted_up_to_a_limit_and_never_replayed() {
+        let mut j = job("every-second", "* * * * * *", "UTC");
+        j.missed = Missed::Once;
+        let (state, mut p, d) = restart(j, "2026-01-02T00:00:01Z", "2027-01-02T00:00:00Z");
+        assert_eq!(
+            d,
+            [
+                start("every-second", "2027-01-02T00:00:00Z", true),
+                skip("every-second", SkipReason::Missed, COUNT_LIMIT - 1)
+            ]
+        );
+        assert_eq!(p.next_wake(), Some(at("2027-01-02T00:00:01Z")));
+        let mut state = state;
+        p.finished("every-second");
+        assert_eq!(
+            p.due(&mut state, at("2027-01-02T00:00:01Z")),
+            [start("every-second", "2027-01-02T00:00:01Z", false)]
+        );
     }
 
     #[test]
