@@ -17,7 +17,7 @@ use crate::s3::{S3Options, S3Store};
 /// flags, else the environment, else the config file, else defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Places {
-    /// Config file (YAML: repo, offsite, s3, restore, encryption, retention; see
+    /// Config file (YAML: repo, offsite, s3, restore, encryption, retention, schedule; see
     /// docs/config.md). Default: ./lifeboat.yaml when it exists.
     #[arg(long, global = true, env = "LIFEBOAT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
