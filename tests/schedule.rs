@@ -418,6 +418,46 @@ fn once_runs_one_job_now_and_exits_with_its_code() {
     );
 }
 
+/// A webhook that cannot be reached is logged; the run's result stands and
+/// the state and metrics are still written.
+#[test]
+fn a_dead_webhook_is_logged_and_changes_nothing_else() {
+    let (url, script) = server();
+    script.lock().unwrap().job.push_back((500, Duration::ZERO));
+    let place = Place::new(&url, "skip");
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = place.path().join("lifeboat.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(&format!("{url}/hook"), &format!("http://{dead}/hook")),
+    )
+    .unwrap();
+    let out = place
+        .command()
+        .args(["schedule", "--once", "tick", "--metrics-file"])
+        .arg(place.metrics())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("tick: warning: webhook http://{dead}/hook failed")),
+        "{err}"
+    );
+    let metrics = std::fs::read_to_string(place.metrics()).unwrap();
+    assert_eq!(
+        metric(
+            &metrics,
+            "lifeboat_job_runs_total{job=\"tick\",outcome=\"failed\"}"
+        ),
+        Some(1.0)
+    );
+}
+
 #[test]
 fn a_second_scheduler_on_the_same_state_is_refused() {
     let (url, _script) = server();
