@@ -436,7 +436,8 @@ mod tests {
         assert_eq!(
             load("schedule:\n  jobs:\n    nightly: { run: x, corn: \"0 2 * * *\" }\n").unwrap_err(),
             "FILE:3:24: schedule.jobs.nightly: unknown field `corn`, expected one of `run`, \
-             `drill`, `cron`, `set`, `jitter`, `missed`, `time_zone`, `notify`; did you mean `cron`?"
+             `drill`, `cron`, `set`, `jitter`, `missed`, `time_zone`, `notify`, `timeout`; did you \
+             mean `cron`?"
         );
         assert_eq!(
             load("schedule: { missed: onse }\n").unwrap_err(),

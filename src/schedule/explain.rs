@@ -42,6 +42,13 @@ fn render_job(out: &mut String, job: &Job, now: Timestamp, count: usize) {
         Missed::Once => "once (one catch-up run at start-up)",
     };
     let _ = writeln!(out, "  missed    {missed}");
+    if let Some(t) = job.timeout {
+        let _ = writeln!(
+            out,
+            "  timeout   {} (then SIGINT: the run rolls back)",
+            format_precise(t)
+        );
+    }
     if let Some(hook) = &job.webhook {
         let _ = writeln!(out, "  notify    {hook} (on failure and on recovery)");
     }

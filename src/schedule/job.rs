@@ -44,6 +44,9 @@ pub struct Job {
     pub missed: Missed,
     /// Where failures and recoveries are POSTed.
     pub webhook: Option<String>,
+    /// A run still going after this long gets SIGINT (it finishes its steps
+    /// in flight and rolls back): Kubernetes' `activeDeadlineSeconds`.
+    pub timeout: Option<Duration>,
 }
 
 /// Parses a cron expression of 5 fields (minute first) or 6 (second first),
@@ -164,6 +167,7 @@ pub(crate) mod tests {
             jitter: Duration::ZERO,
             missed: Missed::Skip,
             webhook: None,
+            timeout: None,
         }
     }
 

@@ -53,11 +53,23 @@ pub fn spawn(job: &Job, setup: &Setup) -> std::io::Result<Started> {
     let mut child = cmd.spawn()?;
     let pid = child.id();
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let name = job.name.clone();
+    let (name, timeout) = (job.name.clone(), job.timeout);
     let done = tokio::spawn(async move {
         let out = tokio::spawn(pass_on(stdout, name.clone(), false));
         let err = tokio::spawn(pass_on(stderr, name.clone(), true));
-        let status = child.wait().await;
+        let status = match timeout {
+            None => child.wait().await,
+            Some(limit) => tokio::select! {
+                status = child.wait() => status,
+                _ = tokio::time::sleep(limit) => {
+                    errln!("{} {name}: timed out after {limit:?}: sent SIGINT, the run rolls back", now());
+                    if let Some(pid) = pid {
+                        interrupt(pid);
+                    }
+                    child.wait().await
+                }
+            },
+        };
         let run_id = out.await.ok().flatten();
         let _ = err.await;
         let code = match status {

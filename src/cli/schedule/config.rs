@@ -56,6 +56,8 @@ pub struct JobConfig {
     pub missed: Option<Missed>,
     pub time_zone: Option<String>,
     pub notify: Option<Notify>,
+    /// A run still going after this long is interrupted (SIGINT: it rolls back).
+    pub timeout: Option<String>,
 }
 
 /// A `set:` value: YAML scalars are passed on as text.
@@ -156,6 +158,18 @@ impl ScheduleConfig {
         if let Some(hook) = &webhook {
             check_webhook(&at("notify.webhook"), hook)?;
         }
+        let timeout =
+            match &raw.timeout {
+                Some(t) => Some(parse_duration(t).ok().filter(|d| !d.is_zero()).ok_or_else(
+                    || {
+                        problem(
+                            at("timeout"),
+                            format!("`{t}` is not a duration longer than 0 (like 2h)"),
+                        )
+                    },
+                )?),
+                None => None,
+            };
         let mut sets = Vec::new();
         for (k, v) in &raw.set {
             if k.is_empty() || k.contains('=') {
@@ -172,6 +186,7 @@ impl ScheduleConfig {
             jitter,
             missed: raw.missed.or(self.missed).unwrap_or_default(),
             webhook,
+            timeout,
         })
     }
 }
@@ -253,6 +268,10 @@ mod tests {
                 "schedule.jobs.a b",
             ),
             ("time_zone: Nowhere", "schedule.time_zone"),
+            (
+                "jobs: { a: { run: x, cron: \"@daily\", timeout: 0s } }",
+                "schedule.jobs.a.timeout",
+            ),
         ];
         for (text, path) in cases {
             assert_eq!(parse(text).unwrap_err().path, path, "{text}");
