@@ -182,6 +182,7 @@ in the job's time zone. A job runs as `lifeboat run RUNBOOK --yes --set k=v...` 
 `lifeboat drill NAME`); one at a time: a job still running at its next time is skipped and
 counted. jitter: a fixed delay in [0, jitter) per job name. missed: skip (default) or once:
 one catch-up run at start-up for times passed while the scheduler was down, never more.
+timeout: a run still going after it gets SIGINT (it rolls back).
 State: <state-dir>/schedule/state.json. SIGTERM or Ctrl-C: no new job starts, running jobs
 get SIGINT (they finish or roll back), then the scheduler exits 0.
 
