@@ -19,4 +19,5 @@ pub mod plan;
 pub mod repo;
 pub mod runbook;
 pub mod s3;
+pub mod schedule;
 pub mod steps;

@@ -10,6 +10,7 @@
 //! restore: { max_expansion: 1000 }
 //! encryption: { identity_file: /etc/lifeboat/age.key }
 //! retention: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_within: 2d, keep_safety: 14d }
+//! schedule: { jobs: { nightly: { run: nightly-backup, cron: "0 2 * * *" } } }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -17,9 +18,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::schedule::config::ScheduleConfig;
 use crate::model::duration::parse_duration;
 use crate::repo::retention::parse_time_zone;
 use crate::repo::{KeySettings, Policy, RetentionDuration};
+use crate::runbook::diagnostic::suggestion;
+use crate::runbook::position_index::PositionIndex;
+use crate::schedule::Job;
 
 /// The file looked for when neither `--config` nor `LIFEBOAT_CONFIG` is given.
 pub const DEFAULT_FILE: &str = "lifeboat.yaml";
@@ -38,6 +43,12 @@ pub struct Config {
     pub encryption: Encryption,
     #[serde(default)]
     pub retention: Retention,
+    /// The jobs of `lifeboat schedule`, as written (docs/schedule.md).
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// The `schedule:` jobs, checked by [`Config::load`].
+    #[serde(skip)]
+    pub jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -155,7 +166,7 @@ impl Config {
                     path.display(),
                     at.line(),
                     at.column(),
-                    strip_location(&e.to_string())
+                    with_suggestion(strip_location(&e.to_string()))
                 ),
                 None => format!("{}: {e}", path.display()),
             })?
@@ -179,6 +190,13 @@ impl Config {
             .s3
             .check()
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        config.jobs = config.schedule.jobs().map_err(|p| {
+            let at = PositionIndex::build(&text)
+                .value(&p.path)
+                .map(|s| format!(":{}:{}", s.line, s.col + 1))
+                .unwrap_or_default();
+            format!("{}{at}: {}: {}", path.display(), p.path, p.message)
+        })?;
         Ok(config)
     }
 
@@ -256,6 +274,26 @@ impl Retention {
     }
 }
 
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or variant) with
+/// a did-you-mean when one of the expected words is close.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message
+        .split_once("unknown field `")
+        .or_else(|| message.split_once("unknown variant `"))
+        .map(|(_, rest)| rest)
+    else {
+        return message.to_string();
+    };
+    let Some((word, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match suggestion(word, candidates) {
+        Some(hint) => format!("{message}; {hint}"),
+        None => message.to_string(),
+    }
+}
+
 /// serde_yaml appends " at line L column C"; the position is already in front.
 fn strip_location(message: &str) -> &str {
     match message.rfind(" at line ") {
@@ -305,7 +343,8 @@ mod tests {
             "FILE:3:3: retention: unknown field `keep_lats`, expected one of `keep_last`, \
              `keep_hourly`, `keep_daily`, `keep_weekly`, `keep_monthly`, `keep_yearly`, \
              `keep_within`, `keep_within_hourly`, `keep_within_daily`, `keep_within_weekly`, \
-             `keep_within_monthly`, `keep_within_yearly`, `keep_tag`, `keep_safety`, `time_zone`"
+             `keep_within_monthly`, `keep_within_yearly`, `keep_tag`, `keep_safety`, \
+             `time_zone`; did you mean `keep_last`?"
         );
         assert_eq!(
             load("retention: { keep_last: -1 }\n").unwrap_err(),
@@ -384,6 +423,34 @@ mod tests {
             load("s3: { max_attempts: 0 }\n").unwrap_err(),
             "FILE: s3.max_attempts: it must be at least 1"
         );
+    }
+
+    #[test]
+    fn schedule_mistakes_have_their_position_and_a_did_you_mean() {
+        assert_eq!(
+            load("schedule:\n  jobs:\n    nightly: { run: x, cron: \"0 2 * *\" }\n").unwrap_err(),
+            "FILE:3:30: schedule.jobs.nightly.cron: `0 2 * *` has 4 fields; a cron expression \
+             has 5 (minute hour day-of-month month day-of-week) or 6 (a second first), e.g. \
+             `0 2 * * *` or `*/10 * * * * *`"
+        );
+        assert_eq!(
+            load("schedule:\n  jobs:\n    nightly: { run: x, corn: \"0 2 * * *\" }\n").unwrap_err(),
+            "FILE:3:24: schedule.jobs.nightly: unknown field `corn`, expected one of `run`, \
+             `drill`, `cron`, `set`, `jitter`, `missed`, `time_zone`, `notify`, `timeout`; did you \
+             mean `cron`?"
+        );
+        assert_eq!(
+            load("schedule: { missed: onse }\n").unwrap_err(),
+            "FILE:1:21: schedule.missed: unknown variant `onse`, expected `skip` or `once`; did \
+             you mean `once`?"
+        );
+        assert!(
+            load("schedlue: {}\n")
+                .unwrap_err()
+                .ends_with("did you mean `schedule`?")
+        );
+        let c = load("schedule: { jobs: { a: { run: x, cron: \"@daily\" } } }\n").unwrap();
+        assert_eq!(c.jobs.len(), 1);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::s3::{S3Options, S3Store};
 /// flags, else the environment, else the config file, else defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Places {
-    /// Config file (YAML: repo, offsite, s3, restore, encryption, retention; see
+    /// Config file (YAML: repo, offsite, s3, restore, encryption, retention, schedule; see
     /// docs/config.md). Default: ./lifeboat.yaml when it exists.
     #[arg(long, global = true, env = "LIFEBOAT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -94,6 +94,9 @@ pub struct Places {
     /// The config file's `restore.max_expansion`.
     #[arg(skip)]
     max_expansion: Option<f64>,
+    /// The config file's `schedule:` jobs.
+    #[arg(skip)]
+    pub jobs: Vec<crate::schedule::Job>,
 }
 
 impl Places {
@@ -134,7 +137,37 @@ impl Places {
         self.retention = config.retention.policy().map_err(OpError::usage)?;
         self.s3 = config.s3;
         self.max_expansion = config.restore.max_expansion;
+        self.jobs = config.jobs;
         Ok(())
+    }
+
+    /// Environment variables that give a child `lifeboat` the places this
+    /// process was given by flags (it inherits the environment and finds the
+    /// same config file anyway).
+    pub fn child_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut env = vec![("LIFEBOAT_STATE", self.state_dir.clone().into_os_string())];
+        let paths = [
+            ("LIFEBOAT_CONFIG", &self.config),
+            ("LIFEBOAT_REPO", &self.repo),
+            ("LIFEBOAT_AGE_RECIPIENTS_FILE", &self.age_recipients_file),
+            ("LIFEBOAT_AGE_IDENTITY", &self.age_identity),
+            ("LIFEBOAT_AGE_PASSPHRASE_FILE", &self.age_passphrase_file),
+        ];
+        for (name, value) in paths {
+            if let Some(p) = value {
+                env.push((name, p.clone().into_os_string()));
+            }
+        }
+        if let Some(o) = &self.offsite {
+            env.push(("LIFEBOAT_OFFSITE", o.into()));
+        }
+        if !self.age_recipients.is_empty() {
+            env.push((
+                "LIFEBOAT_AGE_RECIPIENTS",
+                self.age_recipients.join(",").into(),
+            ));
+        }
+        env
     }
 
     /// `--repo`, when it names an S3 location.

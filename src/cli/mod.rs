@@ -47,6 +47,7 @@ mod plan;
 mod report;
 mod resume;
 mod run;
+mod schedule;
 mod schema;
 mod validate;
 
@@ -83,6 +84,7 @@ would do with `lifeboat plan` before an incident.",
   lifeboat backup --volume shop_pg-data      an ad-hoc backup
   lifeboat history                           past runs; `show ID`, `resume ID`
   lifeboat drills history                    past drills: RTO/RPO against objectives, trend
+  lifeboat schedule --explain                the scheduled jobs (lifeboat.yaml) and their next runs
   lifeboat plan upgrade-rollback --format mermaid > plan.md
 
 Exit status: 0 ok, 1 invalid runbook, 2 usage, 3 run failed (rolled back),
@@ -210,6 +212,38 @@ Exit status: 0 passed, 10 a check failed, 11 an objective (RTO/RPO) was missed,
 12 the drill could not run (no backup, the restore failed, Docker unavailable),
 1 invalid drill or runbook, 2 usage.")]
     Drill(drill::Args),
+    /// Run runbooks and drills on cron times (the `schedule:` jobs of the config file).
+    #[command(after_help = "Jobs are declared in lifeboat.yaml (docs/schedule.md):
+
+  schedule:
+    time_zone: Europe/Berlin               # default UTC
+    notify: { webhook: https://alerts.example/hook }   # on failure and on recovery
+    jobs:
+      nightly: { run: nightly-backup, cron: \"0 2 * * *\", set: { project: shop }, jitter: 10m }
+      weekly-drill: { drill: shop-restore, cron: \"0 4 * * SUN\", missed: once }
+
+Cron: 5 fields (minute hour day month weekday) or 6 (a second first), or @daily etc., read
+in the job's time zone. A job runs as `lifeboat run RUNBOOK --yes --set k=v...` (or
+`lifeboat drill NAME`); one at a time: a job still running at its next time is skipped and
+counted. jitter: a fixed delay in [0, jitter) per job name. missed: skip (default) or once:
+one catch-up run at start-up for times passed while the scheduler was down, never more.
+timeout: a run still going after it gets SIGINT (it rolls back).
+State: <state-dir>/schedule/state.json. SIGTERM or Ctrl-C: no new job starts, running jobs
+get SIGINT (they finish or roll back), then the scheduler exits 0.
+
+Examples:
+  lifeboat schedule --explain                      the next 5 runs of every job, local and UTC
+  lifeboat schedule --explain --count 3 --from 2026-03-28T00:00:00Z
+  lifeboat schedule --metrics-file /var/lib/node_exporter/textfile/lifeboat.prom
+  lifeboat schedule --listen 9464                  Prometheus: http://127.0.0.1:9464/metrics
+  lifeboat schedule --once nightly                 run one job now, as the scheduler would
+
+Exit status: 0 stopped by SIGTERM or Ctrl-C after the running jobs finished or rolled back
+(--explain: printed); 1 a job's runbook is invalid; 2 usage: a bad schedule in the config
+file, an unknown job or runbook, no jobs; 5 another scheduler uses the state directory, or
+--listen cannot bind. With --once: the run's exit code (0 ok, 3 failed and rolled back,
+4 rollback incomplete, 5 Docker/lock/repository unavailable).")]
+    Schedule(schedule::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
     /// List the step kinds and their arguments.
@@ -241,6 +275,7 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::Show(args) => done(history::show(&cli.places, args)),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
+        Command::Schedule(args) => schedule::run(&cli.runbooks, &cli.places, args),
         Command::Schema(args) => schema::run(args),
         Command::Kinds(args) => kinds::run(args),
     }

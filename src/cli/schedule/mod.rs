@@ -1,0 +1,171 @@
+//! `lifeboat schedule`: runs runbooks and drills on cron times, one instance
+//! per job, with jitter, a missed-run policy, webhooks on failure and
+//! recovery, and Prometheus metrics (docs/schedule.md). The logic is in
+//! `schedule/`; this is the command: arguments, checks, processes, files.
+
+pub mod child;
+pub mod config;
+mod daemon;
+mod files;
+mod notify;
+mod serve;
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use super::live::{Places, runtime};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, locate, usage_error};
+use crate::compile::params::Missing;
+use crate::compile::{Options as CompileOptions, compile};
+use crate::runbook::diagnostic::suggestion;
+use crate::runbook::parse::read_source;
+use crate::schedule::{Action, Job, explain};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the next runs of every job, in its time zone and in UTC, and exit.
+    #[arg(long)]
+    pub explain: bool,
+    /// With --explain: how many runs of each job.
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "explain")]
+    pub count: usize,
+    /// With --explain: list the runs after this time instead of now
+    /// (RFC 3339, e.g. 2026-03-28T00:00:00Z).
+    #[arg(long, value_name = "TIME", requires = "explain")]
+    pub from: Option<Timestamp>,
+    /// Run JOB once now, the way the scheduler runs it (state, metrics,
+    /// webhook), and exit with the run's exit code.
+    #[arg(long, value_name = "JOB", conflicts_with = "explain")]
+    pub once: Option<String>,
+    /// Write the metrics to FILE after every run, atomically (node_exporter's
+    /// textfile collector: a `.prom` file in its directory).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Serve the metrics on http://ADDR/metrics. A bare port listens on
+    /// loopback only (9464 is 127.0.0.1:9464); give 0.0.0.0:9464 to be reached
+    /// from elsewhere.
+    #[arg(long, value_name = "ADDR", value_parser = serve::parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
+    let jobs = &places.jobs;
+    if args.explain {
+        let now = args.from.unwrap_or_else(Timestamp::now);
+        out!("{}", explain::render(jobs, now, args.count.max(1)));
+        return check_jobs(runbooks, jobs).err().unwrap_or(EXIT_OK);
+    }
+    if jobs.is_empty() {
+        return usage_error(
+            "no jobs to schedule: add them under `schedule: jobs:` in the config file \
+             (lifeboat.yaml, or --config FILE); see docs/schedule.md",
+        );
+    }
+    if let Err(code) = check_jobs(runbooks, jobs) {
+        return code;
+    }
+    let once = match args
+        .once
+        .as_deref()
+        .map(|name| find_job(jobs, name))
+        .transpose()
+    {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    // Held until the process ends: one scheduler per state directory.
+    let _lock = match files::lock(&places.state_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            usage_error(&e);
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    let state = match files::load_state(&files::state_path(&places.state_dir)) {
+        Ok(s) => s,
+        Err(e) => {
+            usage_error(&e);
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    let options = daemon::Options {
+        state_dir: places.state_dir.clone(),
+        metrics_file: args.metrics_file,
+        listen: args.listen,
+        setup: child::Setup {
+            env: child_env(runbooks, places),
+        },
+    };
+    let runner = daemon::Runner::new(state, options);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        // The multi-thread runtime says why it cannot start, and exits.
+        Err(_) => runtime(),
+    };
+    rt.block_on(async {
+        match once {
+            Some(job) => match daemon::once(job, jobs, runner).await {
+                Ok(Some(code)) => u8::try_from(code).unwrap_or(EXIT_FAILED),
+                Ok(None) => EXIT_FAILED,
+                Err(e) => {
+                    usage_error(&e);
+                    EXIT_UNAVAILABLE
+                }
+            },
+            None => match daemon::run(jobs.clone(), runner).await {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    usage_error(&e);
+                    EXIT_UNAVAILABLE
+                }
+            },
+        }
+    })
+}
+
+fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job, u8> {
+    jobs.iter().find(|j| j.name == name).ok_or_else(|| {
+        let hint = suggestion(name, jobs.iter().map(|j| j.name.as_str()))
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        usage_error(&format!(
+            "no job `{name}` in the schedule{hint}; jobs: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Every `run:` job's runbook exists and compiles with the job's `--set`s,
+/// so a typo fails now, not at 02:00. (Drills are checked when they run.)
+fn check_jobs(runbooks: &Path, jobs: &[Job]) -> Result<(), u8> {
+    for job in jobs {
+        let Action::Run(name) = &job.action else {
+            continue;
+        };
+        let path = locate::find(runbooks, name)
+            .map_err(|e| usage_error(&format!("job `{}`: {e}", job.name)))?;
+        let source = read_source(&path).map_err(|e| super::read_failure(&e))?;
+        let options = CompileOptions {
+            sets: &job.sets,
+            missing: Missing::Refuse,
+            world: None,
+        };
+        if let Err(f) = compile(&source, &options) {
+            errln!("job `{}` (runbook {}):", job.name, path.display());
+            return Err(super::run::report_failure(f, &source));
+        }
+    }
+    Ok(())
+}
+
+/// The places this process was given, for its children.
+fn child_env(runbooks: &Path, places: &Places) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env = places.child_env();
+    env.push(("LIFEBOAT_RUNBOOKS", runbooks.as_os_str().to_owned()));
+    env
+}
