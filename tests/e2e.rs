@@ -2544,9 +2544,8 @@ fn a_drill_runs_from_an_s3_repository_alone_on_a_new_machine() {
     cmd.env_remove("LIFEBOAT_REPO");
     s3.env(&mut cmd);
     let out = cmd.output().unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     // cold-backup records no facts: the fact checks fail and say so, the
     // restore itself (fetched from S3) and every other check pass.
     assert_eq!(out.status.code(), Some(10), "{report:#}");

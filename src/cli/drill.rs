@@ -58,7 +58,8 @@ pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, u8> {
     })?;
     let runbook_path = locate::find(runbooks, &drill.runbook)
         .map_err(|e| usage_error(&format!("drill {}: restore.runbook: {e}", drill.name)))?;
-    let runbook = read_source(&runbook_path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
+    let runbook =
+        read_source(&runbook_path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
     Ok(Loaded { drill, runbook })
 }
 

@@ -275,7 +275,7 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::Show(args) => done(history::show(&cli.places, args)),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
         Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
-        Command::Schedule(args) => schedule::run(&cli.runbooks, &cli.places, args),
+        Command::Schedule(args) => schedule::run(&cli.runbooks, &cli.drills, &cli.places, args),
         Command::Schema(args) => schema::run(args),
         Command::Kinds(args) => kinds::run(args),
     }

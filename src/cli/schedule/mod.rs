@@ -18,6 +18,7 @@ use super::live::{Places, runtime};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, locate, usage_error};
 use crate::compile::params::Missing;
 use crate::compile::{Options as CompileOptions, compile};
+use crate::ops::OpError;
 use crate::runbook::diagnostic::suggestion;
 use crate::runbook::parse::read_source;
 use crate::schedule::{Action, Job, explain};
@@ -49,12 +50,12 @@ pub struct Args {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, places: &Places, args: Args) -> u8 {
     let jobs = &places.jobs;
     if args.explain {
         let now = args.from.unwrap_or_else(Timestamp::now);
         out!("{}", explain::render(jobs, now, args.count.max(1)));
-        return check_jobs(runbooks, jobs).err().unwrap_or(EXIT_OK);
+        return check_jobs(runbooks, drills, jobs).err().unwrap_or(EXIT_OK);
     }
     if jobs.is_empty() {
         return usage_error(
@@ -62,7 +63,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
              (lifeboat.yaml, or --config FILE); see docs/schedule.md",
         );
     }
-    if let Err(code) = check_jobs(runbooks, jobs) {
+    if let Err(code) = check_jobs(runbooks, drills, jobs) {
         return code;
     }
     let once = match args
@@ -94,7 +95,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         metrics_file: args.metrics_file,
         listen: args.listen,
         setup: child::Setup {
-            env: child_env(runbooks, places),
+            env: child_env(runbooks, drills, places),
         },
     };
     let runner = daemon::Runner::new(state, options);
@@ -141,15 +142,23 @@ fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job, u8> {
 }
 
 /// Every `run:` job's runbook exists and compiles with the job's `--set`s,
-/// so a typo fails now, not at 02:00. (Drills are checked when they run.)
-fn check_jobs(runbooks: &Path, jobs: &[Job]) -> Result<(), u8> {
+/// and every `drill:` job's drill and its runbook are valid, so a typo
+/// fails now, not at 02:00.
+fn check_jobs(runbooks: &Path, drills: &Path, jobs: &[Job]) -> Result<(), u8> {
     for job in jobs {
-        let Action::Run(name) = &job.action else {
-            continue;
+        let name = match &job.action {
+            Action::Run(name) => name,
+            Action::Drill(drill) => {
+                if let Err(code) = super::drill::load(drills, runbooks, drill) {
+                    errln!("job `{}` (drill {drill}) is not valid", job.name);
+                    return Err(code);
+                }
+                continue;
+            }
         };
         let path = locate::find(runbooks, name)
             .map_err(|e| usage_error(&format!("job `{}`: {e}", job.name)))?;
-        let source = read_source(&path).map_err(|e| super::read_failure(&e))?;
+        let source = read_source(&path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
         let options = CompileOptions {
             sets: &job.sets,
             missing: Missing::Refuse,
@@ -157,15 +166,20 @@ fn check_jobs(runbooks: &Path, jobs: &[Job]) -> Result<(), u8> {
         };
         if let Err(f) = compile(&source, &options) {
             errln!("job `{}` (runbook {}):", job.name, path.display());
-            return Err(super::run::report_failure(f, &source));
+            return Err(super::fail(OpError::from_compile(f, &source)));
         }
     }
     Ok(())
 }
 
 /// The places this process was given, for its children.
-fn child_env(runbooks: &Path, places: &Places) -> Vec<(&'static str, std::ffi::OsString)> {
+fn child_env(
+    runbooks: &Path,
+    drills: &Path,
+    places: &Places,
+) -> Vec<(&'static str, std::ffi::OsString)> {
     let mut env = places.child_env();
     env.push(("LIFEBOAT_RUNBOOKS", runbooks.as_os_str().to_owned()));
+    env.push(("LIFEBOAT_DRILLS", drills.as_os_str().to_owned()));
     env
 }
