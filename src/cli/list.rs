@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EXIT_INVALID, EXIT_OK, Format, locate, usage_error};
+use super::{Format, locate};
+use crate::ops::OpError;
 use crate::runbook::parse::{parse, read_source};
 
 #[derive(Debug, clap::Args)]
@@ -28,14 +29,14 @@ struct Entry {
     runbook: Option<String>,
 }
 
-pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, args: Args) -> Result<(), OpError> {
     let files = match locate::runbook_files(runbooks) {
         Ok(f) => f,
         Err(e) => {
-            return usage_error(&format!(
+            return Err(OpError::usage(format!(
                 "cannot read runbooks directory {}: {e}",
                 runbooks.display()
-            ));
+            )));
         }
     };
     let mut entries = Vec::new();
@@ -106,9 +107,12 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
         errln!("warning: {b}");
     }
     if broken.is_empty() {
-        EXIT_OK
+        Ok(())
     } else {
-        EXIT_INVALID
+        Err(OpError::InvalidRunbooks {
+            invalid: broken.len(),
+            unreadable: 0,
+        })
     }
 }
 

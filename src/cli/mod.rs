@@ -1,8 +1,8 @@
 //! The command line: clap definitions and one module per subcommand.
 //! Commands parse arguments, call an operation (`ops`), write results to
 //! stdout and return its `OpError`, which [`fail`] renders on stderr and
-//! turns into the exit code (the validation and listing commands still
-//! return their code themselves): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
+//! turns into the exit code (`demo`, `kinds` and `schema` still return
+//! theirs): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
 //! 3 a run failed (and was rolled back), 4 a rollback did not complete,
 //! 5 Docker, a lock or the repository was unavailable, 6 a saved plan or an
 //! interrupted run is stale (its runbook or world changed): nothing was done.
@@ -262,8 +262,8 @@ pub fn run(mut cli: Cli) -> u8 {
         return fail(e);
     }
     match cli.command {
-        Command::Validate(args) => validate::run(&cli.runbooks, &cli.drills, args),
-        Command::List(args) => list::run(&cli.runbooks, &cli.drills, args),
+        Command::Validate(args) => done(validate::run(&cli.runbooks, &cli.drills, args)),
+        Command::List(args) => done(list::run(&cli.runbooks, &cli.drills, args)),
         Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
         Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
         Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
@@ -300,6 +300,8 @@ pub fn fail(e: OpError) -> u8 {
             print_diagnostics(&diagnostics, &runbook);
             EXIT_INVALID
         }
+        OpError::InvalidRunbooks { unreadable, .. } if unreadable > 0 => EXIT_USAGE,
+        OpError::InvalidRunbooks { .. } => EXIT_INVALID,
         OpError::Usage(problems) => {
             for p in &problems {
                 usage_error(p);

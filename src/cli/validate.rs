@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use super::{Format, locate, print_diagnostics, usage_error};
 use crate::compile::{Failure, Options, compile};
+use crate::ops::OpError;
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::parse::read_source;
 
@@ -28,7 +29,7 @@ struct Report {
     errors: Vec<Diagnostic>,
 }
 
-pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, args: Args) -> Result<(), OpError> {
     let paths = if args.paths.is_empty() {
         let mut both = vec![runbooks.to_path_buf()];
         if drills.is_dir() {
@@ -43,24 +44,29 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
         if path.is_dir() {
             match locate::runbook_files(path) {
                 Ok(found) => files.extend(found),
-                Err(e) => return usage_error(&format!("cannot read {}: {e}", path.display())),
+                Err(e) => {
+                    return Err(OpError::usage(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    )));
+                }
             }
         } else {
             files.push(path.clone());
         }
     }
     if files.is_empty() {
-        return usage_error(&format!(
+        return Err(OpError::usage(format!(
             "no runbooks found in {}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
+        )));
     }
     let mut reports = Vec::new();
-    let mut unreadable = false;
+    let mut unreadable = 0;
     for file in &files {
         let source = match read_source(file) {
             Ok(s) => s,
@@ -73,7 +79,7 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
                         diagnostic
                     }
                     None => {
-                        unreadable = true;
+                        unreadable += 1;
                         if args.format == Format::Text {
                             usage_error(&e.to_string());
                         }
@@ -152,13 +158,13 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> u8 {
             }
         }
     }
-    if unreadable {
-        EXIT_USAGE
-    } else if invalid > 0 {
-        EXIT_INVALID
-    } else {
-        EXIT_OK
+    if invalid > 0 {
+        return Err(OpError::InvalidRunbooks {
+            invalid,
+            unreadable,
+        });
     }
+    Ok(())
 }
 
 /// `9 runbooks`, `9 runbooks and 1 drill`.

@@ -13,6 +13,10 @@ pub enum OpError {
         diagnostics: Vec<Diagnostic>,
         runbook: Box<Source>,
     },
+    /// Runbooks that did not validate (exit 1), or could not be read at all
+    /// (`unreadable`, exit 2); each was reported as it was found.
+    #[error("{invalid} runbook(s) invalid, {unreadable} unreadable")]
+    InvalidRunbooks { invalid: usize, unreadable: usize },
     /// The invocation is wrong: unknown runbook, bad `--set`, an unreadable
     /// file (exit 2). One message per problem.
     #[error("{}", .0.join("; "))]
