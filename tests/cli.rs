@@ -22,14 +22,20 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn validate_accepts_the_shipped_runbooks() {
+fn validate_accepts_the_shipped_runbooks_and_drills() {
     let o = lifeboat(&["validate"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let count = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks"))
-        .unwrap()
-        .count();
+    let count = |dir: &str| {
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+            .unwrap()
+            .count()
+    };
+    let (runbooks, drills) = (count("runbooks"), count("drills"));
     assert!(
-        stdout(&o).ends_with(&format!("{count} runbooks valid\n")),
+        stdout(&o).ends_with(&format!(
+            "{runbooks} runbooks and {drills} drill{} valid\n",
+            if drills == 1 { "" } else { "s" }
+        )),
         "{}",
         stdout(&o)
     );
