@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A folder may use itself and any folder before it.
 const LAYERS: &[&str] = &[
-    "model", "archive", "runbook", "plan", "repo", "s3", "compile", "engine", "docker", "steps",
-    "cli",
+    "model", "archive", "runbook", "template", "plan", "repo", "s3", "engine", "docker", "runtime",
+    "kinds", "compile", "steps", "cli",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

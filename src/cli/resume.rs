@@ -284,6 +284,11 @@ async fn changed_since(
     changes
 }
 
+/// Whether a step of this kind leaves its containers running or stopped.
+fn leaves_running(kind: &str) -> Option<bool> {
+    crate::kinds::get(kind)?.leaves_container_running()
+}
+
 /// Container name → running, as the journal's finished steps and undos left them.
 fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
     let mut expected: Vec<(String, bool)> = Vec::new();
@@ -296,28 +301,19 @@ fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
     let step = |id: &str| plan.steps.iter().find(|s| s.id == id);
     for r in records {
         match r {
-            Record::StepFinished { id, .. } => match step(id) {
-                Some(s) if s.kind == "container.stop" => set(s, false),
-                // A recreate ends with the new container started and waited for.
-                Some(s)
-                    if matches!(
-                        s.kind.as_str(),
-                        "container.start" | "container.restart" | "container.recreate"
-                    ) =>
+            Record::StepFinished { id, .. } => {
+                if let Some(s) = step(id)
+                    && let Some(running) = leaves_running(&s.kind)
                 {
-                    set(s, true)
+                    set(s, running);
                 }
-                _ => {}
-            },
+            }
             Record::UndoFinished { id, .. } => {
-                if let Some(s) = step(id) {
-                    match s.undo.as_ref().map(|u| u.kind.as_str()) {
-                        Some("container.start" | "container.restart" | "container.recreate") => {
-                            set(s, true)
-                        }
-                        Some("container.stop") => set(s, false),
-                        _ => {}
-                    }
+                if let Some(s) = step(id)
+                    && let Some(undo) = &s.undo
+                    && let Some(running) = leaves_running(&undo.kind)
+                {
+                    set(s, running);
                 }
             }
             _ => {}

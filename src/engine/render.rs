@@ -8,8 +8,8 @@ use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
-use crate::compile::template::map;
 use crate::plan::plan::Target;
+use crate::template::map;
 
 pub struct RunScope {
     env: Environment<'static>,

@@ -95,6 +95,13 @@ pub trait Executor: Send + Sync + 'static {
         events: UnboundedSender<Event>,
     ) -> BoxFuture<'static, Result<Outputs, StepError>>;
 
+    /// Whether a finished step's built-in undo has anything to undo, by
+    /// the step kind's outputs (a stop of a container that was not running).
+    fn builtin_undo_needed(&self, kind: &str, outputs: &Outputs) -> bool {
+        let _ = (kind, outputs);
+        true
+    }
+
     /// After a rollback: put back what the plan saw running. Returns errors.
     fn after_rollback(&self) -> BoxFuture<'static, Vec<String>> {
         Box::pin(async { Vec::new() })
@@ -694,9 +701,11 @@ impl Run<'_> {
         if output("changed") == Some(&Json::Bool(false)) {
             return false;
         }
-        !(undo.builtin
-            && step.kind == "container.stop"
-            && output("was_running") == Some(&Json::Bool(false)))
+        let outputs = match self.outputs.get(&step.id) {
+            Some(Json::Object(o)) => o.clone(),
+            _ => Outputs::new(),
+        };
+        !undo.builtin || self.executor.builtin_undo_needed(&step.kind, &outputs)
     }
 }
 
