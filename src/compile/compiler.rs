@@ -12,7 +12,7 @@ use super::params::{self, Missing, ParamValue};
 use super::probe::Prober;
 use super::targets::{self, TargetKind, Targets};
 use crate::kinds::{self, Guard, Key, Kind};
-use crate::model::duration::parse_duration;
+use crate::model::duration::Written;
 use crate::model::kind_spec::{Effect, Subject};
 use crate::model::world::World;
 use crate::plan::plan::{Objectives, Param, Plan, Retry, Step, Summary, Target, Undo, When};
@@ -292,6 +292,7 @@ impl<'a> Compiler<'a> {
                 project: t.project.clone(),
                 resolved: None,
                 probe: None,
+                state: None,
             })
             .collect();
         let mut warnings = Vec::new();
@@ -347,11 +348,11 @@ impl<'a> Compiler<'a> {
         kind
     }
 
-    fn duration(&mut self, text: Option<&Text>, path: &str) -> Option<String> {
+    fn duration(&mut self, text: Option<&Text>, path: &str) -> Option<Written> {
         let text = text?;
-        match parse_duration(&text.0) {
+        match Written::parse(&text.0) {
             // Shown as written: reviewers compare the plan with the file.
-            Ok(_) => Some(text.0.trim().to_string()),
+            Ok(written) => Some(written),
             Err(e) => {
                 self.error(
                     format!("bad duration `{}` for `{path}`", text.0),
@@ -573,7 +574,7 @@ impl<'a> Compiler<'a> {
                     None,
                 );
             }
-            let backoff = r.backoff.as_ref().map_or(Some("1s".to_string()), |b| {
+            let backoff = r.backoff.as_ref().map_or(Written::parse("1s").ok(), |b| {
                 self.duration(Some(b), &child_path(&at, "backoff"))
             });
             let max = r

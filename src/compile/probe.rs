@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::targets::{Target as RunbookTarget, TargetKind, Targets};
 use crate::kinds::{self, Prediction};
 use crate::model::size::bytes;
-use crate::model::world::World;
+use crate::model::world::{Container, World};
 use crate::plan::plan::{Observation, PredictedFailure, Step, Target, Touch, WorldInfo};
 
 pub struct Prober<'a> {
@@ -41,6 +41,7 @@ impl<'a> Prober<'a> {
             let (resolved, probe) = self.probe(target);
             t.resolved = resolved;
             t.probe = Some(probe);
+            t.state = self.container(target).map(|c| c.observed_state());
         }
         let mut conditional_steps: Vec<String> = Vec::new();
         for step in steps.iter_mut() {
@@ -119,31 +120,32 @@ impl<'a> Prober<'a> {
                     (None, "does not exist".into())
                 }
             },
-            TargetKind::Container | TargetKind::Service => {
-                let found = match (&target.kind, &target.project) {
-                    (TargetKind::Service, Some(project)) => {
-                        self.world.service(project, &target.name)
-                    }
-                    _ => self.world.container(&target.name),
-                };
-                match found {
-                    Some(c) => {
-                        let state = match &c.health {
-                            Some(h) => format!("{}, {h}", c.state),
-                            None => c.state.clone(),
-                        };
-                        self.observe(
-                            format!("container {}", c.name),
-                            format!("{state}, image {}", c.image),
-                        );
-                        (Some(c.name.clone()), format!("{state}, image {}", c.image))
-                    }
-                    None => {
-                        self.observe(format!("container {}", target.selector()), "absent".into());
-                        (None, "not found".into())
-                    }
+            TargetKind::Container | TargetKind::Service => match self.container(target) {
+                Some(c) => {
+                    let state = match &c.health {
+                        Some(h) => format!("{}, {h}", c.state),
+                        None => c.state.clone(),
+                    };
+                    self.observe(
+                        format!("container {}", c.name),
+                        format!("{state}, image {}", c.image),
+                    );
+                    (Some(c.name.clone()), format!("{state}, image {}", c.image))
                 }
-            }
+                None => {
+                    self.observe(format!("container {}", target.selector()), "absent".into());
+                    (None, "not found".into())
+                }
+            },
+        }
+    }
+
+    /// The container a container or service target names, in the world.
+    fn container(&self, target: &RunbookTarget) -> Option<&'a Container> {
+        match (&target.kind, &target.project) {
+            (TargetKind::Volume, _) => None,
+            (TargetKind::Service, Some(project)) => self.world.service(project, &target.name),
+            _ => self.world.container(&target.name),
         }
     }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Event, Outcome};
 use super::journal::{Journal, Record};
 use super::render::RunScope;
-use crate::model::duration::parse_duration;
+use crate::model::duration::Written;
 use crate::model::effect::Effect;
 use crate::plan::Plan;
 use crate::plan::plan::Step;
@@ -729,13 +729,11 @@ struct Policy {
 
 impl Policy {
     fn of(step: &Step) -> Self {
-        let dur = |t: &Option<String>| t.as_deref().and_then(|t| parse_duration(t).ok());
+        let dur = |t: &Option<Written>| t.as_ref().map(Written::value);
         let retry = step.retry.as_ref();
         Policy {
             attempts: retry.map_or(1, |r| r.attempts.max(1)),
-            backoff: retry
-                .and_then(|r| parse_duration(&r.backoff).ok())
-                .unwrap_or(Duration::from_secs(1)),
+            backoff: retry.map_or(Duration::from_secs(1), |r| r.backoff.value()),
             factor: retry.map_or(1.0, |r| r.factor.max(1.0)),
             max: retry.and_then(|r| dur(&r.max)),
             timeout: dur(&step.timeout),

@@ -4,7 +4,9 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::model::duration::Written;
 use crate::model::effect::{Category, Effect};
+use crate::model::world::ContainerState;
 use crate::runbook::raw::OnFailure;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,9 +50,9 @@ impl std::fmt::Display for PredictedFailure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Objectives {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rto: Option<String>,
+    pub rto: Option<Written>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpo: Option<String>,
+    pub rpo: Option<Written>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +83,9 @@ pub struct Target {
     /// What the probe found, e.g. `running (healthy), image redis:7` or `not found`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
+    /// A container target's state, when a world was given and it was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ContainerState>,
 }
 
 /// The world a plan was made against.
@@ -140,9 +145,9 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<Written>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<String>,
+    pub deadline: Option<Written>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,10 +193,10 @@ pub struct Undo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Retry {
     pub attempts: u32,
-    pub backoff: String,
+    pub backoff: Written,
     pub factor: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<String>,
+    pub max: Option<Written>,
 }
 
 /// Counts for the closing `Plan:` line.

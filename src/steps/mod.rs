@@ -42,13 +42,11 @@ impl Real {
         let running_before = plan
             .targets
             .iter()
-            .filter(|t| t.kind != "volume")
             .filter_map(|t| {
-                let probe = t.probe.as_deref()?;
-                let until = match probe {
-                    p if p.starts_with("running, healthy") => WaitFor::Healthy,
-                    p if p.starts_with("running") => WaitFor::Running,
-                    _ => return None,
+                let until = match t.state? {
+                    s if !s.running => return None,
+                    s if s.healthy == Some(true) => WaitFor::Healthy,
+                    _ => WaitFor::Running,
                 };
                 Some((t.resolved.clone()?, until))
             })
