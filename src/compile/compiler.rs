@@ -671,64 +671,7 @@ impl<'a> Compiler<'a> {
             return;
         };
         let what: Vec<String> = missing.iter().map(|k| k.describe()).collect();
-        let volume_backup = kinds::backup_kind_for(&Key::Target(String::new()), targets);
-        let backup_kind = match first {
-            Key::Target(_) if node.kind.also_guarded_by_container_volumes() => {
-                let volume_kind = kinds::all()
-                    .iter()
-                    .map(|k| k.spec())
-                    .find(|s| s.backs_up_volumes())
-                    .map_or(volume_backup, |s| s.name);
-                format!(
-                    "{} (or a {volume_kind} of each of the container's volumes)",
-                    kinds::backup_kind_for(first, targets)
-                )
-            }
-            key => kinds::backup_kind_for(key, targets).to_string(),
-        };
-        let existing = (0..nodes.len()).find(|&b| backs_up(b, first));
-        let wrong_target = dag.nearest_ancestor(i, |a| nodes[a].kind.spec().is_backup());
-        let hint = if let Some(b) = existing {
-            format!(
-                "`{}` backs it up but does not run before `{}`: add `{}` to its `needs` chain",
-                nodes[b].raw.id, node.raw.id, nodes[b].raw.id
-            )
-        } else if let Some(b) = wrong_target {
-            let what = protects(b)
-                .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
-            let alternative = if node.kind.also_guarded_by_container_volumes()
-                && !container_volumes.is_empty()
-            {
-                format!(
-                    " (with {}, or with a volume.backup of each of its volumes: {})",
-                    kinds::backup_kind_for(first, targets),
-                    container_volumes.join(", ")
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "`{}` backs up {what}, not {}; back up what this step destroys{alternative}, \
-                 or say why it is safe with `unsafe: \"<reason>\"`",
-                nodes[b].raw.id,
-                first.describe()
-            )
-        } else if matches!(node.kind.spec().subject, Some(Subject::ContainerData(_)))
-            && needed.iter().all(|k| {
-                matches!(k, Key::Target(t) if targets.get(t).is_some_and(|t| t.kind != TargetKind::Volume))
-            })
-        {
-            "list the container's data volumes in its target (`volumes: [..]`) and back them up \
-             first, or say why it is safe with `unsafe: \"<reason>\"`"
-                .to_string()
-        } else {
-            format!(
-                "add a `{backup_kind}` step for it to the `needs` chain of `{}`, or say why it \
-                 is safe with `unsafe: \"<reason>\"`",
-                node.raw.id
-            )
-        };
+        let hint = missing_guard_hint(dag, nodes, checked, targets, i, &needed, first);
         self.error(
             format!(
                 "destructive step `{}` ({}) has no safety backup of {} before it",
@@ -819,6 +762,68 @@ impl<'a> Compiler<'a> {
             }
         }
     }
+}
+
+/// What to do about a destructive step with no backup of `first` before it.
+fn missing_guard_hint(
+    dag: &Dag,
+    nodes: &[Node],
+    checked: &[CheckedArgs],
+    targets: &Targets,
+    i: usize,
+    needed: &[Key],
+    first: &Key,
+) -> String {
+    let node = &nodes[i];
+    let protects = |a: usize| nodes[a].kind.protects(&checked[a].values, targets);
+    let by_volumes = node.kind.also_guarded_by_container_volumes();
+    let container_volumes = kinds::container_volumes(&checked[i].values, targets);
+    let first_kind = kinds::backup_kind_for(first, targets);
+    let volume_kind = kinds::volume_backup_kind();
+    if let Some(b) = (0..nodes.len()).find(|&b| protects(b).is_some_and(|k| k.contains(first))) {
+        return format!(
+            "`{}` backs it up but does not run before `{}`: add `{}` to its `needs` chain",
+            nodes[b].raw.id, node.raw.id, nodes[b].raw.id
+        );
+    }
+    if let Some(b) = dag.nearest_ancestor(i, |a| nodes[a].kind.spec().is_backup()) {
+        let what = protects(b)
+            .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let alternative = if by_volumes && !container_volumes.is_empty() {
+            format!(
+                " (with {first_kind}, or with a {volume_kind} of each of its volumes: {})",
+                container_volumes.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        return format!(
+            "`{}` backs up {what}, not {}; back up what this step destroys{alternative}, \
+             or say why it is safe with `unsafe: \"<reason>\"`",
+            nodes[b].raw.id,
+            first.describe()
+        );
+    }
+    let only_containers = needed.iter().all(|k| {
+        matches!(k, Key::Target(t) if targets.get(t).is_some_and(|t| t.kind != TargetKind::Volume))
+    });
+    if matches!(node.kind.spec().subject, Some(Subject::ContainerData(_))) && only_containers {
+        return "list the container's data volumes in its target (`volumes: [..]`) and back them \
+                up first, or say why it is safe with `unsafe: \"<reason>\"`"
+            .to_string();
+    }
+    let backup_kind = match first {
+        Key::Target(_) if by_volumes => {
+            format!("{first_kind} (or a {volume_kind} of each of the container's volumes)")
+        }
+        _ => first_kind.to_string(),
+    };
+    format!(
+        "add a `{backup_kind}` step for it to the `needs` chain of `{}`, or say why it \
+         is safe with `unsafe: \"<reason>\"`",
+        node.raw.id
+    )
 }
 
 fn is_slug(text: &str) -> bool {

@@ -207,6 +207,14 @@ pub fn backup_kind_for(key: &Key, targets: &Targets) -> &'static str {
         .map_or("a backup", |s| s.name)
 }
 
+/// The kind that backs up a volume's files (`volume.backup`).
+pub fn volume_backup_kind() -> &'static str {
+    ALL.iter()
+        .map(|k| k.spec())
+        .find(|s| s.backs_up_volumes())
+        .map_or("a volume backup", |s| s.name)
+}
+
 /// The effect a kind declares, or the step's `readonly`.
 pub fn declared_effect(spec: &KindSpec, readonly: Option<bool>) -> (Effect, Category) {
     if let Some(effect) = spec.effect {
