@@ -534,3 +534,45 @@ fn every_built_in_undo_is_a_registered_kind_with_valid_arguments() {
         .collect();
     assert_eq!(kinds_of, ["exec.restore", "volume.restore"]);
 }
+
+/// Every registered kind reaches its own run through the real executor: with
+/// no arguments each one stops at a missing argument, before it touches
+/// anything; a name outside the registry is refused.
+#[tokio::test]
+async fn the_executor_runs_every_registered_kind_and_only_those() {
+    use lifeboat::engine::{Call, Executor};
+    use lifeboat::steps::{Ports, Real};
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports {
+        docker: lifeboat::docker::Docker::connect().await.unwrap(),
+        repo: std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap()),
+        http: reqwest::Client::new(),
+        yes: false,
+        remote: None,
+        workdir: dir.path().to_path_buf(),
+        retention: Default::default(),
+    };
+    let plan = plan("  - { id: s, uses: gate.confirm, with: { message: go } }\n");
+    let real = Real::new(ports, &plan);
+    let call = |kind: &str| Call {
+        run_id: format!("kinds-test-{}", std::process::id()),
+        step: "s".into(),
+        kind: kind.into(),
+        args: IndexMap::new(),
+        backup: None,
+        undo: false,
+        attempt: 1,
+        unsafe_ok: false,
+    };
+    for name in kinds::names() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let error = real.execute(call(name), tx).await.unwrap_err().message;
+        assert!(
+            error.contains("missing") || error.contains("needs `volume`"),
+            "{name}: {error}"
+        );
+    }
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let error = real.execute(call("volume.restor"), tx).await.unwrap_err();
+    assert!(error.message.contains("cannot run"), "{}", error.message);
+}
