@@ -114,7 +114,7 @@ pub(crate) fn lock_names(plan: &Plan) -> Vec<String> {
             .iter()
             .find(|t| t.name == target)
             .map_or("container", |t| {
-                if t.kind == "volume" {
+                if t.kind == crate::model::target::TargetKind::Volume {
                     "volume"
                 } else {
                     "container"

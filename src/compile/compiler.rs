@@ -286,7 +286,7 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|(name, t)| Target {
                 name: name.clone(),
-                kind: t.kind.word().into(),
+                kind: t.kind,
                 selector: t.selector(),
                 object: t.name.clone(),
                 project: t.project.clone(),

@@ -26,7 +26,7 @@ impl RunScope {
             .iter()
             .map(|t| {
                 let mut fields = vec![
-                    ("kind".to_string(), Value::from(t.kind.clone())),
+                    ("kind".to_string(), Value::from(t.kind.word())),
                     ("name".to_string(), Value::from(t.object.clone())),
                 ];
                 if let Some(p) = &t.project {

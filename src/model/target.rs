@@ -3,8 +3,11 @@
 //! read them (what a step destroys, what its backup covers).
 
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a target names. Plans write it as `container`, `service` or `volume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     Container,
     Service,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::duration::Written;
 use crate::model::effect::{Category, Effect};
+use crate::model::target::TargetKind;
 use crate::model::world::ContainerState;
 use crate::runbook::raw::OnFailure;
 
@@ -68,8 +69,7 @@ pub struct Param {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
-    /// `container`, `service` or `volume`.
-    pub kind: String,
+    pub kind: TargetKind,
     /// What it names: a container or volume name, or `service S of project P`.
     pub selector: String,
     /// The container or volume name; for a service, the service name.

@@ -20,6 +20,7 @@ pub use args::Args;
 
 use crate::docker::{Docker, WaitFor};
 use crate::engine::{Call, Event, StepError};
+use crate::model::target::TargetKind;
 use crate::plan::plan::Target;
 use crate::repo::LocalRepo;
 
@@ -55,8 +56,8 @@ impl Ctx {
     pub async fn container(&self, arg: &str) -> Result<String, StepError> {
         let name = self.args.str(arg)?;
         let target = self.target(&name)?;
-        match (&target.kind[..], &target.project) {
-            ("service", Some(project)) => self
+        match (target.kind, &target.project) {
+            (TargetKind::Service, Some(project)) => self
                 .ports
                 .docker
                 .service_container(project, &target.object)
