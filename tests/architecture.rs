@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A folder may use itself and any folder before it.
 const LAYERS: &[&str] = &[
-    "model", "schedule", "archive", "runbook", "plan", "drill", "repo", "s3", "compile", "engine",
-    "docker", "steps", "ops", "cli",
+    "model", "schedule", "archive", "runbook", "template", "plan", "drill", "repo", "s3", "engine",
+    "docker", "runtime", "kinds", "compile", "steps", "ops", "cli",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -1,7 +1,8 @@
 //! `lifeboat kinds`: every step kind, its effect and its arguments.
 
 use super::{EXIT_OK, Format};
-use crate::compile::kinds::{Effect, KINDS};
+use crate::kinds;
+use crate::model::kind_spec::Effect;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -12,8 +13,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let kinds = KINDS
+    let kinds = kinds::all()
         .iter()
+        .map(|k| k.spec())
         .filter(|k| args.kind.as_deref().is_none_or(|n| n == k.name));
     if args.format == Format::Json {
         let list: Vec<serde_json::Value> = kinds

@@ -6,15 +6,15 @@ use regex::Regex;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-use super::kinds::{ArgType, KindSpec};
 use super::params::first_line;
 use super::targets::{TargetKind, Targets};
-use super::template::Scope;
 use crate::model::duration::parse_duration;
+use crate::model::kind_spec::{ArgType, KindSpec};
 use crate::repo::retention::{RetentionDuration, TagList, parse_time_zone};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Args, describe};
+use crate::template::Scope;
 
 /// Checked arguments, ready for the plan.
 #[derive(Debug, Default)]
@@ -117,11 +117,7 @@ impl ArgChecker<'_> {
                     .at(self.index.value(at))
                     .hint(format!("add `{}:` under `with:`: {}", spec.name, spec.help)),
                 );
-            } else if let Some(default) = spec.default {
-                let json = match spec.ty {
-                    ArgType::Bool => Json::Bool(default == "true"),
-                    _ => Json::String(default.to_string()),
-                };
+            } else if let Some(json) = spec.default_json() {
                 out.values.insert(spec.name.to_string(), json);
                 out.defaulted.push(spec.name.to_string());
             }

@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 
 use super::args::{ArgChecker, CheckedArgs};
 use super::graph::Dag;
-use super::kinds::{self, Category, Effect, KindSpec, Subject};
 use super::params::{self, Missing, ParamValue};
 use super::probe::Prober;
 use super::targets::{self, TargetKind, Targets};
-use super::template::{Scope, placeholder};
-use crate::model::duration::parse_duration;
+use crate::kinds::{self, Guard, Key, Kind};
+use crate::model::duration::Written;
+use crate::model::kind_spec::{Effect, Subject};
 use crate::model::world::World;
 use crate::plan::plan::{Objectives, Param, Plan, Retry, Step, Summary, Target, Undo, When};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
@@ -21,6 +21,7 @@ use crate::runbook::parse::{Parsed, parse};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Lenient, OnFailure, RawStep, Text};
 use crate::runbook::source::Source;
+use crate::template::Scope;
 
 /// What a plan is made with besides the runbook.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +84,7 @@ struct Compiler<'a> {
 struct Node<'a> {
     raw: &'a RawStep,
     path: String,
-    kind: &'static KindSpec,
+    kind: &'static dyn Kind,
 }
 
 impl<'a> Compiler<'a> {
@@ -184,7 +185,7 @@ impl<'a> Compiler<'a> {
         let needs = self.needs(&nodes, &ids);
         let outputs: HashMap<String, &'static [&'static str]> = nodes
             .iter()
-            .map(|n| (n.raw.id.clone(), n.kind.outputs))
+            .map(|n| (n.raw.id.clone(), n.kind.spec().outputs))
             .collect();
         let params_only = Scope::new(
             template_params.clone(),
@@ -236,7 +237,7 @@ impl<'a> Compiler<'a> {
         let mut checked = Vec::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             let args = checker.check(
-                node.kind,
+                node.kind.spec(),
                 node.raw.with.as_ref(),
                 &child_path(&node.path, "with"),
                 &child_path(&node.path, "uses"),
@@ -285,12 +286,13 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|(name, t)| Target {
                 name: name.clone(),
-                kind: t.kind.word().into(),
+                kind: t.kind,
                 selector: t.selector(),
                 object: t.name.clone(),
                 project: t.project.clone(),
                 resolved: None,
                 probe: None,
+                state: None,
             })
             .collect();
         let mut warnings = Vec::new();
@@ -332,10 +334,10 @@ impl<'a> Compiler<'a> {
     }
 
     /// The kind named by `uses` at `path`, or an error with a did-you-mean.
-    fn kind(&mut self, uses: &str, path: &str) -> Option<&'static KindSpec> {
-        let kind = kinds::kind(uses);
+    fn kind(&mut self, uses: &str, path: &str) -> Option<&'static dyn Kind> {
+        let kind = kinds::get(uses);
         if kind.is_none() {
-            let hint = suggestion(uses, kinds::kind_names())
+            let hint = suggestion(uses, kinds::names())
                 .unwrap_or_else(|| "`lifeboat kinds` lists every step kind".into());
             self.error(
                 format!("unknown step kind `{uses}`"),
@@ -346,11 +348,11 @@ impl<'a> Compiler<'a> {
         kind
     }
 
-    fn duration(&mut self, text: Option<&Text>, path: &str) -> Option<String> {
+    fn duration(&mut self, text: Option<&Text>, path: &str) -> Option<Written> {
         let text = text?;
-        match parse_duration(&text.0) {
+        match Written::parse(&text.0) {
             // Shown as written: reviewers compare the plan with the file.
-            Ok(_) => Some(text.0.trim().to_string()),
+            Ok(written) => Some(written),
             Err(e) => {
                 self.error(
                     format!("bad duration `{}` for `{path}`", text.0),
@@ -496,7 +498,7 @@ impl<'a> Compiler<'a> {
         dag: Option<(&Dag, &HashMap<&str, usize>)>,
     ) -> Step {
         let raw = node.raw;
-        let (effect, category) = self.effect(node, args);
+        let (effect, category) = node.kind.effect(&args.values, raw.readonly);
         let when = raw
             .when
             .as_ref()
@@ -545,9 +547,13 @@ impl<'a> Compiler<'a> {
                 Some("remove `unsafe`".into()),
             );
         }
-        if raw.readonly.is_some() && node.kind.effect.is_some() {
+        if raw.readonly.is_some() && node.kind.spec().effect.is_some() {
             self.error(
-                format!("`readonly` only applies to container.exec and http.request; `{}` declares its own effect", raw.uses),
+                format!(
+                    "`readonly` only applies to {}; `{}` declares its own effect",
+                    kinds::declaring_kinds().join(" and "),
+                    raw.uses
+                ),
                 self.index.key(&child_path(&node.path, "readonly")),
                 None,
             );
@@ -568,7 +574,7 @@ impl<'a> Compiler<'a> {
                     None,
                 );
             }
-            let backoff = r.backoff.as_ref().map_or(Some("1s".to_string()), |b| {
+            let backoff = r.backoff.as_ref().map_or(Written::parse("1s").ok(), |b| {
                 self.duration(Some(b), &child_path(&at, "backoff"))
             });
             let max = r
@@ -608,28 +614,6 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Kinds that let the step declare its effect: `readonly: true`, or a GET.
-    fn effect(&self, node: &Node, args: &CheckedArgs) -> (Effect, Category) {
-        if let Some(flag) = node.kind.destroys_when {
-            // Only a literal `false` is known to spare the subject.
-            if args.values.get(flag) != Some(&Json::Bool(false)) {
-                return (Effect::Destroy, Category::Destructive);
-            }
-        }
-        if let Some(effect) = node.kind.effect {
-            return (effect, node.kind.category);
-        }
-        let safe_method = matches!(
-            args.values.get("method").and_then(Json::as_str),
-            Some("GET" | "HEAD")
-        ) && node.kind.name == "http.request";
-        match node.raw.readonly {
-            Some(true) => (Effect::Read, Category::Check),
-            None if safe_method => (Effect::Read, Category::Check),
-            _ => (Effect::Mutate, Category::Change),
-        }
-    }
-
     /// The safety rule: a destructive step needs a backup of what it destroys among its ancestors.
     fn guard(
         &mut self,
@@ -644,14 +628,11 @@ impl<'a> Compiler<'a> {
         if steps[i].effect != Effect::Destroy {
             return;
         }
-        let Some(needed) = protected_keys(node.kind, &checked[i], targets) else {
+        let Some(needed) = node.kind.destroys(&checked[i].values, targets) else {
             return;
         };
-        let backs_up = |a: usize, key: &Key| {
-            nodes[a].kind.is_backup()
-                && protected_keys(nodes[a].kind, &checked[a], targets)
-                    .is_some_and(|k| k.contains(key))
-        };
+        let protects = |a: usize| nodes[a].kind.protects(&checked[a].values, targets);
+        let backs_up = |a: usize, key: &Key| protects(a).is_some_and(|k| k.contains(key));
         let mut missing = Vec::new();
         for key in &needed {
             match dag.nearest_ancestor(i, |a| backs_up(a, key)) {
@@ -662,13 +643,13 @@ impl<'a> Compiler<'a> {
         // A command restored into a container (exec.restore) is guarded as
         // well by backups of every volume the container's target declares:
         // a copy of the files is a safety backup of whatever the command changes.
-        if node.kind.name == "exec.restore" && !missing.is_empty() {
-            let volumes = container_volumes(&checked[i], targets);
-            let guards: Vec<usize> = volumes
+        let container_volumes = kinds::container_volumes(&checked[i].values, targets);
+        if node.kind.also_guarded_by_container_volumes() && !missing.is_empty() {
+            let guards: Vec<usize> = container_volumes
                 .iter()
-                .filter_map(|v| dag.nearest_ancestor(i, |a| backs_up(a, &Key::Target(v))))
+                .filter_map(|v| dag.nearest_ancestor(i, |a| backs_up(a, &Key::Target(v.clone()))))
                 .collect();
-            if !volumes.is_empty() && guards.len() == volumes.len() {
+            if !container_volumes.is_empty() && guards.len() == container_volumes.len() {
                 missing.clear();
                 steps[i]
                     .guarded_by
@@ -683,82 +664,48 @@ impl<'a> Compiler<'a> {
             return;
         }
         if needed.is_empty() {
-            let project = checked[i]
-                .values
-                .get("project")
-                .and_then(Json::as_str)
-                .unwrap_or_default();
-            self.error(
-                format!(
-                    "destructive step `{}` ({} with `volumes: true`) removes every volume of \
-                     compose project `{project}`, and the runbook declares none of them",
-                    node.raw.id, node.kind.name
-                ),
-                self.index.value(&child_path(&node.path, "uses")),
-                Some(format!(
-                    "declare the project's volumes as targets (`{project}_<name>`) and back them \
-                     up before `{}`, set `volumes: false`, or say why it is safe with \
-                     `unsafe: \"<reason>\"` (a throwaway project)",
-                    node.raw.id
-                )),
-            );
+            self.undeclared_project_volumes(node, &checked[i]);
             return;
         }
-        if missing.is_empty() {
+        let Some(&first) = missing.first() else {
             return;
-        }
+        };
         let what: Vec<String> = missing.iter().map(|k| k.describe()).collect();
-        let backup_kind = match missing[0] {
-            Key::Target(t)
-                if targets
-                    .get(*t)
-                    .is_some_and(|t| t.kind == TargetKind::Volume) =>
-            {
-                "volume.backup"
-            }
-            Key::Target(_) if node.kind.name == "exec.restore" => {
-                "exec.backup (or a volume.backup of each of the container's volumes)"
-            }
-            Key::Target(_) => "exec.backup",
-            Key::Source(_) => "http.backup",
-        };
-        let existing = (0..nodes.len()).find(|&b| {
-            nodes[b].kind.is_backup()
-                && protected_keys(nodes[b].kind, &checked[b], targets)
-                    .is_some_and(|k| k.contains(missing[0]))
-        });
-        let wrong_target = dag.nearest_ancestor(i, |a| nodes[a].kind.is_backup());
-        let hint = if let Some(b) = existing {
-            format!(
-                "`{}` backs it up but does not run before `{}`: add `{}` to its `needs` chain",
-                nodes[b].raw.id, node.raw.id, nodes[b].raw.id
-            )
-        } else if let Some(b) = wrong_target {
-            let what = protected_keys(nodes[b].kind, &checked[b], targets)
-                .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
-            let alternative = match container_volumes(&checked[i], targets).as_slice() {
-                volumes if node.kind.name == "exec.restore" && !volumes.is_empty() => format!(
-                    " (with exec.backup, or with a volume.backup of each of its volumes: {})",
-                    volumes.join(", ")
-                ),
-                _ => String::new(),
-            };
-            format!("`{}` backs up {what}, not {}; back up what this step destroys{alternative}, or say why it is safe with `unsafe: \"<reason>\"`", nodes[b].raw.id, what_first(&missing))
-        } else if node.kind.name == "container.recreate" && needed.iter().all(|k| matches!(k, Key::Target(t) if targets.get(*t).is_some_and(|t| t.kind != TargetKind::Volume))) {
-            "list the container's data volumes in its target (`volumes: [..]`) and back them up first, or say why it is safe with `unsafe: \"<reason>\"`".to_string()
-        } else {
-            format!("add a `{backup_kind}` step for it to the `needs` chain of `{}`, or say why it is safe with `unsafe: \"<reason>\"`", node.raw.id)
-        };
+        let hint = missing_guard_hint(dag, nodes, checked, targets, i, &needed, first);
         self.error(
             format!(
                 "destructive step `{}` ({}) has no safety backup of {} before it",
                 node.raw.id,
-                node.kind.name,
+                node.kind.spec().name,
                 what.join(" and ")
             ),
             self.index.value(&child_path(&node.path, "uses")),
             Some(hint),
+        );
+    }
+
+    /// A step that destroys every volume of a compose project the runbook
+    /// declares none of: nothing can guard it.
+    fn undeclared_project_volumes(&mut self, node: &Node, args: &CheckedArgs) {
+        let project = args
+            .values
+            .get("project")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        self.error(
+            format!(
+                "destructive step `{}` ({} with `volumes: true`) removes every volume of \
+                 compose project `{project}`, and the runbook declares none of them",
+                node.raw.id,
+                node.kind.spec().name
+            ),
+            self.index.value(&child_path(&node.path, "uses")),
+            Some(format!(
+                "declare the project's volumes as targets (`{project}_<name>`) and back them \
+                 up before `{}`, set `volumes: false`, or say why it is safe with \
+                 `unsafe: \"<reason>\"` (a throwaway project)",
+                node.raw.id
+            )),
         );
     }
 
@@ -776,7 +723,7 @@ impl<'a> Compiler<'a> {
             let path = child_path(&node.path, "undo");
             let kind = self.kind(&undo.uses, &path)?;
             let args = checker.check(
-                kind,
+                kind.spec(),
                 undo.with.as_ref(),
                 &child_path(&path, "with"),
                 &child_path(&path, "uses"),
@@ -784,183 +731,103 @@ impl<'a> Compiler<'a> {
             );
             self.check_references(dag, nodes, ids, i, &args.steps_used, true);
             return Some(Undo {
-                kind: kind.name.into(),
+                kind: kind.spec().name.into(),
                 args: args.values,
                 builtin: false,
                 templates: args.templates,
             });
         }
         let step = &steps[i];
-        let arg = |name: &str| step.args.get(name).cloned().unwrap_or(Json::Null);
-        let builtin = |kind: &str, args: Vec<(&str, Json)>, templates: Vec<(&str, String)>| {
-            Some(Undo {
-                kind: kind.into(),
-                args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                builtin: true,
-                templates: templates
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+        let guards: Vec<Guard> = step
+            .guarded_by
+            .iter()
+            .filter_map(|g| {
+                let &j = ids.get(g.as_str())?;
+                Some(Guard {
+                    id: g,
+                    kind: nodes[j].kind,
+                    args: &steps[j].args,
+                })
             })
-        };
-        match node.kind.name {
-            "container.stop" => builtin(
-                "container.start",
-                vec![
-                    ("container", arg("container")),
-                    ("wait", Json::from("running")),
-                ],
-                vec![],
-            ),
-            "container.recreate" => builtin(
-                "container.recreate",
-                vec![
-                    ("container", arg("container")),
-                    ("image", Json::from(placeholder(&step.id))),
-                ],
-                vec![(
-                    "image",
-                    format!("{{{{ steps['{}'].previous_image }}}}", step.id),
-                )],
-            ),
-            // A command restored into a container and guarded by a copy of
-            // its volume's files is undone by putting those files back (the
-            // restore stops the container; the rollback starts it again).
-            "exec.restore"
-                if step.guarded_by.first().is_some_and(|g| {
-                    ids.get(g.as_str())
-                        .is_some_and(|&j| nodes[j].kind.name == "volume.backup")
-                }) =>
-            {
-                let [guard] = step.guarded_by.as_slice() else {
-                    self.error(
-                        format!(
-                            "step `{}` is guarded by backups of several volumes ({}); a built-in \
-                             undo restores one",
-                            step.id,
-                            step.guarded_by.join(", ")
-                        ),
-                        self.index.value(&child_path(&node.path, "uses")),
-                        Some(
-                            "give it an `undo:`, or guard it with an exec.backup of the container"
-                                .into(),
-                        ),
-                    );
-                    return None;
-                };
-                let volume = steps[ids[guard.as_str()]].args.get("volume").cloned()?;
-                builtin(
-                    "volume.restore",
-                    vec![
-                        ("volume", volume),
-                        ("backup", Json::from(placeholder(guard))),
-                    ],
-                    vec![("backup", format!("{{{{ steps['{guard}'].backup_id }}}}"))],
-                )
+            .collect();
+        match node.kind.undo(step, &guards) {
+            Ok(undo) => undo,
+            Err(e) => {
+                self.error(
+                    e.message,
+                    self.index.value(&child_path(&node.path, "uses")),
+                    Some(e.hint),
+                );
+                None
             }
-            "volume.restore" | "exec.restore" | "http.restore" => {
-                let guard = step.guarded_by.first()?;
-                let mut args: Vec<(&str, Json)> = [
-                    "volume",
-                    "container",
-                    "command",
-                    "url",
-                    "name",
-                    "method",
-                    "multipart_field",
-                    "headers",
-                    "env",
-                    "user",
-                ]
-                .into_iter()
-                .filter(|k| step.args.contains_key(*k))
-                .map(|k| (k, arg(k)))
-                .collect();
-                args.push(("backup", Json::from(placeholder(guard))));
-                builtin(
-                    &step.kind,
-                    args,
-                    vec![("backup", format!("{{{{ steps['{guard}'].backup_id }}}}"))],
-                )
-            }
-            _ => None,
         }
     }
 }
 
-/// What a backup protects or a destructive step destroys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key<'a> {
-    Target(&'a str),
-    Source(&'a str),
-}
-
-impl Key<'_> {
-    fn describe(&self) -> String {
-        match self {
-            Key::Target(t) => format!("target `{t}`"),
-            Key::Source(s) => format!("backup source `{s}`"),
-        }
+/// What to do about a destructive step with no backup of `first` before it.
+fn missing_guard_hint(
+    dag: &Dag,
+    nodes: &[Node],
+    checked: &[CheckedArgs],
+    targets: &Targets,
+    i: usize,
+    needed: &[Key],
+    first: &Key,
+) -> String {
+    let node = &nodes[i];
+    let protects = |a: usize| nodes[a].kind.protects(&checked[a].values, targets);
+    let by_volumes = node.kind.also_guarded_by_container_volumes();
+    let container_volumes = kinds::container_volumes(&checked[i].values, targets);
+    let first_kind = kinds::backup_kind_for(first, targets);
+    let volume_kind = kinds::volume_backup_kind();
+    if let Some(b) = (0..nodes.len()).find(|&b| protects(b).is_some_and(|k| k.contains(first))) {
+        return format!(
+            "`{}` backs it up but does not run before `{}`: add `{}` to its `needs` chain",
+            nodes[b].raw.id, node.raw.id, nodes[b].raw.id
+        );
     }
-}
-
-/// For a backup step, what it protects; for a destructive step, what must be
-/// protected first. A recreated container needs its data volumes, or itself.
-fn protected_keys<'a>(
-    kind: &KindSpec,
-    args: &'a CheckedArgs,
-    targets: &'a Targets,
-) -> Option<Vec<Key<'a>>> {
-    match kind.subject? {
-        Subject::Target(arg) => {
-            let name = args.values.get(arg)?.as_str()?;
-            let target = targets.get_key_value(name)?;
-            let volumes = &target.1.volumes;
-            if kind.name == "container.recreate" && !volumes.is_empty() {
-                return Some(volumes.iter().map(|v| Key::Target(v.as_str())).collect());
-            }
-            Some(vec![Key::Target(target.0.as_str())])
-        }
-        Subject::Source(arg) => Some(vec![Key::Source(args.values.get(arg)?.as_str()?)]),
-        Subject::ComposeVolumes(arg) => {
-            // Compose names a project's volumes `<project>_<name>`, with the
-            // project name normalised; a runbook may write either (a stand-in
-            // for a missing param is only ever written as is).
-            let project = args.values.get(arg)?.as_str()?;
-            let prefixes = [
-                format!("{project}_"),
-                format!("{}_", crate::model::world::compose_project_name(project)),
-            ];
-            Some(
-                targets
-                    .iter()
-                    .filter(|(_, t)| {
-                        t.kind == TargetKind::Volume
-                            && prefixes.iter().any(|p| t.name.starts_with(p.as_str()))
-                    })
-                    .map(|(name, _)| Key::Target(name.as_str()))
-                    .collect(),
+    if let Some(b) = dag.nearest_ancestor(i, |a| nodes[a].kind.spec().is_backup()) {
+        let what = protects(b)
+            .map(|k| k.iter().map(Key::describe).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let alternative = if by_volumes && !container_volumes.is_empty() {
+            format!(
+                " (with {first_kind}, or with a {volume_kind} of each of its volumes: {})",
+                container_volumes.join(", ")
             )
-        }
+        } else {
+            String::new()
+        };
+        return format!(
+            "`{}` backs up {what}, not {}; back up what this step destroys{alternative}, \
+             or say why it is safe with `unsafe: \"<reason>\"`",
+            nodes[b].raw.id,
+            first.describe()
+        );
     }
-}
-
-/// The volume targets a container argument's target declares (`volumes: [..]`).
-fn container_volumes<'a>(args: &CheckedArgs, targets: &'a Targets) -> Vec<&'a str> {
-    args.values
-        .get("container")
-        .and_then(Json::as_str)
-        .and_then(|name| targets.get(name))
-        .map(|t| t.volumes.iter().map(String::as_str).collect())
-        .unwrap_or_default()
+    let only_containers = needed.iter().all(|k| {
+        matches!(k, Key::Target(t) if targets.get(t).is_some_and(|t| t.kind != TargetKind::Volume))
+    });
+    if matches!(node.kind.spec().subject, Some(Subject::ContainerData(_))) && only_containers {
+        return "list the container's data volumes in its target (`volumes: [..]`) and back them \
+                up first, or say why it is safe with `unsafe: \"<reason>\"`"
+            .to_string();
+    }
+    let backup_kind = match first {
+        Key::Target(_) if by_volumes => {
+            format!("{first_kind} (or a {volume_kind} of each of the container's volumes)")
+        }
+        _ => first_kind.to_string(),
+    };
+    format!(
+        "add a `{backup_kind}` step for it to the `needs` chain of `{}`, or say why it \
+         is safe with `unsafe: \"<reason>\"`",
+        node.raw.id
+    )
 }
 
 fn is_slug(text: &str) -> bool {
     let mut chars = text.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn what_first(missing: &[&Key]) -> String {
-    missing.first().map(|k| k.describe()).unwrap_or_default()
 }

@@ -3,11 +3,9 @@
 pub mod args;
 pub mod compiler;
 pub mod graph;
-pub mod kinds;
 pub mod params;
 pub mod probe;
 pub mod schema;
 pub mod targets;
-pub mod template;
 
 pub use compiler::{Failure, Options, compile};

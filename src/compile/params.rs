@@ -10,7 +10,7 @@ use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Lenient, ParamType, RawParam, RawRunbook, describe};
 
-use super::template::RESERVED;
+use crate::template::RESERVED;
 
 /// A checked param declaration.
 #[derive(Debug, Clone)]

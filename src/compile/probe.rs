@@ -4,17 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use jiff::Timestamp;
-use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::targets::{Target as RunbookTarget, TargetKind, Targets};
-use super::template::is_template;
-use crate::model::size::{age, bytes};
-use crate::model::world::{Backup, RUN_PREFIX, Unresolved, World};
-use crate::plan::plan::{
-    BackupChoice, Observation, PredictedFailure, Step, Target, Touch, WorldInfo,
-};
+use crate::kinds::{self, Prediction};
+use crate::model::size::bytes;
+use crate::model::world::{Container, World};
+use crate::plan::plan::{Observation, PredictedFailure, Step, Target, Touch, WorldInfo};
 
 pub struct Prober<'a> {
     world: &'a World,
@@ -45,6 +41,7 @@ impl<'a> Prober<'a> {
             let (resolved, probe) = self.probe(target);
             t.resolved = resolved;
             t.probe = Some(probe);
+            t.state = self.container(target).map(|c| c.observed_state());
         }
         let mut conditional_steps: Vec<String> = Vec::new();
         for step in steps.iter_mut() {
@@ -78,8 +75,13 @@ impl<'a> Prober<'a> {
                     probe: Some(probe),
                 });
             }
-            let mut found = Vec::new();
-            step.backup = self.backup_choice(step, &mut found);
+            let prediction = match kinds::get(&step.kind) {
+                Some(kind) => kind.predict(step, self.world, self.targets),
+                None => Prediction::default(),
+            };
+            self.observed.extend(prediction.observed);
+            step.backup = prediction.backup;
+            let found = prediction.failures;
             // A step that runs only if a run-time `when` says so (its own or
             // one it needs) fails only if it runs: a warning, not a refusal.
             let conditional = step.when.as_ref().is_some_and(|w| w.value.is_none())
@@ -118,114 +120,33 @@ impl<'a> Prober<'a> {
                     (None, "does not exist".into())
                 }
             },
-            TargetKind::Container | TargetKind::Service => {
-                let found = match (&target.kind, &target.project) {
-                    (TargetKind::Service, Some(project)) => {
-                        self.world.service(project, &target.name)
-                    }
-                    _ => self.world.container(&target.name),
-                };
-                match found {
-                    Some(c) => {
-                        let state = match &c.health {
-                            Some(h) => format!("{}, {h}", c.state),
-                            None => c.state.clone(),
-                        };
-                        self.observe(
-                            format!("container {}", c.name),
-                            format!("{state}, image {}", c.image),
-                        );
-                        (Some(c.name.clone()), format!("{state}, image {}", c.image))
-                    }
-                    None => {
-                        self.observe(format!("container {}", target.selector()), "absent".into());
-                        (None, "not found".into())
-                    }
-                }
-            }
-        }
-    }
-
-    fn backup_choice(
-        &mut self,
-        step: &Step,
-        failures: &mut Vec<PredictedFailure>,
-    ) -> Option<BackupChoice> {
-        let reference = step.args.get("backup")?.as_str()?.to_string();
-        let source = self.backup_source(step)?;
-        if step.templates.contains_key("backup") || is_template(&reference) {
-            return Some(BackupChoice {
-                reference,
-                source,
-                resolved: None,
-                probe: Some("decided at run time".into()),
-            });
-        }
-        let world = self.world;
-        let found = world.resolve_backup(&source, &reference);
-        self.observe(
-            format!("backup {reference} of {source}"),
-            found
-                .as_ref()
-                .map_or_else(|_| "none".to_string(), |b| b.id.clone()),
-        );
-        let (resolved, probe) = match found {
-            Ok(b) => (Some(b.id.clone()), describe_backup(b, world.taken_at)),
-            Err(Unresolved::None) => {
-                failures.push(PredictedFailure {
-                    step: step.id.clone(),
-                    reason: format!("the repository has no `{reference}` backup of `{source}`"),
-                });
-                (None, "no such backup in the repository".into())
-            }
-            Err(Unresolved::OtherSource(b)) => {
-                let mut reason = format!(
-                    "backup {} is a backup of `{}`, not of `{source}`; restoring it here \
-                     is refused",
-                    b.id, b.source
-                );
-                if let Some(run) = &b.run_id {
-                    reason.push_str(&format!(
-                        " (to restore each volume's backup from the run that took it, \
-                         use `{RUN_PREFIX}{run}`)"
-                    ));
-                }
-                if step.kind == "volume.restore" {
-                    reason.push_str(
-                        "; to restore another volume's backup on purpose, name that volume \
-                         with `from:`",
+            TargetKind::Container | TargetKind::Service => match self.container(target) {
+                Some(c) => {
+                    let state = match &c.health {
+                        Some(h) => format!("{}, {h}", c.state),
+                        None => c.state.clone(),
+                    };
+                    self.observe(
+                        format!("container {}", c.name),
+                        format!("{state}, image {}", c.image),
                     );
+                    (Some(c.name.clone()), format!("{state}, image {}", c.image))
                 }
-                failures.push(PredictedFailure {
-                    step: step.id.clone(),
-                    reason,
-                });
-                (None, format!("a backup of `{}`", b.source))
-            }
-        };
-        Some(BackupChoice {
-            reference,
-            source,
-            resolved,
-            probe: Some(probe),
-        })
+                None => {
+                    self.observe(format!("container {}", target.selector()), "absent".into());
+                    (None, "not found".into())
+                }
+            },
+        }
     }
 
-    /// Whose backups a step's `backup:` refers to.
-    fn backup_source(&self, step: &Step) -> Option<String> {
-        let target_name = |arg: &str| {
-            let name = step.args.get(arg)?.as_str()?;
-            Some(self.targets.get(name)?.name.clone())
-        };
-        let name = || {
-            step.args
-                .get("name")
-                .and_then(Json::as_str)
-                .map(str::to_string)
-        };
-        target_name("from")
-            .or_else(|| target_name("volume"))
-            .or_else(name)
+    /// The container a container or service target names, in the world.
+    fn container(&self, target: &RunbookTarget) -> Option<&'a Container> {
+        match (&target.kind, &target.project) {
+            (TargetKind::Volume, _) => None,
+            (TargetKind::Service, Some(project)) => self.world.service(project, &target.name),
+            _ => self.world.container(&target.name),
+        }
     }
 
     fn observe(&mut self, subject: String, state: String) {
@@ -242,19 +163,4 @@ impl<'a> Prober<'a> {
             observed,
         }
     }
-}
-
-/// `2026-11-21 02:00 UTC (7h ago), 11.8 MiB, verified`.
-fn describe_backup(b: &Backup, now: Timestamp) -> String {
-    let when = b.created_at.strftime("%Y-%m-%d %H:%M UTC");
-    let verified = if b.verified_at.is_some() {
-        "verified"
-    } else {
-        "NOT verified"
-    };
-    format!(
-        "{when} ({} ago), {}, {verified}",
-        age(now, b.created_at),
-        bytes(b.stored_bytes)
-    )
 }

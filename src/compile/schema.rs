@@ -3,16 +3,18 @@
 
 use serde_json::{Value as Json, json};
 
-use super::kinds::{ArgType, KINDS};
+use crate::kinds;
+use crate::model::kind_spec::ArgType;
 use crate::runbook::raw::RawRunbook;
 
 /// The schema: the serde model's, with `uses` restricted to the known kinds
 /// and `with` checked per kind.
 pub fn runbook_schema() -> Json {
     let mut schema = serde_json::to_value(schemars::schema_for!(RawRunbook)).unwrap_or(Json::Null);
-    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
-    let per_kind: Vec<Json> = KINDS
+    let names: Vec<&str> = kinds::names().collect();
+    let per_kind: Vec<Json> = kinds::all()
         .iter()
+        .map(|k| k.spec())
         .map(|k| {
             let properties: serde_json::Map<String, Json> = k
                 .args
@@ -20,12 +22,8 @@ pub fn runbook_schema() -> Json {
                 .map(|a| {
                     let mut s = arg_schema(a.ty);
                     s["description"] = json!(a.help);
-                    if let Some(d) = a.default {
-                        s["default"] = if a.ty == ArgType::Bool {
-                            json!(d == "true")
-                        } else {
-                            json!(d)
-                        };
+                    if let Some(d) = a.default_json() {
+                        s["default"] = d;
                     }
                     (a.name.to_string(), s)
                 })
@@ -58,7 +56,7 @@ pub fn runbook_schema() -> Json {
         .collect();
     for def in ["RawStep", "RawUndo"] {
         if let Some(step) = schema.pointer_mut(&format!("/$defs/{def}")) {
-            step["properties"]["uses"]["enum"] = json!(kinds);
+            step["properties"]["uses"]["enum"] = json!(names);
             step["allOf"] = json!(per_kind);
         }
     }

@@ -1,67 +1,27 @@
 //! Targets: the containers and volumes a runbook acts on, by name.
 
-use indexmap::IndexMap;
 use minijinja::value::Value;
 
-use super::template::{Scope, map};
+pub use crate::model::target::{Target, TargetKind, Targets};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::position_index::{PositionIndex, child_path};
 use crate::runbook::raw::{Lenient, RawRunbook};
+use crate::template::{Scope, map};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    Container,
-    Service,
-    Volume,
-}
-
-impl TargetKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            TargetKind::Container => "container",
-            TargetKind::Service => "service",
-            TargetKind::Volume => "volume",
-        }
+/// How templates see a target: `targets.redis.name`, `.project`, `.kind`.
+fn template_value(t: &Target) -> Value {
+    let mut fields = vec![
+        ("kind".to_string(), Value::from(t.kind.word())),
+        ("name".to_string(), Value::from(t.name.clone())),
+    ];
+    if let Some(p) = &t.project {
+        fields.push(("project".into(), Value::from(p.clone())));
     }
+    map(fields)
 }
-
-/// A target with its templates rendered.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub kind: TargetKind,
-    /// Container or volume name; for a service, the service name.
-    pub name: String,
-    pub project: Option<String>,
-    /// Volume targets holding a container's data.
-    pub volumes: Vec<String>,
-}
-
-impl Target {
-    /// `container shop-redis-1`, `volume shop_redis-data`, or `service redis of project shop`.
-    pub fn selector(&self) -> String {
-        match (&self.kind, &self.project) {
-            (TargetKind::Service, Some(p)) => format!("service {} of project {p}", self.name),
-            (kind, _) => format!("{} {}", kind.word(), self.name),
-        }
-    }
-
-    /// How templates see it: `targets.redis.name`, `.project`, `.kind`.
-    fn template_value(&self) -> Value {
-        let mut fields = vec![
-            ("kind".to_string(), Value::from(self.kind.word())),
-            ("name".to_string(), Value::from(self.name.clone())),
-        ];
-        if let Some(p) = &self.project {
-            fields.push(("project".into(), Value::from(p.clone())));
-        }
-        map(fields)
-    }
-}
-
-pub type Targets = IndexMap<String, Target>;
 
 pub fn template_values(targets: &Targets) -> Value {
-    map(targets.iter().map(|(n, t)| (n.clone(), t.template_value())))
+    map(targets.iter().map(|(n, t)| (n.clone(), template_value(t))))
 }
 
 /// Checks and renders the targets. `scope` sees params only.

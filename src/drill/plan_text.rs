@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::def::Drill;
-use crate::model::duration::{Human, parse_duration};
+use crate::model::duration::{Human, Written};
+use crate::model::target::TargetKind;
 use crate::plan::{Plan, text};
 
 /// The objectives a drill is held to: its own, else its runbook's.
 pub fn objectives(drill: &Drill, plan: &Plan) -> (Option<Duration>, Option<Duration>) {
-    let from_plan = |o: &Option<String>| o.as_deref().and_then(|t| parse_duration(t).ok());
+    let from_plan = |o: &Option<Written>| o.as_ref().map(Written::value);
     (
         drill.rto.or_else(|| from_plan(&plan.objectives.rto)),
         drill.rpo.or_else(|| from_plan(&plan.objectives.rpo)),
@@ -51,7 +52,7 @@ pub fn render(drill: &Drill, plan: &Plan, project: &str) -> String {
         format!("runbook {}, restore point {}", drill.runbook, drill.point),
     );
     let prefix = format!("{project}_");
-    for t in plan.targets.iter().filter(|t| t.kind == "volume") {
+    for t in plan.targets.iter().filter(|t| t.kind == TargetKind::Volume) {
         if let Some(key) = t.object.strip_prefix(&prefix) {
             row(
                 "volume",

@@ -8,8 +8,8 @@ use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
-use crate::compile::template::map;
 use crate::plan::plan::Target;
+use crate::template::map;
 
 pub struct RunScope {
     env: Environment<'static>,
@@ -26,7 +26,7 @@ impl RunScope {
             .iter()
             .map(|t| {
                 let mut fields = vec![
-                    ("kind".to_string(), Value::from(t.kind.clone())),
+                    ("kind".to_string(), Value::from(t.kind.word())),
                     ("name".to_string(), Value::from(t.object.clone())),
                 ];
                 if let Some(p) = &t.project {

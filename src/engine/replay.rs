@@ -86,7 +86,13 @@ fn open_records<'a>(
 /// Container name → running, as the journal's finished steps and undos left
 /// them. Containers a step or undo cut off by the kill touched are left out:
 /// it may or may not have landed.
-pub fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool)> {
+/// `left_by(kind)`: whether a finished step (or undo) of that kind leaves
+/// its container running; None when it does not decide (the kinds say).
+pub fn expected_containers(
+    plan: &Plan,
+    records: &[Record],
+    left_by: impl Fn(&str) -> Option<bool>,
+) -> Vec<(String, bool)> {
     let mut expected: Vec<(String, bool)> = Vec::new();
     let mut set = |step: &Step, running: bool| {
         for t in step.touches.iter().filter(|t| t.arg == "container") {
@@ -117,17 +123,6 @@ pub fn expected_containers(plan: &Plan, records: &[Record]) -> Vec<(String, bool
         }
     }
     expected
-}
-
-/// Whether a finished step (or undo) of this kind leaves its container
-/// running; None: it does not decide. A recreate ends with the new
-/// container started and waited for.
-fn left_by(kind: &str) -> Option<bool> {
-    match kind {
-        "container.stop" => Some(false),
-        "container.start" | "container.restart" | "container.recreate" => Some(true),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

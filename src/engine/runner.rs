@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Event, Outcome, Stamped};
 use super::render::RunScope;
 use super::subscriber::Subscribers;
-use crate::model::duration::parse_duration;
+use crate::model::duration::Written;
 use crate::model::effect::Effect;
 use crate::plan::Plan;
 use crate::plan::plan::Step;
@@ -94,6 +94,13 @@ pub trait Executor: Send + Sync + 'static {
         call: Call,
         events: UnboundedSender<Event>,
     ) -> BoxFuture<'static, Result<Outputs, StepError>>;
+
+    /// Whether a finished step's built-in undo has anything to undo, by
+    /// the step kind's outputs (a stop of a container that was not running).
+    fn builtin_undo_needed(&self, kind: &str, outputs: &Outputs) -> bool {
+        let _ = (kind, outputs);
+        true
+    }
 
     /// After a rollback: put back what the plan saw running. Returns errors.
     fn after_rollback(&self) -> BoxFuture<'static, Vec<String>> {
@@ -695,9 +702,11 @@ impl Run<'_> {
         if output("changed") == Some(&Json::Bool(false)) {
             return false;
         }
-        !(undo.builtin
-            && step.kind == "container.stop"
-            && output("was_running") == Some(&Json::Bool(false)))
+        let outputs = match self.outputs.get(&step.id) {
+            Some(Json::Object(o)) => o.clone(),
+            _ => Outputs::new(),
+        };
+        !undo.builtin || self.executor.builtin_undo_needed(&step.kind, &outputs)
     }
 }
 
@@ -738,13 +747,11 @@ impl Policy {
     };
 
     fn of(step: &Step) -> Self {
-        let dur = |t: &Option<String>| t.as_deref().and_then(|t| parse_duration(t).ok());
+        let dur = |t: &Option<Written>| t.as_ref().map(Written::value);
         let retry = step.retry.as_ref();
         Policy {
             attempts: retry.map_or(1, |r| r.attempts.max(1)),
-            backoff: retry
-                .and_then(|r| parse_duration(&r.backoff).ok())
-                .unwrap_or(Duration::from_secs(1)),
+            backoff: retry.map_or(Duration::from_secs(1), |r| r.backoff.value()),
             factor: retry.map_or(1.0, |r| r.factor.max(1.0)),
             max: retry.and_then(|r| dur(&r.max)),
             timeout: dur(&step.timeout),

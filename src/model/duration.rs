@@ -57,6 +57,53 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(total)
 }
 
+/// A duration as the runbook wrote it, parsed once: plans show the text
+/// (reviewers compare it with the file) and the engine uses the value.
+/// Serialised as the text; a saved plan with a bad duration does not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    text: String,
+    value: Duration,
+}
+
+impl Written {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let value = parse_duration(text)?;
+        Ok(Self {
+            text: text.trim().to_string(),
+            value,
+        })
+    }
+
+    pub fn value(&self) -> Duration {
+        self.value
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Written {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl serde::Serialize for Written {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Written::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration `{text}`: {e}")))
+    }
+}
+
 /// Formats a duration the way it would be written in a runbook.
 pub struct Human(pub Duration);
 
@@ -99,6 +146,15 @@ mod tests {
             Duration::from_millis(1500)
         );
         assert_eq!(Human(Duration::from_millis(1500)).to_string(), "1s500ms");
+    }
+
+    #[test]
+    fn a_written_duration_keeps_its_text_and_refuses_a_bad_one() {
+        let w: Written = serde_json::from_str("\"1h30m\"").unwrap();
+        assert_eq!(w.value(), Duration::from_secs(5400));
+        assert_eq!(serde_json::to_string(&w).unwrap(), "\"1h30m\"");
+        let bad = serde_json::from_str::<Written>("\"30\"").unwrap_err();
+        assert!(bad.to_string().contains("bad duration `30`"), "{bad}");
     }
 
     #[test]

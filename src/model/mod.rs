@@ -4,5 +4,7 @@
 
 pub mod duration;
 pub mod effect;
+pub mod kind_spec;
 pub mod size;
+pub mod target;
 pub mod world;

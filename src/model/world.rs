@@ -39,6 +39,16 @@ pub struct World {
     pub restore_from: std::collections::BTreeMap<String, String>,
 }
 
+/// A container's state as a plan records it: typed, for the engine to read
+/// without parsing the probe's text again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub running: bool,
+    /// Whether its healthcheck passes; absent without a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
@@ -111,6 +121,15 @@ pub const SAFETY_TAG: &str = "safety";
 /// Whether `tags` mark a safety backup.
 pub fn is_safety(tags: &[String]) -> bool {
     tags.iter().any(|t| t == SAFETY_TAG)
+}
+
+impl Container {
+    pub fn observed_state(&self) -> ContainerState {
+        ContainerState {
+            running: self.state == "running",
+            healthy: self.health.as_deref().map(|h| h == "healthy"),
+        }
+    }
 }
 
 impl World {

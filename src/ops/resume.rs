@@ -171,7 +171,9 @@ fn newer_runs(state_dir: &Path, run_id: &str, plan: &Plan) -> Vec<String> {
 /// the run but running now, say, after someone recovered by hand).
 async fn moved_containers(plan: &Plan, records: &[Record], docker: &Docker) -> Vec<String> {
     let mut changes = Vec::new();
-    for (name, running) in expected_containers(plan, records) {
+    for (name, running) in expected_containers(plan, records, |kind| {
+        crate::kinds::get(kind)?.leaves_container_running()
+    }) {
         let now = match docker.container(&name).await {
             Ok(Some(c)) => Some(c.running),
             Ok(None) => None,

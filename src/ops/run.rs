@@ -305,7 +305,7 @@ pub fn lock_names(plan: &Plan) -> Vec<String> {
             .iter()
             .find(|t| t.name == target)
             .map_or("container", |t| {
-                if t.kind == "volume" {
+                if t.kind == crate::model::target::TargetKind::Volume {
                     "volume"
                 } else {
                     "container"

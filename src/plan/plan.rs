@@ -4,7 +4,10 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::model::duration::Written;
 use crate::model::effect::{Category, Effect};
+use crate::model::target::TargetKind;
+use crate::model::world::ContainerState;
 use crate::runbook::raw::OnFailure;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,9 +51,9 @@ impl std::fmt::Display for PredictedFailure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Objectives {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rto: Option<String>,
+    pub rto: Option<Written>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpo: Option<String>,
+    pub rpo: Option<Written>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,8 +69,7 @@ pub struct Param {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
-    /// `container`, `service` or `volume`.
-    pub kind: String,
+    pub kind: TargetKind,
     /// What it names: a container or volume name, or `service S of project P`.
     pub selector: String,
     /// The container or volume name; for a service, the service name.
@@ -81,6 +83,9 @@ pub struct Target {
     /// What the probe found, e.g. `running (healthy), image redis:7` or `not found`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
+    /// A container target's state, when a world was given and it was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ContainerState>,
 }
 
 /// The world a plan was made against.
@@ -140,9 +145,9 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<Written>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<String>,
+    pub deadline: Option<Written>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,10 +193,10 @@ pub struct Undo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Retry {
     pub attempts: u32,
-    pub backoff: String,
+    pub backoff: Written,
     pub factor: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<String>,
+    pub max: Option<Written>,
 }
 
 /// Counts for the closing `Plan:` line.

@@ -1,19 +1,102 @@
-//! backup.prune: apply a retention policy (restic `forget` rules) to one
-//! source's backups and delete what it forgets. Pinned backups, the newest
-//! backup of the source and every backup this run wrote are kept; safety
-//! backups follow `keep_safety` (default 7d), not the other rules. Arguments
-//! win over the config file's `retention:` as `backups prune` flags do.
+//! `backup.prune`: delete backups outside the retention policy (restic `forget` rules; pins and the last backup are kept).
 
 use jiff::Timestamp;
-use serde_json::json;
 
-use super::Ctx;
-use super::container::outputs;
-use crate::engine::{Outputs, StepError};
+use super::prelude::*;
 use crate::repo::retention::parse_time_zone;
 use crate::repo::{Policy, RetentionDuration, TagList};
 
-pub async fn prune(ctx: &Ctx) -> Result<Outputs, StepError> {
+pub struct BackupPrune;
+
+pub static SPEC: KindSpec = KindSpec {
+    name: "backup.prune",
+    summary: "delete backups outside the retention policy (restic `forget` rules; pins and the last backup are kept)",
+    effect: Some(Effect::Mutate),
+    category: Category::Change,
+    args: &[
+        opt("volume", ArgType::Volume, "prune this volume's backups"),
+        opt(
+            "name",
+            ArgType::Str,
+            "prune this backup source's backups (exec or http)",
+        ),
+        opt("keep_last", ArgType::Count, "keep the N newest"),
+        opt(
+            "keep_hourly",
+            ArgType::Count,
+            "keep the newest of each of the last N hours",
+        ),
+        opt("keep_daily", ArgType::Count, "... days"),
+        opt("keep_weekly", ArgType::Count, "... weeks"),
+        opt("keep_monthly", ArgType::Count, "... months"),
+        opt("keep_yearly", ArgType::Count, "... years"),
+        opt(
+            "keep_within",
+            ArgType::RetentionDuration,
+            "keep everything within this of the newest backup (y, m = months, d, h)",
+        ),
+        opt(
+            "keep_within_hourly",
+            ArgType::RetentionDuration,
+            "keep the newest of each hour within this of the newest backup",
+        ),
+        opt(
+            "keep_within_daily",
+            ArgType::RetentionDuration,
+            "... of each day",
+        ),
+        opt(
+            "keep_within_weekly",
+            ArgType::RetentionDuration,
+            "... of each week",
+        ),
+        opt(
+            "keep_within_monthly",
+            ArgType::RetentionDuration,
+            "... of each month",
+        ),
+        opt(
+            "keep_within_yearly",
+            ArgType::RetentionDuration,
+            "... of each year",
+        ),
+        opt(
+            "keep_tag",
+            ArgType::TagLists,
+            "keep every backup with these tags (`a,b`: both; a list: any)",
+        ),
+        opt(
+            "keep_safety",
+            ArgType::RetentionDuration,
+            "keep safety backups this long from now (default 7d); they do not count in the other rules",
+        ),
+        opt(
+            "tag",
+            ArgType::TagLists,
+            "only prune backups with these tags; others are not touched",
+        ),
+        opt(
+            "time_zone",
+            ArgType::TimeZone,
+            "time zone of the calendar buckets and durations (default UTC)",
+        ),
+    ],
+    outputs: &["deleted", "kept"],
+    subject: None,
+    one_of: &["volume", "name"],
+};
+
+impl Kind for BackupPrune {
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(run(ctx))
+    }
+}
+
+async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let source = match ctx.optional_volume("volume")? {
         Some(volume) => volume,
         None => ctx.args.opt_str("name")?.ok_or_else(|| {
@@ -37,7 +120,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Outputs, StepError> {
     })
     .await
     .map_err(|e| StepError::fatal(format!("pruning crashed: {e}")))?
-    .map_err(super::repo)?;
+    .map_err(repo_error)?;
     if !pruned.failed.is_empty() {
         let failed: Vec<String> = pruned
             .failed

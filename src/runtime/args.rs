@@ -7,12 +7,33 @@ use serde_json::Value as Json;
 
 use crate::engine::StepError;
 use crate::model::duration::parse_duration;
+use crate::model::kind_spec::KindSpec;
 
 pub struct Args(IndexMap<String, Json>);
 
 impl Args {
     pub fn new(args: IndexMap<String, Json>) -> Self {
         Self(args)
+    }
+
+    /// The arguments, with the kind's default for each one not given: the
+    /// compiler wrote them into the plan, but a built-in undo holds only
+    /// what it sets.
+    pub fn with_defaults(mut args: IndexMap<String, Json>, spec: &KindSpec) -> Self {
+        for a in spec.args {
+            if let Some(default) = a.default_json()
+                && args.get(a.name).is_none_or(Json::is_null)
+            {
+                args.insert(a.name.to_string(), default);
+            }
+        }
+        Self(args)
+    }
+
+    /// A duration argument the kind's spec gives a default.
+    pub fn duration(&self, name: &str) -> Result<Duration, StepError> {
+        let text = self.str(name)?;
+        parse_duration(&text).map_err(|e| StepError::fatal(format!("argument `{name}`: {e}")))
     }
 
     pub fn get(&self, name: &str) -> Option<&Json> {
@@ -38,6 +59,15 @@ impl Args {
             None => Ok(default),
             Some(Json::Bool(b)) => Ok(*b),
             Some(other) => Err(bad(name, "true or false", other)),
+        }
+    }
+
+    /// A boolean argument the kind's spec gives a default.
+    pub fn flag(&self, name: &str) -> Result<bool, StepError> {
+        match self.get(name) {
+            Some(Json::Bool(b)) => Ok(*b),
+            Some(other) => Err(bad(name, "true or false", other)),
+            None => Err(StepError::fatal(format!("argument `{name}` is missing"))),
         }
     }
 

@@ -13,104 +13,35 @@ use std::path::Path;
 use std::process::Stdio;
 use std::sync::Mutex;
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use tokio::process::Command;
 
 use super::Ctx;
-use super::container::outputs;
 use crate::docker::{Docker, DockerError, ProjectObjects};
 use crate::engine::{Outputs, StepError};
 
-pub async fn up(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let mut args = vec!["up".to_string(), "-d".to_string()];
-    if ctx.args.bool_or("wait", true)? {
-        // v1 has no --wait; the runbook's checks (with retries) wait instead.
-        if compose().await?.0 != "docker-compose" {
-            args.push("--wait".into());
-        }
-    }
-    args.extend(ctx.args.strings("services")?);
-    let project = labelled(&ctx.args.str("project")?);
-    let docker = &ctx.ports.docker;
-    let before = docker
-        .project_objects(&project)
-        .await
-        .map_err(super::docker)?;
-    let result = run(ctx, args).await;
-    // Recorded even when `up` failed half-way: what it created is still there.
-    let after = docker
-        .project_objects(&project)
-        .await
-        .map_err(super::docker)?;
-    let created = ProjectObjects {
-        volumes: after.volumes.difference(&before.volumes).cloned().collect(),
-        networks: after
-            .networks
-            .difference(&before.networks)
-            .cloned()
-            .collect(),
-    };
-    ctx.created.record(&project, &ctx.call.step, &created);
-    result?;
-    Ok(outputs([
-        ("changed", json!(true)),
-        ("project", json!(project)),
-        ("created_volumes", json!(created.volumes)),
-        ("created_networks", json!(created.networks)),
-    ]))
-}
-
-pub async fn down(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let mut args = vec!["down".to_string()];
-    if ctx.args.bool_or("volumes", false)? {
-        refuse_unsaved_volumes(ctx).await?;
-        args.push("--volumes".into());
-    }
-    run(ctx, args).await?;
-    let project = labelled(&ctx.args.str("project")?);
-    let (removed, left) = ctx
-        .created
-        .remove_project(&ctx.ports.docker, &project)
-        .await;
-    for l in &left {
-        tracing::warn!("compose.down `{}`: {l}", ctx.call.step);
-    }
-    let names = |kind: Kind| -> Vec<&str> {
-        removed
-            .iter()
-            .filter(|o| o.kind == kind)
-            .map(|o| o.name.as_str())
-            .collect()
-    };
-    Ok(outputs([
-        ("removed_volumes", json!(names(Kind::Volume))),
-        ("removed_networks", json!(names(Kind::Network))),
-        ("left_over", json!(left)),
-    ]))
-}
-
-use crate::model::world::compose_project_name as labelled;
+pub use crate::model::world::compose_project_name as labelled;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum ObjectKind {
     Volume,
     Network,
 }
 
-impl Kind {
+impl ObjectKind {
     fn word(self) -> &'static str {
         match self {
-            Kind::Volume => "volume",
-            Kind::Network => "network",
+            ObjectKind::Volume => "volume",
+            ObjectKind::Network => "network",
         }
     }
 }
 
 /// A volume or network a `compose.up` of this run created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Object {
-    kind: Kind,
-    name: String,
+pub struct Object {
+    pub kind: ObjectKind,
+    pub name: String,
     project: String,
     /// The compose.up step that created it.
     step: String,
@@ -119,15 +50,15 @@ struct Object {
 impl Object {
     async fn exists(&self, docker: &Docker) -> Result<bool, DockerError> {
         match self.kind {
-            Kind::Volume => docker.volume_exists(&self.name).await,
-            Kind::Network => docker.network_exists(&self.name).await,
+            ObjectKind::Volume => docker.volume_exists(&self.name).await,
+            ObjectKind::Network => docker.network_exists(&self.name).await,
         }
     }
 
     async fn remove(&self, docker: &Docker) -> Result<(), DockerError> {
         match self.kind {
-            Kind::Volume => docker.remove_volume(&self.name).await,
-            Kind::Network => docker.remove_network(&self.name).await,
+            ObjectKind::Volume => docker.remove_volume(&self.name).await,
+            ObjectKind::Network => docker.remove_network(&self.name).await,
         }
     }
 
@@ -164,13 +95,13 @@ impl Created {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn record(&self, project: &str, step: &str, created: &ProjectObjects) {
+    pub fn record(&self, project: &str, step: &str, created: &ProjectObjects) {
         let mut objects = self.lock();
         let new = created
             .volumes
             .iter()
-            .map(|v| (Kind::Volume, v))
-            .chain(created.networks.iter().map(|n| (Kind::Network, n)));
+            .map(|v| (ObjectKind::Volume, v))
+            .chain(created.networks.iter().map(|n| (ObjectKind::Network, n)));
         for (kind, name) in new {
             if !objects.iter().any(|o| o.kind == kind && &o.name == name) {
                 objects.push(Object {
@@ -211,17 +142,21 @@ impl Created {
     /// (networks last: they go after the volumes' containers). Returns what
     /// was removed, and a description of what could not be, which stays
     /// recorded.
-    async fn remove_project(&self, docker: &Docker, project: &str) -> (Vec<Object>, Vec<String>) {
+    pub async fn remove_project(
+        &self,
+        docker: &Docker,
+        project: &str,
+    ) -> (Vec<Object>, Vec<String>) {
         let mut mine: Vec<Object> = {
             let mut objects = self.lock();
             let (mine, others) = objects.drain(..).partition(|o| o.project == project);
             *objects = others;
             mine
         };
-        mine.sort_by_key(|o| o.kind == Kind::Network);
+        mine.sort_by_key(|o| o.kind == ObjectKind::Network);
         let (mut removed, mut left, mut kept) = (Vec::new(), Vec::new(), Vec::new());
         for o in mine {
-            if o.kind == Kind::Volume && self.restored.contains(&o.name) {
+            if o.kind == ObjectKind::Volume && self.restored.contains(&o.name) {
                 left.push(format!(
                     "{} is kept: a restore of this run wrote into it",
                     o.describe()
@@ -264,45 +199,7 @@ impl Created {
     }
 }
 
-/// `down --volumes` removes every volume of the project, also those the
-/// runbook does not name: each must have a backup taken by this run, unless
-/// the step is marked `unsafe`.
-async fn refuse_unsaved_volumes(ctx: &Ctx) -> Result<(), StepError> {
-    if ctx.call.unsafe_ok {
-        return Ok(());
-    }
-    let project = labelled(&ctx.args.str("project")?);
-    let volumes = ctx
-        .ports
-        .docker
-        .project_objects(&project)
-        .await
-        .map_err(|e| super::docker(e).untouched())?
-        .volumes;
-    let mut unsaved = Vec::new();
-    for volume in volumes {
-        let saved = ctx
-            .ports
-            .repo
-            .backups_of(&volume)
-            .map_err(|e| super::repo(e).untouched())?
-            .iter()
-            .any(|m| m.run_id.as_deref() == Some(ctx.call.run_id.as_str()));
-        if !saved {
-            unsaved.push(volume);
-        }
-    }
-    if unsaved.is_empty() {
-        return Ok(());
-    }
-    Err(StepError::refused(format!(
-        "`down --volumes` would remove {} of compose project `{project}`, which this run did \
-         not back up; back them up first (volume.backup) or mark the step `unsafe: \"<reason>\"`",
-        unsaved.join(", ")
-    )))
-}
-
-async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
+pub async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
     let file = ctx.args.str("file")?;
     let project = ctx.args.str("project")?;
     let path = if Path::new(&file).is_absolute() {
@@ -349,7 +246,7 @@ fn command(program: &str) -> Command {
 }
 
 /// `docker compose` (v2 plugin) when present, else `docker-compose`.
-async fn compose() -> Result<(String, Vec<String>), StepError> {
+pub async fn compose() -> Result<(String, Vec<String>), StepError> {
     let v2 = command("docker")
         .args(["compose", "version"])
         .stdout(Stdio::null())
@@ -377,6 +274,8 @@ async fn compose() -> Result<(String, Vec<String>), StepError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -1,15 +1,33 @@
-//! gate.confirm: a person types `yes`. `--yes` answers for them; without a
-//! terminal the gate refuses rather than guess.
+//! `gate.confirm`: wait for a person to type yes (skipped by --yes, refused when not interactive).
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use serde_json::json;
+use super::prelude::*;
 
-use super::Ctx;
-use super::container::outputs;
-use crate::engine::{Outputs, StepError};
+pub struct GateConfirm;
 
-pub async fn confirm(ctx: &Ctx) -> Result<Outputs, StepError> {
+pub static SPEC: KindSpec = KindSpec {
+    name: "gate.confirm",
+    summary: "wait for a person to type yes (skipped by --yes, refused when not interactive)",
+    effect: Some(Effect::Read),
+    category: Category::Gate,
+    args: &[req("message", ArgType::Str, "the question")],
+    outputs: &[],
+    subject: None,
+    one_of: &[],
+};
+
+impl Kind for GateConfirm {
+    fn spec(&self) -> &'static KindSpec {
+        &SPEC
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(run(ctx))
+    }
+}
+
+async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let message = ctx.args.str("message")?;
     if ctx.ports.yes {
         return Ok(outputs([("answer", json!("yes (--yes)"))]));

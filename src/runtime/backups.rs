@@ -1,55 +1,13 @@
-//! volume.create / remove / backup / restore.
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+//! What the backup and restore kinds share: taking a volume's backup,
+//! reading a new backup back, and finding the backup a step reads.
 
 use serde_json::json;
 
-use super::container::outputs;
+use super::expect::outputs;
 use super::transfer;
 use super::{Ctx, docker};
 use crate::engine::{Outputs, StepError};
 use crate::repo::{BackupKind, Manifest, NewBackup, Origin};
-
-pub async fn create(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let volume = ctx.volume("volume")?;
-    let labels: BTreeMap<String, String> = ctx.args.map("labels")?.into_iter().collect();
-    let created = ctx
-        .ports
-        .docker
-        .create_volume(&volume, &labels)
-        .await
-        .map_err(docker)?;
-    // An existing volume is left alone, and so is its undo.
-    Ok(outputs([("changed", json!(created))]))
-}
-
-pub async fn remove(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let volume = ctx.volume("volume")?;
-    if !ctx
-        .ports
-        .docker
-        .volume_exists(&volume)
-        .await
-        .map_err(docker)?
-    {
-        return Ok(outputs([("changed", json!(false))]));
-    }
-    ctx.ports
-        .docker
-        .remove_volume(&volume)
-        .await
-        .map_err(docker)?;
-    Ok(outputs([("changed", json!(true))]))
-}
-
-pub async fn backup(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let volume = ctx.volume("volume")?;
-    let manifest = backup_volume(ctx, &volume, ctx.args.strings("tags")?).await?;
-    verify_written(ctx, &manifest).await?;
-    super::push_offsite(ctx, &manifest.id).await?;
-    Ok(backup_outputs(&manifest))
-}
 
 /// Reads a new backup back (sha256, decompression, every tar header) before
 /// the step succeeds: a destructive step guarded by it starts only after
@@ -138,97 +96,16 @@ pub async fn backup_volume(
     .await
 }
 
-pub async fn restore(ctx: &Ctx) -> Result<Outputs, StepError> {
-    let volume = ctx.volume("volume")?;
-    let source = ctx
-        .optional_volume("from")?
-        .unwrap_or_else(|| volume.clone());
-    let id = prepare_restore(ctx, &volume, &source)
-        .await
-        .map_err(StepError::untouched)?;
-    // Nothing touches the volume before the whole backup verified.
-    let step = ctx.call.step.clone();
-    let events = ctx.events.clone();
-    let manifest = transfer::restore_volume(
-        &ctx.ports.docker,
-        ctx.ports.repo.clone(),
-        &volume,
-        id,
-        move |bytes, total| {
-            let _ = events.send(crate::engine::Event::Progress {
-                id: step.clone(),
-                bytes,
-                total: Some(total),
-            });
-        },
-    )
-    .await?;
-    // Nothing that uses the volume may run while it is written: a server
-    // started in the middle reads half-restored files. The engine settles
-    // every step in flight before a rollback, so this only fires when
-    // something outside the run started it; say so rather than succeed.
-    let started = running_users(ctx, &volume).await?;
-    if !started.is_empty() {
-        return Err(StepError::fatal(format!(
-            "container(s) {} started while {volume} was being restored: they may have read or \
-             written half-restored files; the volume is partly written (a rollback, or \
-             `lifeboat resume`, puts back its safety backup where the run took one)",
-            started.join(", ")
-        )));
-    }
-    let total = manifest.raw_bytes;
-    ctx.progress(total, Some(total));
-    Ok(outputs([("backup_id", json!(manifest.id))]))
-}
-
-/// Running containers that mount `volume`.
-async fn running_users(ctx: &Ctx, volume: &str) -> Result<Vec<String>, StepError> {
-    Ok(ctx
-        .ports
-        .docker
-        .volume_users(volume)
-        .await
-        .map_err(docker)?
-        .into_iter()
-        .filter(|(_, running)| *running)
-        .map(|(name, _)| name)
-        .collect())
-}
-
-/// Everything a volume restore checks before it may touch the volume; the
-/// backup to restore.
-async fn prepare_restore(ctx: &Ctx, volume: &str, source: &str) -> Result<String, StepError> {
-    let docker_ = &ctx.ports.docker;
-    if !docker_.volume_exists(volume).await.map_err(docker)? {
-        return Err(StepError::fatal(format!(
-            "volume `{volume}` does not exist; create it first (volume.create)"
-        )));
-    }
-    let running = running_users(ctx, volume).await?;
-    if !running.is_empty() {
-        if !ctx.call.undo {
-            return Err(StepError::fatal(format!(
-                "volume `{volume}` is in use by running container(s) {}; stop them first (container.stop)",
-                running.join(", ")
-            )));
-        }
-        // A rollback puts data back under a container a later step started:
-        // stop it first; the undo of the earlier stop starts it again.
-        for name in &running {
-            docker_
-                .stop(name, Duration::from_secs(30))
-                .await
-                .map_err(docker)?;
-        }
-    }
-    restorable_backup(ctx, source).await
-}
-
 /// The backup a restore step reads, present locally and taken from `source`:
 /// a pinned or explicit id of another source's backup is refused, since
 /// restoring Redis's files into PostgreSQL's volume is never what was meant
 /// (`from:` says so explicitly for a volume restore).
-pub async fn restorable_backup(ctx: &Ctx, source: &str) -> Result<String, StepError> {
+/// `from_hint`: the kind has `from:` to say so.
+pub async fn restorable_backup(
+    ctx: &Ctx,
+    source: &str,
+    from_hint: bool,
+) -> Result<String, StepError> {
     // A drill's copy of a volume takes production's backups of it.
     let source = ctx
         .ports
@@ -239,7 +116,7 @@ pub async fn restorable_backup(ctx: &Ctx, source: &str) -> Result<String, StepEr
     super::ensure_local(ctx, &id).await?;
     let manifest = ctx.ports.repo.get(&id).map_err(super::repo)?;
     if manifest.source != source {
-        let hint = if ctx.call.kind == "volume.restore" {
+        let hint = if from_hint {
             format!(
                 "; to restore another source's backup on purpose, say so with `from:` \
                  (a volume target whose backups these are, here `{}`)",
