@@ -378,3 +378,75 @@ fn the_html_page_shows_the_report_in_a_real_browser() {
     expect("lifeboat 0.1.0 · Docker 27.3.1 · Compose 2.29.7");
     expect("docker compose -p lifeboat-drill-nightly-20261130T101500Z-3fa2c1 down --volumes");
 }
+
+/// The scheduler's drill series: the newest report of each drill, values
+/// exact, and promtool accepts the exposition.
+#[test]
+fn drill_metrics_show_the_newest_run_of_each_drill_and_promtool_accepts_them() {
+    let newest = passed();
+    let older = check_failed();
+    let mut other = could_not_run();
+    other.drill = "pg\"only".into();
+    let text = lifeboat::drill::metrics::render(&[&newest, &older, &other]);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("lifeboat_drill_passed{drill=\"nightly\"}"),
+        "lifeboat_drill_passed{drill=\"nightly\"} 1"
+    );
+    assert_eq!(
+        line("lifeboat_drill_passed{drill=\"pg\\\"only\"}"),
+        "lifeboat_drill_passed{drill=\"pg\\\"only\"} 0"
+    );
+    assert!(
+        line("lifeboat_drill_rto_seconds{drill=\"nightly\"}")
+            .ends_with(&format!(" {:.3}", newest.rto.measured_seconds))
+            || line("lifeboat_drill_rto_seconds{drill=\"nightly\"}")
+                .ends_with(&format!(" {}", newest.rto.measured_seconds as i64)),
+        "{text}"
+    );
+    // A drill that could not restore measured nothing: no RTO, RPO or objective series.
+    assert!(
+        !text.contains("lifeboat_drill_rto_seconds{drill=\"pg"),
+        "{text}"
+    );
+    assert_eq!(
+        line("lifeboat_drill_objective_met{drill=\"nightly\",objective=\"rto\"}"),
+        format!(
+            "lifeboat_drill_objective_met{{drill=\"nightly\",objective=\"rto\"}} {}",
+            u8::from(newest.rto.met.unwrap())
+        )
+    );
+    let mut child = match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("promtool is missing ({e}); skipped outside CI");
+            return;
+        }
+        Err(e) => panic!("promtool is missing ({e}): apt-get install prometheus"),
+    };
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -13,6 +13,7 @@ pub mod compose;
 pub mod def;
 pub mod files;
 pub mod history;
+pub mod metrics;
 pub mod plan_text;
 pub mod render;
 pub mod report;

@@ -146,7 +146,7 @@ pub fn render(views: &[JobView], state: &State, now: Timestamp) -> String {
     out
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -156,7 +156,7 @@ fn seconds(t: Option<Timestamp>) -> f64 {
 }
 
 /// Whole numbers without a fraction, others to the millisecond.
-fn number(x: f64) -> String {
+pub fn number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
@@ -165,7 +165,7 @@ fn number(x: f64) -> String {
 }
 
 /// A label value: backslash, double quote and newline escaped.
-fn escape(value: &str) -> String {
+pub fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

@@ -157,7 +157,8 @@ impl Runner {
             Ok(bytes) => self.saved = bytes,
             Err(e) => errln!("{} warning: saving the scheduler state: {e}", now()),
         }
-        let text = metrics::render(views, &self.state, Timestamp::now());
+        let mut text = metrics::render(views, &self.state, Timestamp::now());
+        text.push_str(&drill_metrics(&self.options.state_dir));
         if let Some(file) = &self.options.metrics_file
             && let Err(e) = files::write(file, text.as_bytes())
         {
@@ -409,4 +410,22 @@ pub async fn once(job: &Job, all: &[Job], mut runner: Runner) -> Result<Option<i
     runner.drain_hooks(Duration::from_secs(20)).await;
     runner.publish(&views_of());
     Ok(code)
+}
+
+/// The latest drill of each name, from the drill history (none: nothing).
+fn drill_metrics(state_dir: &std::path::Path) -> String {
+    match crate::drill::history::load(state_dir) {
+        Ok(loaded) => {
+            let reports: Vec<&crate::drill::report::DrillReport> =
+                loaded.reports.iter().map(|s| &s.report).collect();
+            crate::drill::metrics::render(&reports)
+        }
+        Err(e) => {
+            errln!(
+                "{} warning: reading the drill history for metrics: {e}",
+                now()
+            );
+            String::new()
+        }
+    }
 }
