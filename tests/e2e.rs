@@ -2489,6 +2489,46 @@ fn a_killed_drill_leaves_labelled_leftovers_that_gc_removes_and_a_shared_stack_i
         "production lost data"
     );
 
+    // Ctrl-C once the copy exists: the drill stops, rolls back, tears down
+    // and says it could not run.
+    let child = stack
+        .lifeboat(&[
+            "drill",
+            "shop-restore",
+            "--format",
+            "json",
+            "--set",
+            &production,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while drill_leftovers().lines().count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the drill never created its stack"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(12), "{report:#}");
+    assert_eq!(report["verdict"], "could_not_run", "{report:#}");
+    assert_eq!(
+        drill_leftovers(),
+        "",
+        "an interrupted drill left objects behind"
+    );
+    assert_eq!(
+        stack.testdata("check").status.code(),
+        Some(0),
+        "production lost data"
+    );
+
     // A compose file whose copy would share a container name with production.
     let dir = tempfile::tempdir().unwrap();
     let compose = dir.path().join("compose.yml");
