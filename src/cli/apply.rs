@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::execute::{Request, confirm_destructive, execute, refuse_predicted_failures};
-use super::live::{Places, connect_and_observe, runtime};
+use super::live::{Places, connect_and_observe, plan_volumes, runtime};
 use super::plan::parse_set;
 use super::run::{compile_live, recordable_sets, report_failure};
 use super::{EXIT_STALE, Format, usage_error};
@@ -76,7 +76,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Err(code) => return code,
     };
     runtime().block_on(async {
-        let (docker, remote, world) = match connect_and_observe(places, &repo).await {
+        let (docker, remote, world) = match connect_and_observe(places, &repo, &plan_volumes(&saved)).await {
             Ok(live) => live,
             Err(code) => return code,
         };

@@ -46,7 +46,7 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Err(code) => return code,
     };
     runtime().block_on(async {
-        let (docker, remote, world) = match connect_and_observe(places, &repo).await {
+        let (docker, remote, world) = match connect_and_observe(places, &repo, &args.volume).await {
             Ok(live) => live,
             Err(code) => return code,
         };

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::config::{self, Config, S3Config, parse_timeout};
 use super::{EXIT_UNAVAILABLE, usage_error};
-use crate::docker::Docker;
+use crate::docker::{Docker, Sizes};
 use crate::model::world::World;
 use crate::repo::{KeySettings, Keys, LocalRepo, Policy};
 use crate::s3::{S3Options, S3Store};
@@ -291,8 +291,12 @@ pub async fn observe(
     docker: &Docker,
     repo: &LocalRepo,
     remote: Option<&S3Store>,
+    sizes: Sizes<'_>,
 ) -> Result<World, String> {
-    let (containers, volumes) = docker.observe().await.map_err(|e| e.to_string())?;
+    let (containers, volumes) = docker
+        .observe_with(sizes)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut backups: Vec<crate::model::world::Backup> = repo
         .list()
         .map_err(|e| e.to_string())?
@@ -317,14 +321,25 @@ pub async fn observe(
     })
 }
 
-/// Docker, the off-site store and the world they show: what a run starts from.
+/// The volumes a plan names (its volume targets): whose sizes it shows.
+pub fn plan_volumes(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.targets
+        .iter()
+        .filter(|t| t.kind == "volume")
+        .map(|t| t.object.clone())
+        .collect()
+}
+
+/// Docker, the off-site store and the world they show: what a run starts
+/// from. Volume sizes only of `volumes` (those of the plan: the only ones it shows).
 pub async fn connect_and_observe(
     places: &Places,
     repo: &LocalRepo,
+    volumes: &[String],
 ) -> Result<(Docker, Option<S3Store>, World), u8> {
     let docker = connect().await?;
     let remote = places.remote().await?;
-    match observe(&docker, repo, remote.as_ref()).await {
+    match observe(&docker, repo, remote.as_ref(), Sizes::Of(volumes)).await {
         Ok(world) => Ok((docker, remote, world)),
         Err(e) => {
             usage_error(&format!("probing the world: {e}"));

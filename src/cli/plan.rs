@@ -121,7 +121,7 @@ fn probe(places: &super::live::Places) -> Result<World, String> {
             .remote()
             .await
             .map_err(|_| "the off-site store is unavailable".to_string())?;
-        super::live::observe(&docker, &repo, remote.as_ref()).await
+        super::live::observe(&docker, &repo, remote.as_ref(), crate::docker::Sizes::All).await
     })
 }
 

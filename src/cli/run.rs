@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::execute::{Request, confirm_destructive, execute, refuse_predicted_failures};
-use super::live::{Places, connect_and_observe, runtime};
+use super::live::{Places, connect_and_observe, plan_volumes, runtime};
 use super::plan::parse_set;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
 use crate::compile::params::Missing;
@@ -83,7 +83,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         Err(e) => return super::read_failure(&e),
     };
     // Invalid runbooks fail before anything is contacted.
-    if let Err(f) = compile(
+    let volumes = match compile(
         &source,
         &Options {
             sets: &args.sets,
@@ -91,8 +91,9 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
             world: None,
         },
     ) {
-        return report_failure(f, &source);
-    }
+        Ok(offline) => plan_volumes(&offline),
+        Err(f) => return report_failure(f, &source),
+    };
     let opened = if args.dry_run {
         places.open_repo_unswept()
     } else {
@@ -103,7 +104,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
         Err(code) => return code,
     };
     runtime().block_on(async {
-        let (docker, remote, world) = match connect_and_observe(places, &repo).await {
+        let (docker, remote, world) = match connect_and_observe(places, &repo, &volumes).await {
             Ok(live) => live,
             Err(code) => return code,
         };
