@@ -9,4 +9,4 @@ pub mod render;
 pub mod runner;
 
 pub use event::{Event, Outcome};
-pub use runner::{Call, Executor, Options, Outputs, Seed, StepError, run};
+pub use runner::{Call, Executor, Options, Outputs, Seed, StepError, pinned_backup, run};

@@ -1,6 +1,7 @@
 //! The real step kinds: what each one does to the world, through the Docker
 //! adapter, the backup repository and HTTP. One file per family of kinds.
 
+mod ahead;
 mod args;
 mod backup;
 mod compose;
@@ -51,6 +52,8 @@ pub struct Real {
     running_before: Arc<Vec<(String, WaitFor)>>,
     /// Volumes and networks this run's compose.up steps created.
     created: Arc<compose::Created>,
+    /// The backups its restores read, verified while earlier steps run.
+    ahead: Arc<ahead::Ahead>,
 }
 
 impl Real {
@@ -87,12 +90,14 @@ impl Real {
             targets: Arc::new(targets),
             running_before: Arc::new(running_before),
             created: Arc::new(compose::Created::new(restored)),
+            ahead: Arc::new(ahead::Ahead::new(plan)),
         }
     }
 
     /// A resumed run: what its finished steps created is still its own.
     pub fn resumed(self, plan: &Plan, done: &[(String, Outputs)]) -> Self {
         for (id, outputs) in done {
+            self.ahead.forget(id);
             if plan
                 .steps
                 .iter()
@@ -119,6 +124,7 @@ pub struct Ctx {
     pub args: Args,
     pub events: UnboundedSender<Event>,
     created: Arc<compose::Created>,
+    ahead: Arc<ahead::Ahead>,
 }
 
 impl Ctx {
@@ -236,6 +242,8 @@ impl Executor for Real {
         call: Call,
         events: UnboundedSender<Event>,
     ) -> BoxFuture<'static, Result<Outputs, StepError>> {
+        // The run's first step: its restores' backups start verifying now.
+        self.ahead.start(&self.ports);
         let ctx = Ctx {
             ports: self.ports.clone(),
             targets: self.targets.clone(),
@@ -243,6 +251,7 @@ impl Executor for Real {
             call,
             events,
             created: self.created.clone(),
+            ahead: self.ahead.clone(),
         };
         Box::pin(async move {
             match ctx.call.kind.as_str() {
