@@ -27,6 +27,8 @@
 #   WORK=/var/tmp/lifeboat-rto   scratch dir (raw tars, tar.gz, repository)
 #   BUILD=1         0: use the existing target/release/lifeboat (or BIN=path)
 #   ONLY=""         "lifeboat": time lifeboat only (no seeds/limit rounds)
+#   BASE_BIN=""     another lifeboat binary (e.g. a build of the previous commit): its
+#                   full-data-loss is timed too, in the same rounds, to measure a change
 # Needs: docker, docker-compose (or the compose plugin), GNU time, jq, awk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,7 @@ ROWS=${ROWS:-3000000}
 WORK=${WORK:-/var/tmp/lifeboat-rto}
 BUILD=${BUILD:-1}
 ONLY=${ONLY:-}
+BASE_BIN=${BASE_BIN:-}
 IMAGE=lifeboat-test/stack:local
 P=lifeboat-rto-$$
 BIN=${BIN:-$PWD/target/release/lifeboat}
@@ -148,10 +151,10 @@ step_at() { # journal record id → epoch
 
 # lifeboat RUNBOOK under GNU time; records wall, peak RSS, Enter→first step
 # and each step's duration.
-lifeboat_run() { # round procedure runbook
+lifeboat_run() { # round procedure runbook [binary]
     local r=$1 proc=$2 start j first
     start=$(now)
-    /usr/bin/time -v -o "$WORK/time" "$BIN" run "$3" --yes --set "project=$P" >"$WORK/out" 2>&1 ||
+    /usr/bin/time -v -o "$WORK/time" "${4:-$BIN}" run "$3" --yes --set "project=$P" >"$WORK/out" 2>&1 ||
         { cat "$WORK/out" >&2; die "lifeboat run $3 failed"; }
     record "$r" "$proc" wall "$(sub "$start" "$(now)")"
     record "$r" "$proc" rss_mib "$(awk '/Maximum resident/ { printf "%.1f", $NF / 1024 }' "$WORK/time")"
@@ -165,6 +168,10 @@ lifeboat_run() { # round procedure runbook
 
 fdl_lifeboat() {
     lifeboat_run "$1" fdl-lifeboat full-data-loss >/dev/null
+}
+
+fdl_base() {
+    lifeboat_run "$1" fdl-base full-data-loss "$BASE_BIN" >/dev/null
 }
 
 # One service's branch of the seeds' procedure.
@@ -249,6 +256,7 @@ cold_limit() {
 # --- rounds ------------------------------------------------------------------
 PROCS=(fdl_lifeboat fdl_seeds fdl_limit)
 [ "$ONLY" = lifeboat ] && PROCS=(fdl_lifeboat)
+[ -n "$BASE_BIN" ] && PROCS+=(fdl_base)
 loads=()
 for r in $(seq "$ROUNDS"); do
     log "== round $r (load average $(loadavg))"
@@ -276,7 +284,7 @@ med() { awk -v p="$1" -v k="$2" '$2 == p && $3 == k { print $4 }' "$WORK/results
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 
-stored=$(jq -s '[.[] | select(.source | endswith("_pg-data")) | .stored_bytes] | last' \
+stored=$(jq -s '[.[] | select((.source | endswith("_pg-data")) and (.tags | index("cold"))) | .stored_bytes] | last' \
     "$LIFEBOAT_STATE"/repo/backups/*pg-data/*.json 2>/dev/null || echo 0)
 echo
 echo "Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/Mem:/ { print $2 }') GiB RAM," \
@@ -294,6 +302,10 @@ for r in $(seq "$ROUNDS"); do
 done
 l=$(med fdl-lifeboat wall) s=$(med fdl-seeds wall) m=$(med fdl-limit wall)
 echo "| **median** | **$l** | **${s:-—}** | **${m:-—}** | **$(ratio "$l" "${m:-0}")** | **$(ratio "${s:-0}" "$l")** | **$(med fdl-lifeboat enter_to_first_step)** | **$(med fdl-lifeboat rss_mib) MiB** |"
+if [ -n "$BASE_BIN" ]; then
+    echo
+    echo "The same full-data-loss with BASE_BIN ($BASE_BIN), every round: wall $(awk '$2 == "fdl-base" && $3 == "wall" { printf "%s%s", sep, $4; sep = ", " }' "$WORK/results") s (median $(med fdl-base wall)); Enter → first step $(awk '$2 == "fdl-base" && $3 == "enter_to_first_step" { printf "%s%s", sep, $4; sep = ", " }' "$WORK/results") s; peak RSS median $(med fdl-base rss_mib) MiB."
+fi
 echo
 echo "cold-backup, downtime (stopped → healthy again, s):"
 echo
@@ -309,11 +321,11 @@ echo "lifeboat's steps (s, every round):"
 echo
 echo "| runbook | step | rounds | median |"
 echo "|---|---|---|---:|"
-for proc in fdl-lifeboat cold-lifeboat; do
+for proc in fdl-lifeboat fdl-base cold-lifeboat; do
     awk -v p="$proc" '$2 == p && $3 ~ /^step:/ { print substr($3, 6) }' "$WORK/results" | awk '!seen[$0]++' |
         while read -r id; do
             vals=$(awk -v p="$proc" -v k="step:$id" '$2 == p && $3 == k { printf "%s%.2f", sep, $4; sep = ", " }' "$WORK/results")
-            echo "| ${proc%-lifeboat} | $id | $vals | $(med "$proc" "step:$id" | xargs printf "%.2f") |"
+            echo "| ${proc/-lifeboat/} | $id | $vals | $(med "$proc" "step:$id" | xargs printf "%.2f") |"
         done
 done
 echo
