@@ -42,7 +42,7 @@ BASE_BIN=${BASE_BIN:-}
 IMAGE=lifeboat-test/stack:local
 P=lifeboat-rto-$$
 BIN=${BIN:-$PWD/target/release/lifeboat}
-export LIFEBOAT_STATE=$WORK/state LIFEBOAT_RUNBOOKS=$PWD/runbooks NO_COLOR=1
+export LIFEBOAT_STATE=$WORK/state LIFEBOAT_LOCK_DIR=$WORK/locks LIFEBOAT_RUNBOOKS=$PWD/runbooks NO_COLOR=1
 unset LIFEBOAT_REPO LIFEBOAT_OFFSITE LIFEBOAT_CONFIG
 
 log() { printf '%s\n' "$*" >&2; }
