@@ -3,6 +3,9 @@
 #   testdata.sh wait  PROJECT [SECONDS]  until redis and postgres are healthy (default 60 s)
 #   testdata.sh seed  PROJECT            replace all data with the known set, persisted to the volumes
 #   testdata.sh check PROJECT            compare with the known set and report
+#   testdata.sh grow  PROJECT [ROWS]     add table shop.big: ROWS rows of ~0.5 KiB (default
+#                                        3,000,000: ~1.6 GiB on disk), for scripts/bench-rto.sh
+#   testdata.sh check-big PROJECT [ROWS] compare shop.big with what grow wrote
 # Exit: 0 = healthy / seeded / everything matches; 1 = check found differences
 # (or wait timed out); 2 = usage error, or a container or command is not there.
 #
@@ -29,8 +32,14 @@ declare -A ROWS=(
             FROM generate_series(1, 20000) AS i"
 )
 
+# shop.big (grow): row i = (i, 16 × md5(i)); not part of the normal seed, so
+# the tests stay fast. Not TOASTed (under 2 KiB), so it takes ~1.6 GiB on disk
+# and compresses about 8× (repeated text, as real tables have).
+BIG_ROWS=3000000
+BIG_PAYLOAD="repeat(md5(id::text), 16)"
+
 die() { echo "testdata: $*" >&2; exit 2; }
-[[ $# -ge 2 ]] || die "usage: $0 wait|seed|check PROJECT [SECONDS]"
+[[ $# -ge 2 ]] || die "usage: $0 wait|seed|check|grow|check-big PROJECT [SECONDS|ROWS]"
 cmd=$1 project=$2
 
 # Found by compose labels, so it also finds a container lifeboat recreated.
@@ -157,6 +166,37 @@ check() {
   fi
 }
 
+grow() {
+  local rows=${1:-$BIG_ROWS}
+  psql -d shop -c 'DROP TABLE IF EXISTS big' \
+    -c 'CREATE TABLE big (id int NOT NULL, payload text NOT NULL)' \
+    -c "INSERT INTO big SELECT id, $BIG_PAYLOAD FROM generate_series(1, $rows) AS id" \
+    -c CHECKPOINT
+  echo "$project: shop.big has $rows rows ($(psql -d shop -c "SELECT pg_size_pretty(pg_total_relation_size('big'))"))"
+}
+
+# Every row of shop.big recomputed beside what is stored: count, distinct
+# ids 1..ROWS, and no payload that differs from its formula.
+check_big() {
+  local rows=${1:-$BIG_ROWS} present out n distinct lo hi wrong
+  present=$(psql -d shop -c "SELECT to_regclass('public.big') IS NOT NULL")
+  if [[ $present != t ]]; then
+    echo "$project: FAILED, table shop.big is missing"
+    exit 1
+  fi
+  out=$(psql -d shop -F ' ' -c "SELECT count(*), count(DISTINCT id), coalesce(min(id), 0),
+    coalesce(max(id), 0), count(*) FILTER (WHERE payload IS DISTINCT FROM $BIG_PAYLOAD) FROM big")
+  read -r n distinct lo hi wrong <<<"$out"
+  printf 'postgres  %-9s %7d rows (want %d), %d distinct ids %d..%d, %d wrong payloads\n' \
+    big "$n" "$rows" "$distinct" "$lo" "$hi" "$wrong"
+  if ((n == rows && distinct == rows && lo == 1 && hi == rows && wrong == 0)); then
+    echo "$project: OK, shop.big matches"
+  else
+    echo "$project: FAILED, shop.big differs from what grow wrote"
+    exit 1
+  fi
+}
+
 case $cmd in
   wait) wait_healthy "${3:-60}" ;;
   seed | check)
@@ -164,5 +204,9 @@ case $cmd in
     pg_c=$(container postgres)
     "$cmd"
     ;;
-  *) die "unknown command $cmd (want wait, seed or check)" ;;
+  grow | check-big)
+    pg_c=$(container postgres)
+    if [[ $cmd == grow ]]; then grow "${3:-}"; else check_big "${3:-}"; fi
+    ;;
+  *) die "unknown command $cmd (want wait, seed, check, grow or check-big)" ;;
 esac

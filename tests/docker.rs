@@ -434,6 +434,24 @@ async fn observe_and_service_container() {
         assert!(size >= 100_000, "{size}");
     }
     assert!(containers.iter().all(|c| !c.name.starts_with('/')));
+
+    // A run asks only for the sizes of its plan's volumes (no df), each
+    // measured at its directory: when this user can read it, it has one.
+    let (_, volumes) = d
+        .observe_with(lifeboat::docker::Sizes::Of(std::slice::from_ref(&vol)))
+        .await
+        .unwrap();
+    let sized: Vec<&str> = volumes
+        .iter()
+        .filter(|v| v.size_bytes.is_some())
+        .map(|v| v.name.as_str())
+        .collect();
+    let readable = std::fs::read_dir("/var/lib/docker/volumes").is_ok();
+    assert_eq!(sized, if readable { vec![vol.as_str()] } else { vec![] });
+    if readable {
+        let size = volumes.iter().find(|v| v.name == vol).unwrap().size_bytes;
+        assert!(size >= Some(100_000), "{size:?}");
+    }
 }
 
 // ---------------------------------------------------------------- exec

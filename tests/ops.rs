@@ -55,9 +55,10 @@ async fn setup() -> Setup {
 
 /// The plan and param values of `text`, against the live world.
 async fn plan_of(env: &Env, text: &str) -> (lifeboat::plan::Plan, Vec<(String, minijinja::Value)>) {
-    let world = lifeboat::ops::world::observe(&env.docker, &env.repo, None)
-        .await
-        .unwrap();
+    let world =
+        lifeboat::ops::world::observe(&env.docker, &env.repo, None, lifeboat::docker::Sizes::All)
+            .await
+            .unwrap();
     let source = Source::new("ops-test.yaml", text);
     let options = Options {
         sets: &[],

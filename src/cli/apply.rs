@@ -38,7 +38,8 @@ pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
     world_of(&saved)?;
     let repo = places.open_repo()?;
     runtime().block_on(async {
-        let (docker, remote, world) = connect_and_observe(places, &repo).await?;
+        let (docker, remote, world) =
+            connect_and_observe(places, &repo, &super::live::plan_volumes(&saved)).await?;
         let request = prepare(saved, &source, sets, &world, args.force)?;
         confirm_destructive(&request.plan, args.yes)?;
         let launch = Launch {

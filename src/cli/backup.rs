@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
     let repo = places.open_repo()?;
     runtime().block_on(async {
-        let (docker, remote, world) = connect_and_observe(places, &repo).await?;
+        let (docker, remote, world) = connect_and_observe(places, &repo, &args.volume).await?;
         let (plan, params) = crate::ops::backup::plan(&args.volume, &args.tags, &world)?;
         let launch = Launch {
             parallel: 4,

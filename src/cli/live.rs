@@ -304,15 +304,33 @@ fn sweep(repo: &LocalRepo) {
 }
 
 /// Docker, the off-site store and the world they show: what a run starts from.
+/// The volumes a plan names (its volume targets): whose sizes it shows.
+pub fn plan_volumes(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.targets
+        .iter()
+        .filter(|t| t.kind == crate::model::target::TargetKind::Volume)
+        .map(|t| t.object.clone())
+        .collect()
+}
+
+/// Docker, the off-site store and the world they show: what a run starts
+/// from. Volume sizes only of `volumes` (the plan's: the only ones it shows;
+/// `GET /system/df` walks every volume on the host and took seconds).
 pub async fn connect_and_observe(
     places: &Places,
     repo: &LocalRepo,
+    volumes: &[String],
 ) -> Result<(Docker, Option<S3Store>, World), OpError> {
     let docker = crate::ops::world::connect().await?;
     let remote = places.remote().await?;
-    let world = crate::ops::world::observe(&docker, repo, remote.as_ref())
-        .await
-        .map_err(|e| OpError::Unavailable(format!("probing the world: {e}")))?;
+    let world = crate::ops::world::observe(
+        &docker,
+        repo,
+        remote.as_ref(),
+        crate::docker::Sizes::Of(volumes),
+    )
+    .await
+    .map_err(|e| OpError::Unavailable(format!("probing the world: {e}")))?;
     Ok((docker, remote, world))
 }
 

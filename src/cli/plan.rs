@@ -125,7 +125,7 @@ fn probe(places: &super::live::Places) -> Result<World, String> {
             super::fail(e);
             "the off-site store is unavailable".to_string()
         })?;
-        crate::ops::world::observe(&docker, &repo, remote.as_ref()).await
+        crate::ops::world::observe(&docker, &repo, remote.as_ref(), crate::docker::Sizes::All).await
     })
 }
 

@@ -47,14 +47,16 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> 
         missing: Missing::Refuse,
         world: None,
     };
-    compile(&source, &offline).map_err(|f| OpError::from_compile(f, &source))?;
+    let volumes = compile(&source, &offline)
+        .map(|p| super::live::plan_volumes(&p))
+        .map_err(|f| OpError::from_compile(f, &source))?;
     let repo = if args.dry_run {
         places.open_repo_unswept()?
     } else {
         places.open_repo()?
     };
     runtime().block_on(async {
-        let (docker, remote, world) = connect_and_observe(places, &repo).await?;
+        let (docker, remote, world) = connect_and_observe(places, &repo, &volumes).await?;
         let plan = compile_live(&source, &args.sets, &world)?;
         if args.dry_run {
             match args.format {

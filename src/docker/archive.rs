@@ -231,35 +231,9 @@ impl Docker {
         volume: &str,
         need: u64,
     ) -> Result<Option<VolumeRoom>, DockerError> {
-        if !self.endpoint.starts_with("unix://") && !self.endpoint.starts_with('/') {
+        let Some(path) = self.volume_dir(volume).await? else {
             return Ok(None);
-        }
-        let v = match self.api.inspect_volume(volume).await {
-            Ok(v) => v,
-            Err(e) if super::error::status_of(&e) == Some(404) => {
-                return Err(DockerError::not_found(format!("volume `{volume}`")));
-            }
-            Err(e) => return Err(self.err(format!("inspecting volume `{volume}`"), None, e)),
         };
-        // A plain local volume is its directory under Docker's root; a bind
-        // volume (`-o bind`) the host directory it names. Other mount options
-        // (tmpfs, NFS) are mounted only while in use: not measurable here.
-        let bind = v
-            .options
-            .get("o")
-            .is_some_and(|o| o.split(',').any(|x| x == "bind"));
-        let path = match (v.driver == "local", v.options.is_empty(), bind) {
-            (true, true, _) if !v.mountpoint.is_empty() => v.mountpoint.clone(),
-            (true, false, true) => match v.options.get("device") {
-                Some(device) if device.starts_with('/') => device.clone(),
-                _ => return Ok(None),
-            },
-            _ => {
-                tracing::debug!(volume, driver = v.driver, "free space not measurable");
-                return Ok(None);
-            }
-        };
-        let path = std::path::PathBuf::from(path);
         tokio::task::spawn_blocking(move || {
             use crate::repo::space;
             // The volume's own directory first; Docker's root is often
@@ -279,6 +253,43 @@ impl Docker {
         })
         .await
         .map_err(|e| DockerError::failed(format!("measuring volume `{volume}`"), e.to_string()))
+    }
+
+    /// The directory on this host that holds the volume's files: a plain
+    /// local volume's directory under Docker's root, a bind volume's
+    /// (`-o bind`) host directory. `None` when that cannot be seen from
+    /// here: a daemon on another host, another volume driver, a volume
+    /// mounted only while in use (tmpfs, NFS).
+    pub(crate) async fn volume_dir(
+        &self,
+        volume: &str,
+    ) -> Result<Option<std::path::PathBuf>, DockerError> {
+        if !self.endpoint.starts_with("unix://") && !self.endpoint.starts_with('/') {
+            return Ok(None);
+        }
+        let v = match self.api.inspect_volume(volume).await {
+            Ok(v) => v,
+            Err(e) if super::error::status_of(&e) == Some(404) => {
+                return Err(DockerError::not_found(format!("volume `{volume}`")));
+            }
+            Err(e) => return Err(self.err(format!("inspecting volume `{volume}`"), None, e)),
+        };
+        let bind = v
+            .options
+            .get("o")
+            .is_some_and(|o| o.split(',').any(|x| x == "bind"));
+        let path = match (v.driver == "local", v.options.is_empty(), bind) {
+            (true, true, _) if !v.mountpoint.is_empty() => v.mountpoint.clone(),
+            (true, false, true) => match v.options.get("device") {
+                Some(device) if device.starts_with('/') => device.clone(),
+                _ => return Ok(None),
+            },
+            _ => {
+                tracing::debug!(volume, driver = v.driver, "not measurable from here");
+                return Ok(None);
+            }
+        };
+        Ok(Some(std::path::PathBuf::from(path)))
     }
 
     /// Whether the volume holds nothing (its root directory aside).

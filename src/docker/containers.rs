@@ -17,6 +17,19 @@ use crate::model::world::{self, COMPOSE_PROJECT, COMPOSE_SERVICE};
 
 const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
 
+/// Which volume sizes [`Docker::observe_with`] asks for. Sizes are only
+/// shown (a plan's "exists, 1.7 GiB"), never decided on, so a run asks only
+/// for the volumes its plan names: the engine's `df` walks every volume on
+/// the host, which can take seconds of an incident (docs/architecture.md §3).
+#[derive(Debug, Clone, Copy)]
+pub enum Sizes<'a> {
+    /// Every volume's, from `GET /system/df` (given up on after 3 s).
+    All,
+    /// Only these volumes', each measured at its directory on this host
+    /// (unknown when that cannot be read from here).
+    Of(&'a [String]),
+}
+
 pub(crate) fn container_what(name: &str) -> String {
     format!("container `{name}`")
 }
@@ -51,9 +64,18 @@ impl Docker {
         }
     }
 
-    /// Every container (running or not) and every volume, for plans.
+    /// Every container (running or not) and every volume, for plans, with
+    /// every volume's size (`GET /system/df`).
     pub async fn observe(
         &self,
+    ) -> Result<(Vec<world::Container>, Vec<world::Volume>), DockerError> {
+        self.observe_with(Sizes::All).await
+    }
+
+    /// Every container and every volume, with the sizes `sizes` asks for.
+    pub async fn observe_with(
+        &self,
+        sizes: Sizes<'_>,
     ) -> Result<(Vec<world::Container>, Vec<world::Volume>), DockerError> {
         let list = self
             .api
@@ -102,7 +124,10 @@ impl Docker {
             .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
             .await
             .map_err(|e| self.err("listing volumes", None, e))?;
-        let sizes = self.volume_sizes().await;
+        let sizes = match sizes {
+            Sizes::All => self.volume_sizes().await,
+            Sizes::Of(names) => self.volume_sizes_of(names).await,
+        };
         let mut volumes: Vec<world::Volume> = volumes
             .volumes
             .unwrap_or_default()

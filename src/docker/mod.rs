@@ -25,6 +25,7 @@ mod wait;
 
 pub use archive::{VolumeRoom, VolumeStream};
 pub use client::{DEFAULT_HELPER_IMAGE, DEFAULT_HOST, Docker};
+pub use containers::Sizes;
 pub use error::DockerError;
 pub use helper::{HELPER_LABEL, helper_image_tar};
 pub use labelled::Labelled;

@@ -13,6 +13,8 @@ use super::Docker;
 /// (sizes unknown) rather than stall a plan or an incident run.
 const DF_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_BODY: u64 = 64 << 20;
+/// The longest walk of one volume's directory for its size.
+const WALK_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Docker {
     /// Volume name → size in bytes, for the volumes the engine reports a size for.
@@ -35,6 +37,26 @@ impl Docker {
                 HashMap::new()
             }
         }
+    }
+}
+
+impl Docker {
+    /// The sizes of `names` that can be measured from here, each by walking
+    /// its directory ([`Docker::volume_dir`]) for at most [`WALK_TIMEOUT`]:
+    /// a plan's few volumes, not every volume on the host as df walks.
+    pub(crate) async fn volume_sizes_of(&self, names: &[String]) -> HashMap<String, u64> {
+        let sizes = futures_util::future::join_all(names.iter().map(|name| async move {
+            let dir = self.volume_dir(name).await.ok()??;
+            let deadline = std::time::Instant::now() + WALK_TIMEOUT;
+            let size = tokio::task::spawn_blocking(move || {
+                crate::repo::space::tree_bytes_until(&dir, Some(deadline))
+            })
+            .await
+            .ok()??;
+            Some((name.clone(), size))
+        }))
+        .await;
+        sizes.into_iter().flatten().collect()
     }
 }
 

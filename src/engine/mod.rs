@@ -13,5 +13,5 @@ pub mod runner;
 pub mod subscriber;
 
 pub use event::{Event, Outcome, Stamped};
-pub use runner::{Call, Executor, Options, Outputs, Report, Seed, StepError, run};
+pub use runner::{Call, Executor, Options, Outputs, Report, Seed, StepError, pinned_backup, run};
 pub use subscriber::{Subscriber, Subscribers};

@@ -719,7 +719,9 @@ enum Ready {
 }
 
 /// The backup the plan resolved for this step, when it was not a run-time template.
-fn pinned_backup(step: &Step) -> Option<String> {
+/// The backup a step reads, as the plan pinned it (`latest` resolved when the
+/// plan was made); `None` when its `backup:` is only known at run time.
+pub fn pinned_backup(step: &Step) -> Option<String> {
     if step.templates.contains_key("backup") {
         return None;
     }

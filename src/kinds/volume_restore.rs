@@ -60,17 +60,24 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let source = ctx
         .optional_volume("from")?
         .unwrap_or_else(|| volume.clone());
+    // Verified ahead (runtime/ahead.rs)? Awaited first, so that no fetch of
+    // the same backup runs beside it.
+    let ahead = match (&ctx.call.backup, ctx.call.undo) {
+        (Some(pinned), false) => ctx.ahead.take(&ctx.call.step, pinned).await,
+        _ => None,
+    };
     let id = prepare_restore(ctx, &volume, &source)
         .await
         .map_err(StepError::untouched)?;
     // Nothing touches the volume before the whole backup verified.
     let step = ctx.call.step.clone();
     let events = ctx.events.clone();
-    let manifest = transfer::restore_volume(
+    let manifest = transfer::restore_verified(
         &ctx.ports.docker,
         ctx.ports.repo.clone(),
         &volume,
         id,
+        ahead,
         move |bytes, total| {
             let _ = events.send(crate::engine::Event::Progress {
                 id: step.clone(),

@@ -44,8 +44,12 @@ pub async fn observe(
     docker: &Docker,
     repo: &LocalRepo,
     remote: Option<&S3Store>,
+    sizes: crate::docker::Sizes<'_>,
 ) -> Result<World, String> {
-    let (containers, volumes) = docker.observe().await.map_err(|e| e.to_string())?;
+    let (containers, volumes) = docker
+        .observe_with(sizes)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut backups: Vec<Backup> = repo
         .list()
         .map_err(|e| e.to_string())?

@@ -52,12 +52,20 @@ pub fn free_bytes_near(path: &Path, walk_up: &[io::ErrorKind]) -> io::Result<(u6
 /// Disk space taken by the tree at `path` (`du`: allocated blocks, each hard
 /// linked file once), as far as it can be read; `None` if `path` cannot.
 pub fn tree_bytes(path: &Path) -> Option<u64> {
+    tree_bytes_until(path, None)
+}
+
+/// [`tree_bytes`], given up on (`None`) once `deadline` has passed.
+pub fn tree_bytes_until(path: &Path, deadline: Option<std::time::Instant>) -> Option<u64> {
     let mut seen = std::collections::HashSet::new();
     let mut total = 0u64;
     let mut todo = vec![path.to_path_buf()];
     let top = std::fs::symlink_metadata(path).ok()?;
     let device = top.dev();
     while let Some(dir) = todo.pop() {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return None;
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };

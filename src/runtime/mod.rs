@@ -3,6 +3,7 @@
 //! store), and the helpers several step kinds share. The kinds themselves
 //! are in `src/kinds/`.
 
+pub mod ahead;
 pub mod args;
 pub mod backups;
 pub mod compose;
@@ -53,6 +54,8 @@ pub struct Ctx {
     pub events: UnboundedSender<Event>,
     /// Volumes and networks this run's compose.up steps created.
     pub created: Arc<compose::Created>,
+    /// The backups its restores read, verified while earlier steps run.
+    pub ahead: Arc<ahead::Ahead>,
 }
 
 impl Ctx {

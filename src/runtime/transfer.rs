@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::docker::Docker;
 use crate::engine::StepError;
-use crate::repo::{LocalRepo, Manifest, NewBackup};
+use crate::repo::{LocalRepo, Manifest, NewBackup, VerifiedBackup};
 
 /// Chunks in flight between the two sides.
 const DEPTH: usize = 8;
@@ -79,6 +79,19 @@ pub async fn restore_volume(
     repo: Arc<LocalRepo>,
     volume: &str,
     id: String,
+    progress: impl FnMut(u64, u64) + Send + 'static,
+) -> Result<Manifest, StepError> {
+    restore_verified(docker, repo, volume, id, None, progress).await
+}
+
+/// [`restore_volume`]; `verified`: the backup, when it was verified already
+/// (ahead, while other steps ran).
+pub async fn restore_verified(
+    docker: &Docker,
+    repo: Arc<LocalRepo>,
+    volume: &str,
+    id: String,
+    verified: Option<VerifiedBackup>,
     mut progress: impl FnMut(u64, u64) + Send + 'static,
 ) -> Result<Manifest, StepError> {
     // Until the archive goes to Docker, a failure has changed nothing.
@@ -86,7 +99,7 @@ pub async fn restore_volume(
     ensure_room(docker, volume, &m)
         .await
         .map_err(StepError::untouched)?;
-    let (manifest, stream) = verified_stream(repo, id).await?;
+    let (manifest, stream) = stream_verified(repo, id, verified).await?;
     let total = manifest.raw_bytes;
     let (mut moved, mut last) = (0u64, Instant::now());
     let counted = stream.inspect(move |chunk| {
@@ -213,11 +226,29 @@ pub async fn verified_stream(
     ),
     StepError,
 > {
+    stream_verified(repo, id, None).await
+}
+
+/// [`verified_stream`] of `id`, or of `verified` when it was verified already.
+async fn stream_verified(
+    repo: Arc<LocalRepo>,
+    id: String,
+    verified: Option<VerifiedBackup>,
+) -> Result<
+    (
+        Manifest,
+        impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ),
+    StepError,
+> {
     // Nothing was sent anywhere yet: a failure here changed nothing.
-    let verified = tokio::task::spawn_blocking(move || repo.open_verified(&id))
-        .await
-        .map_err(|e| StepError::refused(format!("verification crashed: {e}")))?
-        .map_err(|e| super::repo(e).untouched())?;
+    let verified = match verified.filter(|v| v.manifest().id == id) {
+        Some(v) => v,
+        None => tokio::task::spawn_blocking(move || repo.open_verified(&id))
+            .await
+            .map_err(|e| StepError::refused(format!("verification crashed: {e}")))?
+            .map_err(|e| super::repo(e).untouched())?,
+    };
     let manifest = verified.manifest().clone();
     let mut reader = verified
         .into_reader()

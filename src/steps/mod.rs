@@ -15,6 +15,7 @@ use crate::kinds;
 use crate::plan::Plan;
 use crate::plan::plan::Target;
 use crate::runtime::Ctx;
+use crate::runtime::ahead::Ahead;
 use crate::runtime::args::Args;
 use crate::runtime::compose::Created;
 
@@ -30,6 +31,17 @@ pub struct Real {
     running_before: Arc<Vec<(String, WaitFor)>>,
     /// Volumes and networks this run's compose.up steps created.
     created: Arc<Created>,
+    /// The backups its restores read, verified while earlier steps run.
+    ahead: Arc<Ahead>,
+}
+
+/// (step id, backup id) of the volume restores whose backup the plan pinned.
+fn restores_to_verify(plan: &Plan) -> Vec<(String, String)> {
+    plan.steps
+        .iter()
+        .filter(|s| kinds::get(&s.kind).is_some_and(|k| k.restores_into().is_some()))
+        .filter_map(|s| Some((s.id.clone(), crate::engine::pinned_backup(s)?)))
+        .collect()
 }
 
 impl Real {
@@ -66,12 +78,14 @@ impl Real {
             targets: Arc::new(targets),
             running_before: Arc::new(running_before),
             created: Arc::new(Created::new(restored)),
+            ahead: Arc::new(Ahead::new(restores_to_verify(plan))),
         }
     }
 
     /// A resumed run: what its finished steps did is still its own.
     pub fn resumed(self, plan: &Plan, done: &[(String, Outputs)]) -> Self {
         for (id, outputs) in done {
+            self.ahead.forget(id);
             let kind = plan
                 .steps
                 .iter()
@@ -97,6 +111,8 @@ impl Executor for Real {
         call: Call,
         events: UnboundedSender<Event>,
     ) -> BoxFuture<'static, Result<Outputs, StepError>> {
+        // The run's first step: its restores' backups start verifying now.
+        self.ahead.start(&self.ports);
         let Some(kind) = kinds::get(&call.kind) else {
             let message = format!(
                 "step kind `{}` cannot run in this version of lifeboat",
@@ -113,6 +129,7 @@ impl Executor for Real {
             call,
             events,
             created: self.created.clone(),
+            ahead: self.ahead.clone(),
         };
         Box::pin(async move { kind.run(&ctx).await })
     }

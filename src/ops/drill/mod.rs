@@ -254,10 +254,14 @@ impl<'a> Drilling<'a> {
 
     /// The world with the drill's volumes restored from production's backups.
     async fn observe(&mut self, volumes: &[String]) -> Result<World, Stop> {
-        let mut world =
-            super::world::observe(&self.env.docker, &self.env.repo, self.remote.as_ref())
-                .await
-                .map_err(|e| (Verdict::CouldNotRun, format!("observing the world: {e}")))?;
+        let mut world = super::world::observe(
+            &self.env.docker,
+            &self.env.repo,
+            self.remote.as_ref(),
+            crate::docker::Sizes::Of(&[]),
+        )
+        .await
+        .map_err(|e| (Verdict::CouldNotRun, format!("observing the world: {e}")))?;
         world.restore_from = volumes
             .iter()
             .map(|v| {
