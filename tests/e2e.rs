@@ -2434,12 +2434,20 @@ fn a_drill_restores_the_backups_into_a_copy_checks_the_facts_and_never_touches_p
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&object, bytes).unwrap();
-    let (code, report, stderr) = stack.drill(&[]);
+    let (code, report, stderr) = stack.drill(&["--keep-on-failure"]);
     assert_eq!(code, 12, "{report:#}\n{stderr}");
     assert_eq!(report["verdict"], "could_not_run");
     let reason = report["reason"].as_str().unwrap();
     assert!(reason.contains("sha256"), "{reason}");
-    assert_eq!(drill_leftovers(), "", "a failed drill left objects behind");
+    // Kept to look at, with the command that removes it.
+    let kept = report["kept"].as_str().expect("the removal command");
+    assert_ne!(drill_leftovers(), "", "--keep-on-failure kept nothing");
+    ok(Command::new("sh").args(["-c", kept]));
+    assert_eq!(
+        drill_leftovers(),
+        "",
+        "the printed command left objects behind"
+    );
     assert_eq!(
         stack.fingerprint(),
         before,

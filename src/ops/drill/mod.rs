@@ -482,6 +482,13 @@ impl<'a> Drilling<'a> {
         let clock = Instant::now();
         let mut failed = stack.teardown(&self.env.docker).await;
         failed.extend(self.forget_safety_backups(&stack.volume_names()));
+        // The copy's compose file goes with the copy (kept with a kept one).
+        if failed.is_empty()
+            && let Some(work) = stack.file.parent()
+            && let Err(e) = std::fs::remove_dir_all(work)
+        {
+            failed.push(format!("{}: {e}", work.display()));
+        }
         if !failed.is_empty() {
             self.say(Progress::Note(format!(
                 "teardown incomplete ({}); `lifeboat drills gc` removes what is left",
