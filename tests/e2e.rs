@@ -232,13 +232,17 @@ fn full_data_loss_brings_back_exactly_the_seed() {
     assert_eq!(code, 0, "{out}");
     stack.assert_seed();
 
-    // A dry run probes live and changes nothing.
+    // A dry run probes live, runs the real step code against the dry-run
+    // ports and changes nothing.
     let journals = || {
         std::fs::read_dir(stack.dir.path().join("state/runs"))
             .unwrap()
             .count()
     };
     let before = journals();
+    let backups_before = (stack.backups("redis-data"), stack.backups("pg-data"));
+    let started = |s: &str| stack.inspect(s, "{{.Id}} {{.State.StartedAt}}");
+    let containers_before = (started("redis"), started("postgres"));
     let project = format!("project={}", stack.project);
     let out = stack
         .lifeboat(&["run", "full-data-loss", "--dry-run", "--set", &project])
@@ -252,6 +256,30 @@ fn full_data_loss_brings_back_exactly_the_seed() {
         "{plan}"
     );
     assert_eq!(journals(), before, "a dry run wrote a journal");
+    // What each step would do, from the real step code.
+    let pg = format!("{}_pg-data", stack.project);
+    let postgres = stack.inspect("postgres", "{{.Name}}");
+    let postgres = postgres.trim_start_matches('/');
+    for line in [
+        format!("would stop container `{postgres}` (SIGTERM, SIGKILL after 60s)"),
+        format!("would write a backup of `{pg}` (volume archive) tagged safety"),
+        format!("would empty volume `{pg}` and extract"),
+        format!("would start container `{postgres}`"),
+        "the run would succeed".to_string(),
+    ] {
+        assert!(plan.contains(&line), "no `{line}` in:\n{plan}");
+    }
+    assert_eq!(
+        (stack.backups("redis-data"), stack.backups("pg-data")),
+        backups_before,
+        "a dry run wrote a backup"
+    );
+    assert_eq!(
+        (started("redis"), started("postgres")),
+        containers_before,
+        "a dry run stopped or restarted a container"
+    );
+    assert_eq!(stack.health("postgres"), "healthy");
 
     stack.lose_everything();
     let t0 = Instant::now();

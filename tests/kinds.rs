@@ -537,22 +537,28 @@ fn every_built_in_undo_is_a_registered_kind_with_valid_arguments() {
 
 /// Every registered kind reaches its own run through the real executor: with
 /// no arguments each one stops at a missing argument, before it touches
-/// anything; a name outside the registry is refused.
+/// anything; a name outside the registry is refused. (Over the dry-run
+/// ports: no Docker needed; tests/dry_run.rs runs each kind with arguments.)
 #[tokio::test]
 async fn the_executor_runs_every_registered_kind_and_only_those() {
     use lifeboat::engine::{Call, Executor};
+    use lifeboat::runtime::ports::dry::DryRun;
     use lifeboat::steps::{Ports, Real};
+    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
+    let repo = Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap());
+    let dry = DryRun::new(world(), repo, None).unwrap();
     let ports = Ports {
-        docker: lifeboat::docker::Docker::connect().await.unwrap(),
-        repo: std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap()),
-        http: reqwest::Client::new(),
+        docker: dry.clone(),
+        repo: dry.clone(),
+        http: dry.clone(),
         yes: false,
         remote: None,
         workdir: dir.path().to_path_buf(),
         retention: Default::default(),
         restore_from: Default::default(),
         push_new: true,
+        dry: Some(dry),
     };
     let plan = plan("  - { id: s, uses: gate.confirm, with: { message: go } }\n");
     let real = Real::new(ports, &plan);

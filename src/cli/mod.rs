@@ -36,6 +36,7 @@ mod config;
 mod demo;
 mod drill;
 mod drills;
+mod dry_run;
 mod execute;
 mod history;
 mod kinds;

@@ -9,9 +9,9 @@ use super::{Format, locate};
 use crate::compile::params::Missing;
 use crate::compile::{Options, compile, compiler::param_values};
 use crate::ops::checks::refuse_predicted_failures;
+use crate::ops::dry_run::{DryEnv, dry_run};
 use crate::ops::world::compile_live;
 use crate::ops::{OpError, RunRequest};
-use crate::plan::text;
 use crate::runbook::parse::read_source;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +24,9 @@ pub struct Args {
     /// Do not ask: confirm destructive steps and every `gate.confirm` in advance.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Print the plan made against the live world (read-only probes) and change nothing.
+    /// Print the plan made against the live world (read-only probes), then run
+    /// the real step code against a dry-run engine that answers from that
+    /// world and records what each step would change; changes nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Run even though the plan predicts that a step will fail.
@@ -59,14 +61,19 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> 
         let (docker, remote, world) = connect_and_observe(places, &repo, &volumes).await?;
         let plan = compile_live(&source, &args.sets, &world)?;
         if args.dry_run {
-            match args.format {
-                Format::Text => out!("{}", text::render(&plan)),
-                Format::Json => outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).unwrap_or_default()
-                ),
-            }
-            return Ok(());
+            let params =
+                param_values(&source, &args.sets).map_err(|f| OpError::from_compile(f, &source))?;
+            let env = env(places, docker, repo);
+            let dry_env = DryEnv {
+                world,
+                repo: env.repo,
+                remote: remote.map(|s| s.url()),
+                workdir: env.workdir,
+                retention: env.retention,
+                restore_from: Default::default(),
+            };
+            let report = dry_run(dry_env, &plan, params, args.parallel).await?;
+            return super::dry_run::render(&plan, &report, args.format);
         }
         for w in &plan.warnings {
             errln!("warning: {w}");

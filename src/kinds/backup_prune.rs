@@ -115,8 +115,8 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     }
     let repo = ctx.ports.repo.clone();
     let run_id = ctx.call.run_id.clone();
-    let pruned = tokio::task::spawn_blocking(move || {
-        repo.prune(&source, &policy, Timestamp::now(), Some(&run_id), false)
+    let pruned = crate::runtime::blocking(move || {
+        repo.prune(&source, &policy, Timestamp::now(), Some(&run_id))
     })
     .await
     .map_err(|e| StepError::fatal(format!("pruning crashed: {e}")))?

@@ -46,7 +46,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     ensure_local(ctx, &id).await?;
     let repo = ctx.ports.repo.clone();
     let checked = id.clone();
-    let verification = tokio::task::spawn_blocking(move || repo.verify(&checked, deep))
+    let verification = crate::runtime::blocking(move || repo.verify(&checked, deep))
         .await
         .map_err(|e| StepError::fatal(format!("verification crashed: {e}")))?
         .map_err(repo_error)?;

@@ -57,7 +57,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let project = labelled(&ctx.args.str("project")?);
     let (removed, left) = ctx
         .created
-        .remove_project(&ctx.ports.docker, &project)
+        .remove_project(&*ctx.ports.docker, &project)
         .await;
     for l in &left {
         tracing::warn!("compose.down `{}`: {l}", ctx.call.step);

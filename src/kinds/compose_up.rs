@@ -2,7 +2,7 @@
 
 use super::prelude::*;
 use crate::docker::ProjectObjects;
-use crate::runtime::compose::{compose, labelled, run as compose_run};
+use crate::runtime::compose::{labelled, run as compose_run};
 
 pub struct ComposeUp;
 
@@ -45,10 +45,8 @@ impl Kind for ComposeUp {
 async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let mut args = vec!["up".to_string(), "-d".to_string()];
     if ctx.args.flag("wait")? {
-        // v1 has no --wait; the runbook's checks (with retries) wait instead.
-        if compose().await?.0 != "docker-compose" {
-            args.push("--wait".into());
-        }
+        // Dropped for compose v1, which has no --wait (runtime/ports/real.rs).
+        args.push("--wait".into());
     }
     args.extend(ctx.args.strings("services")?);
     let project = labelled(&ctx.args.str("project")?);

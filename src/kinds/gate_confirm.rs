@@ -29,6 +29,10 @@ impl Kind for GateConfirm {
 
 async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let message = ctx.args.str("message")?;
+    if let Some(dry) = &ctx.ports.dry {
+        dry.note(format!("ask the operator to confirm: {message}"));
+        return Ok(outputs([("answer", json!("yes (dry run)"))]));
+    }
     if ctx.ports.yes {
         return Ok(outputs([("answer", json!("yes (--yes)"))]));
     }

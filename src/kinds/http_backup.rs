@@ -66,7 +66,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
         facts: ctx.args.facts()?,
     };
     let storer = Storer::start(ctx.ports.repo.clone(), new)?;
-    let response = match send_checked(request, &method, &url).await {
+    let response = match send_checked(ctx, request, &method, &url).await {
         Ok(r) => r,
         Err(e) => {
             storer.abort().await;

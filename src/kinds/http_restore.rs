@@ -89,7 +89,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
         }
         None => request.header(CONTENT_LENGTH, total).body(body),
     };
-    let response = send_checked(request, &method, &recorded_url(&url)).await?;
+    let response = send_checked(ctx, request, &method, &recorded_url(&url)).await?;
     let status = response.status().as_u16();
     Ok(outputs([
         ("backup_id", json!(manifest.id)),

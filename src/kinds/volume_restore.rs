@@ -73,7 +73,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let step = ctx.call.step.clone();
     let events = ctx.events.clone();
     let manifest = transfer::restore_verified(
-        &ctx.ports.docker,
+        &*ctx.ports.docker,
         ctx.ports.repo.clone(),
         &volume,
         id,

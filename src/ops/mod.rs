@@ -11,6 +11,7 @@ pub mod backups;
 pub mod catalog;
 pub mod checks;
 pub mod drill;
+pub mod dry_run;
 pub mod error;
 pub mod report;
 pub mod restore_test;

@@ -52,6 +52,8 @@ use crate::engine::{Options, Outcome, Seed, Subscribers, lock};
 use crate::model::effect::Effect;
 use crate::plan::Plan;
 use crate::repo::{LocalRepo, Policy};
+use crate::runtime::ports::Offsite;
+use crate::runtime::ports::real::{Reqwest, S3Offsite};
 use crate::s3::S3Store;
 use crate::steps::{Ports, Real};
 
@@ -166,16 +168,23 @@ pub async fn run(
         &run_id,
         &Timestamp::now().to_string(),
     );
+    let remote = options.remote.map(|store| {
+        Arc::new(S3Offsite {
+            store,
+            repo: env.repo.clone(),
+        }) as Arc<dyn Offsite>
+    });
     let ports = Ports {
         retention: env.retention.clone(),
-        docker: env.docker.clone(),
+        docker: Arc::new(env.docker.clone()),
         repo: env.repo.clone(),
-        http: http_client(),
+        http: Arc::new(Reqwest::new()),
         yes: options.yes,
-        remote: options.remote,
+        remote,
         workdir: env.workdir.clone(),
         restore_from: options.restore_from,
         push_new: options.push_new,
+        dry: None,
     };
     let mut real = Real::new(ports, &plan);
     if let Some(seed) = &seed {
@@ -329,21 +338,11 @@ pub fn recordable_sets(plan: &Plan, sets: &[(String, String)]) -> Vec<(String, S
 }
 
 /// Real values of secret params: masked in the journal and the events.
-fn secrets_of(plan: &Plan, params: &[(String, minijinja::Value)]) -> Vec<String> {
+pub fn secrets_of(plan: &Plan, params: &[(String, minijinja::Value)]) -> Vec<String> {
     plan.params
         .iter()
         .filter(|p| p.secret)
         .filter_map(|p| params.iter().find(|(n, _)| n == &p.name))
         .map(|(_, v)| v.to_string())
         .collect()
-}
-
-/// The client of every HTTP step: a dead host fails in seconds, not at the
-/// OS's TCP timeout; each step sets its own overall limit, if any.
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .user_agent(concat!("lifeboat/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }

@@ -50,6 +50,15 @@ impl LocalRepo {
         Ok(verification)
     }
 
+    /// [`LocalRepo::verify`] without recording the result (a dry run).
+    pub fn check(&self, id: &str, deep: bool) -> Result<Verification, RepoError> {
+        let (m, _) = self.locate(id)?;
+        match self.check_file(&m, deep) {
+            Err(e) if e.is_not_a_verdict() => Err(e),
+            checked => Ok(Verification::of(id, checked, deep)),
+        }
+    }
+
     /// Pass 1 over the object of `m`, without recording anything.
     pub(super) fn check_file(&self, m: &Manifest, deep: bool) -> Result<Checked, RepoError> {
         let path = self.object_path(m);

@@ -84,9 +84,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// that ends before the restore would have to wait for at exit.
 async fn verify(ports: Arc<Ports>, id: String, answer: oneshot::Sender<Verified>) {
     if let Some(store) = &ports.remote {
-        match crate::s3::fetch_backup(store, &ports.repo, &id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
+        match store.fetch(&id).await {
+            Ok(true) => {}
+            Ok(false) => {
                 let _ = answer.send(Err(format!("backup {id} is not in {}", store.url())));
                 return;
             }

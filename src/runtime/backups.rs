@@ -15,7 +15,7 @@ use crate::repo::{BackupKind, Manifest, NewBackup, Origin};
 pub async fn verify_written(ctx: &Ctx, manifest: &Manifest) -> Result<(), StepError> {
     let repo = ctx.ports.repo.clone();
     let id = manifest.id.clone();
-    let verification = tokio::task::spawn_blocking(move || match repo.verify(&id, true) {
+    let verification = super::blocking(move || match repo.verify(&id, true) {
         // Encrypted to recipients whose private key is elsewhere: the
         // writer scanned the tar on the way in; check the stored bytes.
         Err(e @ crate::repo::RepoError::NoKey { .. }) => {
@@ -86,13 +86,19 @@ pub async fn backup_volume(
     };
     let step = ctx.call.step.clone();
     let events = ctx.events.clone();
-    transfer::store_volume(docker_, ctx.ports.repo.clone(), volume, new, move |bytes| {
-        let _ = events.send(crate::engine::Event::Progress {
-            id: step.clone(),
-            bytes,
-            total: None,
-        });
-    })
+    transfer::store_volume(
+        &**docker_,
+        ctx.ports.repo.clone(),
+        volume,
+        new,
+        move |bytes| {
+            let _ = events.send(crate::engine::Event::Progress {
+                id: step.clone(),
+                bytes,
+                total: None,
+            });
+        },
+    )
     .await
 }
 

@@ -10,14 +10,13 @@
 //! What is left at the end of the run is reported ([`Created::left_over`]).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Mutex;
 
 use serde_json::Value as Json;
-use tokio::process::Command;
 
 use super::Ctx;
-use crate::docker::{Docker, DockerError, ProjectObjects};
+use super::ports::{ComposeError, Containers};
+use crate::docker::{DockerError, ProjectObjects};
 use crate::engine::{Outputs, StepError};
 
 pub use crate::model::world::compose_project_name as labelled;
@@ -48,14 +47,14 @@ pub struct Object {
 }
 
 impl Object {
-    async fn exists(&self, docker: &Docker) -> Result<bool, DockerError> {
+    async fn exists(&self, docker: &dyn Containers) -> Result<bool, DockerError> {
         match self.kind {
             ObjectKind::Volume => docker.volume_exists(&self.name).await,
             ObjectKind::Network => docker.network_exists(&self.name).await,
         }
     }
 
-    async fn remove(&self, docker: &Docker) -> Result<(), DockerError> {
+    async fn remove(&self, docker: &dyn Containers) -> Result<(), DockerError> {
         match self.kind {
             ObjectKind::Volume => docker.remove_volume(&self.name).await,
             ObjectKind::Network => docker.remove_network(&self.name).await,
@@ -144,7 +143,7 @@ impl Created {
     /// recorded.
     pub async fn remove_project(
         &self,
-        docker: &Docker,
+        docker: &dyn Containers,
         project: &str,
     ) -> (Vec<Object>, Vec<String>) {
         let mut mine: Vec<Object> = {
@@ -187,7 +186,7 @@ impl Created {
     }
 
     /// What this run created and left in place, as it stands now.
-    pub async fn left_over(&self, docker: &Docker) -> Vec<String> {
+    pub async fn left_over(&self, docker: &dyn Containers) -> Vec<String> {
         let objects = self.lock().clone();
         let mut left = Vec::new();
         for o in objects {
@@ -207,69 +206,14 @@ pub async fn run(ctx: &Ctx, args: Vec<String>) -> Result<(), StepError> {
     } else {
         ctx.ports.workdir.join(&file)
     };
-    let (program, prefix) = compose().await?;
-    let mut cmd = command(&program);
-    cmd.args(&prefix)
-        .arg("-f")
-        .arg(&path)
-        .arg("-p")
-        .arg(&project)
-        .args(&args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = cmd
-        .output()
+    ctx.ports
+        .docker
+        .compose(&path, &project, &args)
         .await
-        .map_err(|e| StepError::fatal(format!("running {program}: {e}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-        return Err(StepError::new(format!(
-            "{program} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
-    }
-    Ok(())
-}
-
-/// A compose process in its own process group: a hang-up or Ctrl-C sent to
-/// lifeboat's terminal (its process group) is lifeboat's to handle (it
-/// carries on, or cancels and drops the step, which kills the process); it
-/// must not kill compose under a run.
-fn command(program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    #[cfg(unix)]
-    cmd.process_group(0);
-    cmd
-}
-
-/// `docker compose` (v2 plugin) when present, else `docker-compose`.
-pub async fn compose() -> Result<(String, Vec<String>), StepError> {
-    let v2 = command("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    if v2 {
-        return Ok(("docker".into(), vec!["compose".into()]));
-    }
-    let v1 = command("docker-compose")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    if v1 {
-        return Ok(("docker-compose".into(), Vec::new()));
-    }
-    Err(StepError::fatal(
-        "neither `docker compose` nor `docker-compose` is installed",
-    ))
+        .map_err(|e| match e {
+            ComposeError::Unavailable(m) => StepError::fatal(m),
+            ComposeError::Failed(m) => StepError::new(m),
+        })
 }
 
 #[cfg(test)]

@@ -28,10 +28,9 @@ pub async fn send(
     if let Some(body) = body {
         request = request.json(body);
     }
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| StepError::new(format!("{method} {url}: {}", chain(&e))))?;
+    let failed = |e: reqwest::Error| StepError::new(format!("{method} {url}: {}", chain(&e)));
+    let request = request.build().map_err(failed)?;
+    let mut response = ctx.ports.http.execute(request).await.map_err(failed)?;
     let status = response.status().as_u16();
     let mut body = Vec::new();
     while let Some(chunk) = response

@@ -34,14 +34,15 @@ pub fn request(ctx: &Ctx, method: Method, url: &str) -> Result<RequestBuilder, S
 /// Sends the request; a status other than 2xx is an error naming the status
 /// and the start of the body.
 pub async fn send_checked(
+    ctx: &Ctx,
     request: RequestBuilder,
     method: &Method,
     url: &str,
 ) -> Result<Response, StepError> {
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| StepError::new(format!("{method} {url}: {}", chain(&e.without_url()))))?;
+    let failed =
+        |e: reqwest::Error| StepError::new(format!("{method} {url}: {}", chain(&e.without_url())));
+    let request = request.build().map_err(failed)?;
+    let mut response = ctx.ports.http.execute(request).await.map_err(failed)?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);

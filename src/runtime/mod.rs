@@ -10,6 +10,7 @@ pub mod compose;
 pub mod expect;
 pub mod http;
 pub mod http_backup;
+pub mod ports;
 pub mod transfer;
 
 use std::collections::HashMap;
@@ -18,32 +19,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use args::Args;
+pub use ports::Ports;
 
-use crate::docker::{Docker, WaitFor};
+use crate::docker::WaitFor;
 use crate::engine::{Call, Event, StepError};
 use crate::model::target::TargetKind;
 use crate::plan::plan::Target;
-use crate::repo::LocalRepo;
-
-/// What the real steps act on.
-pub struct Ports {
-    pub docker: Docker,
-    pub repo: Arc<LocalRepo>,
-    pub http: reqwest::Client,
-    /// `--yes`: gates pass without asking.
-    pub yes: bool,
-    /// Off-site store: new backups are copied there, missing ones fetched.
-    pub remote: Option<crate::s3::S3Store>,
-    /// Where relative compose files are found.
-    pub workdir: std::path::PathBuf,
-    /// The config file's retention policy: `backup.prune` without keep_* uses it.
-    pub retention: crate::repo::Policy,
-    /// Volumes restored from another volume's backups (a drill's copy of
-    /// production): volume → the source whose backups it takes.
-    pub restore_from: std::collections::BTreeMap<String, String>,
-    /// Copy new backups off-site (a drill's safety backups stay local).
-    pub push_new: bool,
-}
 
 /// One call with what it needs.
 pub struct Ctx {
@@ -117,37 +98,44 @@ impl Ctx {
 
 /// Copies a new backup off-site, when there is an off-site store.
 pub async fn push_offsite(ctx: &Ctx, id: &str) -> Result<(), StepError> {
-    let Some(store) = ctx.ports.remote.clone().filter(|_| ctx.ports.push_new) else {
+    let Some(store) = ctx.ports.remote.as_ref().filter(|_| ctx.ports.push_new) else {
         return Ok(());
     };
-    let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());
-    // Spawned: the S3 futures are Send only for owned ('static) arguments.
-    let url = store.url();
-    tokio::spawn(async move { crate::s3::push_backup(&store, &repo, &owned).await })
+    store
+        .push(id)
         .await
-        .map_err(|e| StepError::new(format!("copying backup {id}: {e}")))?
-        .map_err(|e| StepError::new(format!("copying backup {id} to {url}: {e}")))
+        .map_err(|e| StepError::new(format!("copying backup {id} to {}: {e}", store.url())))
 }
 
 /// Makes sure backup `id` is whole in the local repository, fetching it
 /// from the off-site store if it is only there (a new machine, a lost disk)
 /// or if the local copy is damaged (`s3::fetch_backup`).
 pub async fn ensure_local(ctx: &Ctx, id: &str) -> Result<(), StepError> {
-    let Some(store) = ctx.ports.remote.clone() else {
+    let Some(store) = ctx.ports.remote.as_ref() else {
         return Ok(());
     };
-    let (repo, owned) = (ctx.ports.repo.clone(), id.to_string());
     let url = store.url();
-    let local = repo.root().display().to_string();
-    let fetched = tokio::spawn(async move { crate::s3::fetch_backup(&store, &repo, &owned).await })
+    let fetched = store
+        .fetch(id)
         .await
-        .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?
         .map_err(|e| StepError::new(format!("fetching backup {id} from {url}: {e}")))?;
-    match fetched {
-        Some(_) => Ok(()),
-        None => Err(StepError::fatal(format!(
-            "backup {id} is neither in {local} nor in {url}"
-        ))),
+    if fetched {
+        return Ok(());
+    }
+    Err(StepError::fatal(format!(
+        "backup {id} is neither in {} nor in {url}",
+        ctx.ports.repo.root().display()
+    )))
+}
+
+/// `spawn_blocking` for repository work of a step: a dry run still files
+/// what it would do under the step (the step's task-local goes along).
+pub fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> tokio::task::JoinHandle<R> {
+    match ports::dry::STEP.try_with(String::clone) {
+        Ok(step) => tokio::task::spawn_blocking(move || ports::dry::STEP.sync_scope(step, f)),
+        Err(_) => tokio::task::spawn_blocking(f),
     }
 }
 

@@ -11,9 +11,9 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::docker::Docker;
+use super::ports::{Containers, Repository};
 use crate::engine::StepError;
-use crate::repo::{LocalRepo, Manifest, NewBackup, VerifiedBackup};
+use crate::repo::{Manifest, NewBackup, VerifiedBackup};
 
 /// Chunks in flight between the two sides.
 const DEPTH: usize = 8;
@@ -23,8 +23,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// Volume → Docker archive stream → zstd → sha256 → repository.
 /// `progress` hears the bytes read so far, twice a second.
 pub async fn store_volume(
-    docker: &Docker,
-    repo: Arc<LocalRepo>,
+    docker: &dyn Containers,
+    repo: Arc<dyn Repository>,
     volume: &str,
     new: NewBackup,
     mut progress: impl FnMut(u64) + Send,
@@ -75,8 +75,8 @@ pub async fn store_volume(
 /// Repository → verify (sha256, every tar header) → empty the volume →
 /// extract. Nothing touches the volume until the whole backup verified.
 pub async fn restore_volume(
-    docker: &Docker,
-    repo: Arc<LocalRepo>,
+    docker: &dyn Containers,
+    repo: Arc<dyn Repository>,
     volume: &str,
     id: String,
     progress: impl FnMut(u64, u64) + Send + 'static,
@@ -87,8 +87,8 @@ pub async fn restore_volume(
 /// [`restore_volume`]; `verified`: the backup, when it was verified already
 /// (ahead, while other steps ran).
 pub async fn restore_verified(
-    docker: &Docker,
-    repo: Arc<LocalRepo>,
+    docker: &dyn Containers,
+    repo: Arc<dyn Repository>,
     volume: &str,
     id: String,
     verified: Option<VerifiedBackup>,
@@ -112,7 +112,7 @@ pub async fn restore_verified(
         }
     });
     docker
-        .write_volume(volume, counted)
+        .write_volume(volume, Box::pin(counted))
         .await
         .map_err(|e| StepError::new(format!("restoring {} into {volume}: {e}", manifest.id)))?;
     Ok(manifest)
@@ -121,8 +121,8 @@ pub async fn restore_verified(
 /// Refuses to restore `m` into `volume` when the volume's filesystem has
 /// less room than the backup unpacks to (its free space, plus what the
 /// volume holds now, which the restore frees first). Unmeasurable (see
-/// [`Docker::volume_room`]): the restore goes ahead, as it always did.
-async fn ensure_room(docker: &Docker, volume: &str, m: &Manifest) -> Result<(), StepError> {
+/// [`Containers::volume_room`]): the restore goes ahead, as it always did.
+async fn ensure_room(docker: &dyn Containers, volume: &str, m: &Manifest) -> Result<(), StepError> {
     use crate::model::size::bytes;
     let Some(room) = docker
         .volume_room(volume, m.raw_bytes)
@@ -167,7 +167,7 @@ pub struct Storer {
 }
 
 impl Storer {
-    pub fn start(repo: Arc<LocalRepo>, new: NewBackup) -> Result<Self, StepError> {
+    pub fn start(repo: Arc<dyn Repository>, new: NewBackup) -> Result<Self, StepError> {
         let mut writer = repo.create(new).map_err(super::repo)?;
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         let (decision, decided) = std::sync::mpsc::channel::<bool>();
@@ -217,7 +217,7 @@ impl Storer {
 /// Verifies a backup completely (sha256, and every tar header of a volume
 /// archive) before anything else, then streams its decompressed bytes.
 pub async fn verified_stream(
-    repo: Arc<LocalRepo>,
+    repo: Arc<dyn Repository>,
     id: String,
 ) -> Result<
     (
@@ -231,7 +231,7 @@ pub async fn verified_stream(
 
 /// [`verified_stream`] of `id`, or of `verified` when it was verified already.
 async fn stream_verified(
-    repo: Arc<LocalRepo>,
+    repo: Arc<dyn Repository>,
     id: String,
     verified: Option<VerifiedBackup>,
 ) -> Result<

@@ -20,6 +20,10 @@ use crate::runtime::args::Args;
 use crate::runtime::compose::Created;
 
 pub use crate::runtime::Ports;
+
+/// What a dry run files the end of a rollback under: the containers that
+/// were running before are started again.
+pub const AFTER_ROLLBACK: &str = "after rollback";
 pub use crate::runtime::transfer;
 
 /// The executor of real runs.
@@ -101,7 +105,7 @@ impl Real {
     /// What the run created and left in place (compose.up without a
     /// compose.down of its project), as it stands now: to be reported.
     pub async fn left_over(&self) -> Vec<String> {
-        self.created.left_over(&self.ports.docker).await
+        self.created.left_over(&*self.ports.docker).await
     }
 }
 
@@ -120,6 +124,12 @@ impl Executor for Real {
             );
             return Box::pin(async move { Err(StepError::fatal(message)) });
         };
+        // A dry run files what each port would do under the step doing it.
+        let label = if call.undo {
+            format!("{} (undo)", call.step)
+        } else {
+            call.step.clone()
+        };
         let ctx = Ctx {
             ports: self.ports.clone(),
             targets: self.targets.clone(),
@@ -131,7 +141,7 @@ impl Executor for Real {
             created: self.created.clone(),
             ahead: self.ahead.clone(),
         };
-        Box::pin(async move { kind.run(&ctx).await })
+        Box::pin(crate::runtime::ports::dry::STEP.scope(label, async move { kind.run(&ctx).await }))
     }
 
     fn builtin_undo_needed(&self, kind: &str, outputs: &Outputs) -> bool {
@@ -141,22 +151,24 @@ impl Executor for Real {
     fn after_rollback(&self) -> BoxFuture<'static, Vec<String>> {
         let ports = self.ports.clone();
         let names = self.running_before.clone();
-        Box::pin(async move {
-            let mut errors = Vec::new();
-            for (name, until) in names.iter() {
-                let result = async {
-                    ports.docker.start(name).await?;
-                    ports
-                        .docker
-                        .wait(name, *until, Duration::from_secs(120))
-                        .await
+        Box::pin(
+            crate::runtime::ports::dry::STEP.scope(AFTER_ROLLBACK.into(), async move {
+                let mut errors = Vec::new();
+                for (name, until) in names.iter() {
+                    let result = async {
+                        ports.docker.start(name).await?;
+                        ports
+                            .docker
+                            .wait(name, *until, Duration::from_secs(120))
+                            .await
+                    }
+                    .await;
+                    if let Err(e) = result {
+                        errors.push(format!("could not start {name} again: {e}"));
+                    }
                 }
-                .await;
-                if let Err(e) = result {
-                    errors.push(format!("could not start {name} again: {e}"));
-                }
-            }
-            errors
-        })
+                errors
+            }),
+        )
     }
 }
