@@ -342,6 +342,61 @@ fn list_get_and_resolve() {
     assert_eq!(repo.resolve("d", "latest", None).unwrap(), only_run);
 }
 
+/// The plan (over the world's backups) and a running step (over the
+/// repository's manifests) pick the same backup, or both none.
+#[test]
+fn plan_time_and_run_time_resolution_agree() {
+    let (_t, repo) = repo();
+    let raw = volume_tar(&[("x", b"1")]);
+    let verified = write(&repo, new("a", BackupKind::Volume, Some("run-1")), &raw);
+    assert!(repo.verify(&verified.id, false).unwrap().ok);
+    let plain = write(&repo, new("a", BackupKind::Volume, Some("run-1")), &raw);
+    let mut safety = new("a", BackupKind::Volume, Some("run-2"));
+    safety.tags = vec!["safety".into()];
+    let safety = write(&repo, safety, &raw);
+    let other = write(&repo, new("b", BackupKind::Volume, Some("run-2")), &raw);
+    let only_safety = {
+        let mut n = new("c", BackupKind::Volume, None);
+        n.tags = vec!["safety".into()];
+        write(&repo, n, &raw)
+    };
+    let unverified = write(&repo, new("d", BackupKind::Volume, None), &raw);
+    let world = lifeboat::model::world::World {
+        backups: repo.list().unwrap().iter().map(|m| m.to_world()).collect(),
+        ..Default::default()
+    };
+    let ids = [
+        &verified,
+        &plain,
+        &safety,
+        &other,
+        &only_safety,
+        &unverified,
+    ];
+    let mut references: Vec<String> = ["latest", "latest-verified", "run:run-1", "run:run-2"]
+        .map(String::from)
+        .to_vec();
+    references.extend(ids.iter().map(|m| m.id.clone()));
+    let mut seen = 0;
+    for source in ["a", "b", "c", "d", "e"] {
+        for reference in &references {
+            let plan = world
+                .resolve_backup(source, reference)
+                .ok()
+                .map(|b| b.id.clone());
+            let run = repo.resolve(source, reference, None).ok().map(|m| m.id);
+            assert_eq!(plan, run, "{source} {reference}");
+            seen += usize::from(plan.is_some());
+        }
+    }
+    assert_eq!(
+        world.resolve_backup("a", "latest").unwrap().id,
+        plain.id,
+        "newest that is not a safety backup"
+    );
+    assert!(seen > 10, "{seen}");
+}
+
 #[test]
 fn invalid_sources_are_refused() {
     let (_t, repo) = repo();

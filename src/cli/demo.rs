@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::live::Places;
 use super::run as run_cmd;
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, Format, usage_error};
+use super::{EXIT_OK, Format};
 use crate::model::duration::Human;
+use crate::ops::OpError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -94,16 +95,16 @@ fn lifeboat(runbooks: &Path, places: &Places, runbook: &str, project: &str) -> R
     }
 }
 
-pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
+pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> {
     for needed in [
         "docker-compose.test.yml",
         "scripts/testdata.sh",
         "scripts/build-test-images.sh",
     ] {
         if !Path::new(needed).exists() {
-            return usage_error(&format!(
+            return Err(OpError::usage(format!(
                 "{needed} not found: run the demo from the root of the lifeboat repository"
-            ));
+            )));
         }
     }
     let mut demo = Demo {
@@ -131,16 +132,12 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> u8 {
                 places.repo_dir().display(),
                 places.state_dir.join("runs").display()
             );
-            EXIT_OK
+            Ok(())
         }
-        Err(e) => {
-            usage_error(&format!("demo failed: {e}"));
-            if e.contains("docker") && e.contains("reach") {
-                EXIT_UNAVAILABLE
-            } else {
-                EXIT_FAILED
-            }
+        Err(e) if e.contains("docker") && e.contains("reach") => {
+            Err(OpError::Unavailable(format!("demo failed: {e}")))
         }
+        Err(e) => Err(OpError::Demo(format!("demo failed: {e}"))),
     }
 }
 

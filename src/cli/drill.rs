@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::live::{Places, runtime};
 use super::plan::parse_set;
 use super::{EXIT_INVALID, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use crate::compile::Document;
 use crate::drill::def::{self, Drill};
 use crate::drill::report::DrillReport;
 use crate::drill::{history, render};
@@ -110,9 +111,14 @@ pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u
     if let Err(code) = apply_overrides(&mut drill, &mut args.sets) {
         return code;
     }
-    if let Err(f) = crate::ops::drill::plan::preview(&drill, &runbook, &args.sets) {
-        return super::fail(OpError::from_compile(f, &runbook));
-    }
+    // Parsed once: the preview compiles it, the drill's run compiles it
+    // again with the copy's project and takes its param values.
+    let document = match Document::parse(&runbook)
+        .and_then(|d| crate::ops::drill::plan::preview(&drill, &d, &args.sets).map(|_| d))
+    {
+        Ok(d) => d,
+        Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
+    };
     let repo = match places.open_repo() {
         Ok(r) => r,
         Err(e) => return super::fail(e),
@@ -132,7 +138,7 @@ pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u
         super::execute::on_ctrl_c(cancel.clone(), abort.clone());
         let request = DrillRequest {
             drill,
-            runbook,
+            runbook: document,
             sets: args.sets,
             keep_on_failure: args.keep_on_failure,
             parallel: args.parallel,
@@ -210,7 +216,8 @@ pub fn validate(
     let path =
         locate::find(runbooks, &drill.runbook).map_err(|e| vec![Diagnostic::new(e).at(at)])?;
     let runbook = read_source(&path).map_err(|e| vec![Diagnostic::new(e.to_string()).at(at)])?;
-    match crate::ops::drill::plan::preview(&drill, &runbook, &[]) {
+    match Document::parse(&runbook).and_then(|d| crate::ops::drill::plan::preview(&drill, &d, &[]))
+    {
         Ok(_) => Ok(drill.name),
         Err(crate::compile::Failure::Invalid(d)) => Err(vec![
             Diagnostic::new(format!(
@@ -247,7 +254,9 @@ pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
     if let Err(code) = apply_overrides(&mut drill, &mut sets) {
         return code;
     }
-    let plan = match crate::ops::drill::plan::preview(&drill, &runbook, &sets) {
+    let plan = match Document::parse(&runbook)
+        .and_then(|d| crate::ops::drill::plan::preview(&drill, &d, &sets))
+    {
         Ok(p) => p,
         Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
     };

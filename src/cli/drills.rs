@@ -1,10 +1,11 @@
 //! `lifeboat drills history [NAME]`: past drills from `<state>/drills/`,
 //! newest first, with RTO and RPO against their objectives and the RTO trend.
 
+use super::Format;
 use super::live::Places;
-use super::{EXIT_OK, Format, usage_error};
 use crate::drill::history::{self, Entry};
 use crate::drill::report::{printable, seconds};
+use crate::ops::OpError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,16 +37,13 @@ pub struct HistoryArgs {
 
 pub fn run(places: &Places, args: Args) -> u8 {
     match args.command {
-        Command::History(args) => history(places, args),
+        Command::History(args) => super::done(history(places, args)),
         Command::Gc => super::drill::gc(),
     }
 }
 
-fn history(places: &Places, args: HistoryArgs) -> u8 {
-    let loaded = match history::load(&places.state_dir) {
-        Ok(loaded) => loaded,
-        Err(e) => return usage_error(&e.to_string()),
-    };
+fn history(places: &Places, args: HistoryArgs) -> Result<(), OpError> {
+    let loaded = history::load(&places.state_dir).map_err(|e| OpError::usage(e.to_string()))?;
     for (path, why) in &loaded.skipped {
         errln!("warning: skipped {}: {why}", path.display());
     }
@@ -54,7 +52,7 @@ fn history(places: &Places, args: HistoryArgs) -> u8 {
         && !all.is_empty()
         && !all.iter().any(|e| &e.drill == name)
     {
-        return unknown_drill(name, &all);
+        return Err(unknown_drill(name, &all));
     }
     let shown: Vec<&Entry> = all
         .iter()
@@ -72,11 +70,11 @@ fn history(places: &Places, args: HistoryArgs) -> u8 {
         ),
         Format::Text => out!("{}", table(&shown)),
     }
-    EXIT_OK
+    Ok(())
 }
 
 /// A name no recorded drill has: a usage error naming the ones there are.
-fn unknown_drill(name: &str, all: &[Entry]) -> u8 {
+fn unknown_drill(name: &str, all: &[Entry]) -> OpError {
     let mut names: Vec<&str> = all.iter().map(|e| e.drill.as_str()).collect();
     names.sort_unstable();
     names.dedup();
@@ -87,7 +85,7 @@ fn unknown_drill(name: &str, all: &[Entry]) -> u8 {
     let hint = close
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
-    usage_error(&format!(
+    OpError::usage(format!(
         "no drill named `{name}` has run (drills with a history: {}){hint}",
         names.join(", ")
     ))

@@ -1,8 +1,9 @@
 //! `lifeboat kinds`: every step kind, its effect and its arguments.
 
-use super::{EXIT_OK, Format};
+use super::Format;
 use crate::kinds;
 use crate::model::kind_spec::Effect;
+use crate::ops::OpError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -12,7 +13,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> Result<(), OpError> {
     let kinds = kinds::all()
         .iter()
         .map(|k| k.spec())
@@ -36,7 +37,7 @@ pub fn run(args: Args) -> u8 {
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
-        return EXIT_OK;
+        return Ok(());
     }
     for k in kinds {
         let effect = match k.effect {
@@ -75,5 +76,5 @@ pub fn run(args: Args) -> u8 {
         }
         outln!();
     }
-    EXIT_OK
+    Ok(())
 }

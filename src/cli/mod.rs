@@ -1,8 +1,8 @@
 //! The command line: clap definitions and one module per subcommand.
 //! Commands parse arguments, call an operation (`ops`), write results to
 //! stdout and return its `OpError`, which [`fail`] renders on stderr and
-//! turns into the exit code (`demo`, `kinds` and `schema` still return
-//! theirs): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
+//! turns into the exit code (`plan`, `drill`, `drills`, `backups` and
+//! `schedule` still return theirs): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
 //! 3 a run failed (and was rolled back), 4 a rollback did not complete,
 //! 5 Docker, a lock or the repository was unavailable, 6 a saved plan or an
 //! interrupted run is stale (its runbook or world changed): nothing was done.
@@ -275,10 +275,10 @@ pub fn run(mut cli: Cli) -> u8 {
         Command::Drills(args) => drills::run(&cli.places, args),
         Command::Show(args) => done(history::show(&cli.places, args)),
         Command::Resume(args) => done(resume::run(&cli.places, args)),
-        Command::Demo(args) => demo::run(&cli.runbooks, &cli.places, args),
+        Command::Demo(args) => done(demo::run(&cli.runbooks, &cli.places, args)),
         Command::Schedule(args) => schedule::run(&cli.runbooks, &cli.drills, &cli.places, args),
-        Command::Schema(args) => schema::run(args),
-        Command::Kinds(args) => kinds::run(args),
+        Command::Schema(args) => done(schema::run(args)),
+        Command::Kinds(args) => done(kinds::run(args)),
     }
 }
 
@@ -331,7 +331,7 @@ pub fn fail(e: OpError) -> u8 {
         // The command has shown which backups.
         OpError::Unverified { .. } => EXIT_FAILED,
         OpError::Unchecked(_) => EXIT_UNAVAILABLE,
-        OpError::Finished(m) => {
+        OpError::Finished(m) | OpError::Demo(m) => {
             usage_error(&m);
             EXIT_FAILED
         }

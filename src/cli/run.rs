@@ -7,10 +7,9 @@ use super::live::{Places, connect_and_observe, runtime};
 use super::plan::parse_set;
 use super::{Format, locate};
 use crate::compile::params::Missing;
-use crate::compile::{Options, compile, compiler::param_values};
+use crate::compile::{Document, Options};
 use crate::ops::checks::refuse_predicted_failures;
 use crate::ops::dry_run::{DryEnv, dry_run};
-use crate::ops::world::compile_live;
 use crate::ops::{OpError, RunRequest};
 use crate::runbook::parse::read_source;
 
@@ -43,15 +42,17 @@ pub struct Args {
 pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> {
     let path = locate::find(runbooks, &args.runbook).map_err(OpError::usage)?;
     let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
-    // Invalid runbooks fail before anything is contacted.
+    // Parsed and compiled once; invalid runbooks fail before anything is
+    // contacted, and the live world only adds what it shows (probes).
+    let invalid = |f| OpError::from_compile(f, &source);
+    let document = Document::parse(&source).map_err(invalid)?;
     let offline = Options {
         sets: &args.sets,
         missing: Missing::Refuse,
         world: None,
     };
-    let volumes = compile(&source, &offline)
-        .map(|p| super::live::plan_volumes(&p))
-        .map_err(|f| OpError::from_compile(f, &source))?;
+    let compiled = document.compile(&offline).map_err(invalid)?;
+    let volumes = super::live::plan_volumes(&compiled.plan);
     let repo = if args.dry_run {
         places.open_repo_unswept()?
     } else {
@@ -59,10 +60,9 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> 
     };
     runtime().block_on(async {
         let (docker, remote, world) = connect_and_observe(places, &repo, &volumes).await?;
-        let plan = compile_live(&source, &args.sets, &world)?;
+        let plan = compiled.probe(&world, "live");
         if args.dry_run {
-            let params =
-                param_values(&source, &args.sets).map_err(|f| OpError::from_compile(f, &source))?;
+            let params = document.param_values(&args.sets).map_err(invalid)?;
             let env = env(places, docker, repo);
             let dry_env = DryEnv {
                 world,
@@ -80,8 +80,7 @@ pub fn run(runbooks: &Path, places: &Places, args: Args) -> Result<(), OpError> 
         }
         refuse_predicted_failures(&plan, args.force)?;
         confirm_destructive(&plan, args.yes)?;
-        let params =
-            param_values(&source, &args.sets).map_err(|f| OpError::from_compile(f, &source))?;
+        let params = document.param_values(&args.sets).map_err(invalid)?;
         let request = RunRequest {
             sets: args.sets.clone(),
             ..RunRequest::new(plan, params)

@@ -1,7 +1,7 @@
 //! `lifeboat schema`: the JSON Schema of runbooks (or of drills).
 
-use super::EXIT_OK;
 use crate::compile::schema::runbook_schema_text;
+use crate::ops::OpError;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -15,11 +15,11 @@ pub struct Args {
     pub drill: bool,
 }
 
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> Result<(), OpError> {
     if args.drill {
         out!("{}", crate::drill::def::schema_text());
     } else {
         out!("{}", runbook_schema_text());
     }
-    EXIT_OK
+    Ok(())
 }

@@ -52,9 +52,11 @@ pub enum Failure {
     Usage(Vec<String>),
 }
 
+/// Parses and compiles `source`; against `options.world` if there is one.
 pub fn compile(source: &Source, options: &Options) -> Result<Plan, Failure> {
-    let parsed = parse(source).map_err(Failure::Invalid)?;
-    Compiler::new(source, &parsed).run(options)
+    Ok(Document::parse(source)?
+        .compile(options)?
+        .in_world(options.world))
 }
 
 /// The real value of every param, secrets included: what the engine renders
@@ -63,18 +65,86 @@ pub fn param_values(
     source: &Source,
     sets: &[(String, String)],
 ) -> Result<Vec<(String, minijinja::Value)>, Failure> {
-    let parsed = parse(source).map_err(Failure::Invalid)?;
-    let mut errors = Vec::new();
-    let defs = params::check_defs(&parsed.raw, &parsed.index, &mut errors);
-    if !errors.is_empty() {
-        return Err(Failure::Invalid(errors));
+    Document::parse(source)?.param_values(sets)
+}
+
+/// A runbook parsed once: what one command compiles and takes its param
+/// values from, without reading or parsing the text again.
+#[derive(Debug)]
+pub struct Document {
+    /// Where it came from: a path, or what made it (`(lifeboat backup)`).
+    pub name: String,
+    /// The sha256 of its text (hex): a plan's `source_sha256`.
+    pub sha256: String,
+    pub parsed: Parsed,
+}
+
+impl Document {
+    pub fn parse(source: &Source) -> Result<Self, Failure> {
+        Ok(Self {
+            name: source.name.clone(),
+            sha256: hex::encode(Sha256::digest(source.text.as_bytes())),
+            parsed: parse(source).map_err(Failure::Invalid)?,
+        })
     }
-    let values = params::resolve(&defs, sets, Missing::Refuse).map_err(Failure::Usage)?;
-    Ok(values.into_iter().map(|v| (v.name, v.value)).collect())
+
+    /// The plan, before any world is looked at (`options.world` is not
+    /// read: see [`Compiled::probe`]).
+    pub fn compile(&self, options: &Options) -> Result<Compiled, Failure> {
+        Compiler::new(self).run(options)
+    }
+
+    /// The real value of every param (see [`param_values`]).
+    pub fn param_values(
+        &self,
+        sets: &[(String, String)],
+    ) -> Result<Vec<(String, minijinja::Value)>, Failure> {
+        let mut errors = Vec::new();
+        let defs = params::check_defs(&self.parsed.raw, &self.parsed.index, &mut errors);
+        if !errors.is_empty() {
+            return Err(Failure::Invalid(errors));
+        }
+        let values = params::resolve(&defs, sets, Missing::Refuse).map_err(Failure::Usage)?;
+        Ok(values.into_iter().map(|v| (v.name, v.value)).collect())
+    }
+}
+
+/// A compiled runbook that has not met a world yet: its plan, and the
+/// targets it resolved, to probe a world with once it is observed.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub plan: Plan,
+    targets: Targets,
+}
+
+impl Compiled {
+    /// The plan made against `world` (called `name`): targets and backups
+    /// resolved, probes, warnings and predicted failures.
+    pub fn probe(&self, world: &World, name: &str) -> Plan {
+        let mut plan = self.plan.clone();
+        let mut prober = Prober::new(world, &self.targets);
+        prober.annotate(
+            &mut plan.targets,
+            &mut plan.steps,
+            &mut plan.warnings,
+            &mut plan.predicted_failures,
+        );
+        plan.world = Some(prober.info(name));
+        plan.summary = Summary::of(&plan.steps);
+        plan
+    }
+
+    /// The plan, probed against `world` if there is one.
+    pub fn in_world(self, world: Option<(&World, &str)>) -> Plan {
+        match world {
+            Some((world, name)) => self.probe(world, name),
+            None => self.plan,
+        }
+    }
 }
 
 struct Compiler<'a> {
-    source: &'a Source,
+    document: &'a Document,
     parsed: &'a Parsed,
     index: &'a PositionIndex,
     errors: Vec<Diagnostic>,
@@ -88,11 +158,11 @@ struct Node<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(source: &'a Source, parsed: &'a Parsed) -> Self {
+    fn new(document: &'a Document) -> Self {
         Self {
-            source,
-            parsed,
-            index: &parsed.index,
+            document,
+            parsed: &document.parsed,
+            index: &document.parsed.index,
             errors: Vec::new(),
         }
     }
@@ -107,7 +177,7 @@ impl<'a> Compiler<'a> {
             .push(Diagnostic::new(message).at(at).maybe_hint(hint));
     }
 
-    fn run(mut self, options: &Options) -> Result<Plan, Failure> {
+    fn run(mut self, options: &Options) -> Result<Compiled, Failure> {
         let raw = &self.parsed.raw;
         if !is_slug(&raw.runbook) || raw.runbook.chars().any(|c| c.is_ascii_uppercase()) {
             self.error(
@@ -280,9 +350,9 @@ impl<'a> Compiler<'a> {
             step.wave = waves[i];
         }
         let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
-        let mut steps: Vec<Step> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let steps: Vec<Step> = order.iter().filter_map(|&i| slots[i].take()).collect();
 
-        let mut plan_targets: Vec<Target> = targets
+        let plan_targets: Vec<Target> = targets
             .iter()
             .map(|(name, t)| Target {
                 name: name.clone(),
@@ -295,24 +365,12 @@ impl<'a> Compiler<'a> {
                 state: None,
             })
             .collect();
-        let mut warnings = Vec::new();
-        let mut predicted_failures = Vec::new();
-        let world = options.world.map(|(world, name)| {
-            let mut prober = Prober::new(world, &targets);
-            prober.annotate(
-                &mut plan_targets,
-                &mut steps,
-                &mut warnings,
-                &mut predicted_failures,
-            );
-            prober.info(name)
-        });
         let summary = Summary::of(&steps);
-        Ok(Plan {
+        let plan = Plan {
             runbook: raw.runbook.clone(),
             description: raw.description.clone(),
-            source: self.source.name.clone(),
-            source_sha256: hex::encode(Sha256::digest(self.source.text.as_bytes())),
+            source: self.document.name.clone(),
+            source_sha256: self.document.sha256.clone(),
             objectives,
             on_failure: raw.on_failure.unwrap_or(OnFailure::Rollback),
             params: values
@@ -326,11 +384,12 @@ impl<'a> Compiler<'a> {
                 .collect(),
             targets: plan_targets,
             steps,
-            world,
-            warnings,
-            predicted_failures,
+            world: None,
+            warnings: Vec::new(),
+            predicted_failures: Vec::new(),
             summary,
-        })
+        };
+        Ok(Compiled { plan, targets })
     }
 
     /// The kind named by `uses` at `path`, or an error with a did-you-mean.

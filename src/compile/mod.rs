@@ -8,4 +8,4 @@ pub mod probe;
 pub mod schema;
 pub mod targets;
 
-pub use compiler::{Failure, Options, compile};
+pub use compiler::{Compiled, Document, Failure, Options, compile};

@@ -56,13 +56,6 @@ pub fn backup<K: Kind + ?Sized>(
     });
     let (resolved, probe) = match found {
         Ok(b) => (Some(b.id.clone()), describe_backup(b, world.taken_at)),
-        Err(Unresolved::None) => {
-            p.failures.push(PredictedFailure {
-                step: step.id.clone(),
-                reason: format!("the repository has no `{reference}` backup of `{source}`"),
-            });
-            (None, "no such backup in the repository".into())
-        }
         Err(Unresolved::OtherSource(b)) => {
             let mut reason = format!(
                 "backup {} is a backup of `{}`, not of `{source}`; restoring it here \
@@ -81,6 +74,15 @@ pub fn backup<K: Kind + ?Sized>(
                 reason,
             });
             (None, format!("a backup of `{}`", b.source))
+        }
+        // Nothing of this source matches: no such id, the run took none,
+        // only safety or unverified ones.
+        Err(_) => {
+            p.failures.push(PredictedFailure {
+                step: step.id.clone(),
+                reason: format!("the repository has no `{reference}` backup of `{source}`"),
+            });
+            (None, "no such backup in the repository".into())
         }
     };
     p.backup = Some(BackupChoice {

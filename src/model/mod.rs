@@ -2,6 +2,7 @@
 //! speaks of (the world and its backups, durations, effects, sizes) and no
 //! stage owns. It imports nothing from the rest of the crate.
 
+pub mod backup_ref;
 pub mod duration;
 pub mod effect;
 pub mod kind_spec;

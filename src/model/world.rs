@@ -98,29 +98,28 @@ pub struct Backup {
     pub run_id: Option<String>,
 }
 
-/// Why a backup reference does not name a backup of a source.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Unresolved<'a> {
-    /// Nothing matches.
-    None,
-    /// The id names a backup of another source.
-    OtherSource(&'a Backup),
-}
+use super::backup_ref::{BackupFacts, Reference, pick};
+pub use super::backup_ref::{RUN_PREFIX, SAFETY_TAG, Unresolved, is_safety};
 
-/// The prefix of a run-set reference: `run:<run id>` means the backup of
-/// each source that run took (the newest, if it took several).
-pub const RUN_PREFIX: &str = "run:";
-
-/// The tag of safety backups: what a run saved right before a destructive
-/// step, i.e. the data as found during an incident (an emptied volume, a
-/// table with bad rows). `latest` and `latest-verified` skip them, or a second
-/// attempt after a failed run would "restore" the damage the first one saved;
-/// they stay restorable by id (rollbacks use ids).
-pub const SAFETY_TAG: &str = "safety";
-
-/// Whether `tags` mark a safety backup.
-pub fn is_safety(tags: &[String]) -> bool {
-    tags.iter().any(|t| t == SAFETY_TAG)
+impl BackupFacts for Backup {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    fn tags(&self) -> &[String] {
+        &self.tags
+    }
+    fn verified(&self) -> bool {
+        self.verified_at.is_some()
+    }
+    fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
 }
 
 impl Container {
@@ -158,32 +157,16 @@ impl World {
     }
 
     /// Resolves `latest`, `latest-verified`, `run:<run id>` or an id among the
-    /// backups of `source`; `latest*` never mean a safety backup
-    /// ([`SAFETY_TAG`]). An id of another source's backup is not a match.
-    pub fn resolve_backup(&self, source: &str, reference: &str) -> Result<&Backup, Unresolved<'_>> {
+    /// backups of `source` (or of the source it restores from,
+    /// [`World::restore_from`]) with [`pick`]: `latest*` never mean a safety
+    /// backup, an id of another source's backup is not a match.
+    pub fn resolve_backup(
+        &self,
+        source: &str,
+        reference: &str,
+    ) -> Result<&Backup, Unresolved<'_, Backup>> {
         let source = self.restore_from.get(source).map_or(source, String::as_str);
-        let of_source = self.backups.iter().filter(|b| b.source == source);
-        let found = match reference {
-            // Newest by (time, id), as the repository orders them, so the
-            // plan and the step pick the same backup.
-            "latest" => of_source
-                .filter(|b| !is_safety(&b.tags))
-                .max_by_key(|b| (b.created_at, &b.id)),
-            "latest-verified" => of_source
-                .filter(|b| !is_safety(&b.tags) && b.verified_at.is_some())
-                .max_by_key(|b| (b.created_at, &b.id)),
-            r if r.starts_with(RUN_PREFIX) => {
-                let run = &r[RUN_PREFIX.len()..];
-                of_source
-                    .filter(|b| b.run_id.as_deref() == Some(run))
-                    .max_by_key(|b| (b.created_at, &b.id))
-            }
-            id => match self.backups.iter().find(|b| b.id == id) {
-                Some(b) if b.source != source => return Err(Unresolved::OtherSource(b)),
-                found => found,
-            },
-        };
-        found.ok_or(Unresolved::None)
+        pick(&self.backups, source, Reference::parse(reference), None)
     }
 }
 
@@ -247,7 +230,20 @@ mod tests {
         );
         assert_eq!(
             world.resolve_backup("pg-data", "run:other"),
-            Err(Unresolved::None)
+            Err(Unresolved::NotInRun)
         );
+    }
+
+    #[test]
+    fn a_volume_restored_from_another_takes_its_backups() {
+        let world = World {
+            backups: vec![backup("nightly", 0, &["nightly"], true)],
+            restore_from: [("drill-pg".to_string(), "pg-data".to_string())].into(),
+            ..World::default()
+        };
+        let id = |s: &str, r: &str| world.resolve_backup(s, r).map(|b| b.id.as_str()).ok();
+        assert_eq!(id("drill-pg", "latest"), Some("nightly"));
+        assert_eq!(id("drill-pg", "nightly"), Some("nightly"));
+        assert_eq!(id("other", "latest"), None);
     }
 }

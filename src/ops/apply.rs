@@ -7,8 +7,8 @@ use std::path::Path;
 use super::checks::refuse_predicted_failures;
 use super::error::OpError;
 use super::run::RunRequest;
-use super::world::compile_live;
-use crate::compile::compiler::param_values;
+use crate::compile::params::Missing;
+use crate::compile::{Document, Options};
 use crate::model::world::World;
 use crate::plan::Plan;
 use crate::plan::plan::{Observation, WorldInfo};
@@ -24,10 +24,21 @@ pub fn prepare(
     world: &World,
     force: bool,
 ) -> Result<RunRequest, OpError> {
-    let now = compile_live(source, &sets, world)?;
+    // Parsed and compiled once: the plan to compare, then the param values.
+    let invalid = |f| OpError::from_compile(f, source);
+    let document = Document::parse(source).map_err(invalid)?;
+    let options = Options {
+        sets: &sets,
+        missing: Missing::Refuse,
+        world: None,
+    };
+    let now = document
+        .compile(&options)
+        .map_err(invalid)?
+        .probe(world, "live");
     check_fresh(&saved, &now)?;
     refuse_predicted_failures(&saved, force)?;
-    let params = param_values(source, &sets).map_err(|f| OpError::from_compile(f, source))?;
+    let params = document.param_values(&sets).map_err(invalid)?;
     Ok(RunRequest {
         sets,
         ..RunRequest::new(saved, params)

@@ -49,6 +49,10 @@ pub enum OpError {
     /// There is nothing to do: a run that already finished (exit 3).
     #[error("{0}")]
     Finished(String),
+    /// `lifeboat demo` did not come out as it should (exit 3): a phase of
+    /// its story failed.
+    #[error("{0}")]
+    Demo(String),
     /// The run failed; `outcome` says whether it was rolled back (exit 3).
     #[error("run {run_id} {}", .outcome.word())]
     Failed { run_id: String, outcome: Outcome },

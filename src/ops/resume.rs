@@ -7,9 +7,8 @@ use std::path::Path;
 
 use super::error::OpError;
 use super::run::lock_names;
-use crate::compile::compiler::param_values;
 use crate::compile::params::Missing;
-use crate::compile::{Options, compile};
+use crate::compile::{Document, Options};
 use crate::docker::Docker;
 use crate::engine::Seed;
 use crate::engine::journal::{self, Record};
@@ -85,7 +84,9 @@ pub fn prepare(
         missing: Missing::Refuse,
         world: None,
     };
-    let now = compile(&source, &offline).map_err(|f| OpError::from_compile(f, &source))?;
+    let invalid = |f| OpError::from_compile(f, &source);
+    let document = Document::parse(&source).map_err(invalid)?;
+    let now = document.compile(&offline).map_err(invalid)?.plan;
     if now.source_sha256 != plan.source_sha256 {
         return Err(OpError::Stale(format!(
             "refusing to resume: runbook {} changed since run {run_id} started; restore the \
@@ -93,7 +94,7 @@ pub fn prepare(
             plan.source
         )));
     }
-    let params = param_values(&source, &sets).map_err(|f| OpError::from_compile(f, &source))?;
+    let params = document.param_values(&sets).map_err(invalid)?;
     Ok(Resumption {
         plan: *plan,
         seed: seed_from(records),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::id::{check_source, is_id};
 use super::{LocalRepo, Manifest, RepoError};
-use crate::model::world::{RUN_PREFIX, SAFETY_TAG, is_safety};
+use crate::model::backup_ref::{RUN_PREFIX, Reference, SAFETY_TAG, Skipped, Unresolved, pick};
 
 impl LocalRepo {
     /// Every readable manifest, newest first; unreadable ones are logged and skipped.
@@ -25,7 +25,8 @@ impl LocalRepo {
     }
 
     /// `latest`, `latest-verified`, `run:<run id>` or an id of a backup of
-    /// `source`; `latest*` skip backups written by run `exclude_run`.
+    /// `source`, picked by [`pick`] (the plan's rule); `latest*` skip backups
+    /// written by run `exclude_run`.
     pub fn resolve(
         &self,
         source: &str,
@@ -33,35 +34,10 @@ impl LocalRepo {
         exclude_run: Option<&str>,
     ) -> Result<Manifest, RepoError> {
         check_source(source)?;
-        if let Some(run) = reference.strip_prefix(RUN_PREFIX) {
-            let mut all = self.list_source(source)?;
-            sort_newest_first(&mut all);
-            return all
-                .into_iter()
-                .find(|m| m.run_id.as_deref() == Some(run))
-                .ok_or_else(|| {
-                    self.no_backup(
-                        source,
-                        reference,
-                        format!("run {run} took no backup of `{source}`"),
-                    )
-                });
-        }
-        let verified_only = match reference {
-            "latest" => false,
-            "latest-verified" => true,
-            id if is_id(id) => {
-                let m = self.get(id)?;
-                if m.source != source {
-                    return Err(RepoError::WrongSource {
-                        id: id.into(),
-                        expected: source.into(),
-                        actual: m.source,
-                    });
-                }
-                return Ok(m);
-            }
-            other => {
+        let parsed = Reference::parse(reference);
+        let candidates = match parsed {
+            Reference::Id(id) if is_id(id) => vec![self.get(id)?],
+            Reference::Id(other) => {
                 return Err(self.no_backup(
                     source,
                     other,
@@ -71,68 +47,69 @@ impl LocalRepo {
                     ),
                 ));
             }
+            _ => self.list_source(source)?,
         };
-        let mut all = self.list_source(source)?;
-        sort_newest_first(&mut all);
-        let total = all.len();
-        let not_ours: Vec<Manifest> = all
-            .into_iter()
-            .filter(|m| exclude_run.is_none() || m.run_id.as_deref() != exclude_run)
-            .collect();
-        let ours = total - not_ours.len();
-        let (safety, candidates): (Vec<Manifest>, Vec<Manifest>) =
-            not_ours.into_iter().partition(|m| is_safety(&m.tags));
-        let unverified = candidates.len();
-        if let Some(m) = candidates
-            .into_iter()
-            .find(|m| !verified_only || m.verified())
-        {
-            return Ok(m);
+        match pick(&candidates, source, parsed, exclude_run) {
+            Ok(m) => Ok(m.clone()),
+            Err(why) => Err(self.unresolved(source, reference, exclude_run, why)),
         }
-        let hint = if total == 0 {
-            let known = self.sources()?;
-            if known.is_empty() {
-                format!("the repository at {} has no backups", self.root.display())
-            } else {
-                format!(
+    }
+
+    /// The error that says why `reference` names no backup of `source`.
+    fn unresolved(
+        &self,
+        source: &str,
+        reference: &str,
+        exclude_run: Option<&str>,
+        why: Unresolved<'_, Manifest>,
+    ) -> RepoError {
+        let hint = match why {
+            Unresolved::OtherSource(m) => {
+                return RepoError::WrongSource {
+                    id: m.id.clone(),
+                    expected: source.into(),
+                    actual: m.source.clone(),
+                };
+            }
+            Unresolved::UnknownId => {
+                return RepoError::NotFound {
+                    id: reference.into(),
+                    root: self.root.clone(),
+                    suggestions: self.suggestions(reference),
+                };
+            }
+            Unresolved::NotInRun => {
+                let run = reference.strip_prefix(RUN_PREFIX).unwrap_or(reference);
+                format!("run {run} took no backup of `{source}`")
+            }
+            Unresolved::NoBackups => match self.sources() {
+                Err(e) => return e,
+                Ok(known) if known.is_empty() => {
+                    format!("the repository at {} has no backups", self.root.display())
+                }
+                Ok(known) => format!(
                     "the repository at {} has none; it has backups of `{}`",
                     self.root.display(),
                     known.join("`, `")
-                )
-            }
-        } else if unverified == 0 {
-            let mut why = Vec::new();
-            if ours > 0 {
-                why.push(format!(
-                    "{ours} were written by this run ({}), which must not restore its own",
-                    exclude_run.unwrap_or_default()
-                ));
-            }
-            if !safety.is_empty() {
-                why.push(format!(
-                    "{} are safety backups (tag `{SAFETY_TAG}`: the data as a run found it, \
-                     before a destructive step), which `{reference}` never means; restore \
-                     one by id if that is what you want (newest: {})",
-                    safety.len(),
-                    safety[0].id
-                ));
-            }
-            format!("of its {total} backup(s), {}", why.join("; "))
-        } else {
-            let skipped = if safety.is_empty() {
-                String::new()
-            } else {
+                ),
+            },
+            Unresolved::OnlyExcluded(skipped) => only_excluded(&skipped, reference, exclude_run),
+            Unresolved::Unverified { count, skipped } => {
+                let not_considered = if skipped.safety.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} safety backup(s), tag `{SAFETY_TAG}`, were not considered)",
+                        skipped.safety.len()
+                    )
+                };
                 format!(
-                    " ({} safety backup(s), tag `{SAFETY_TAG}`, were not considered)",
-                    safety.len()
+                    "none of its {count} backup(s) has passed verification{not_considered}; \
+                     verify one, or use `latest`"
                 )
-            };
-            format!(
-                "none of its {unverified} backup(s) has passed verification{skipped}; verify one, \
-                 or use `latest`"
-            )
+            }
         };
-        Err(self.no_backup(source, reference, hint))
+        self.no_backup(source, reference, hint)
     }
 
     /// The manifest of `id` and the path it was read from.
@@ -215,6 +192,32 @@ pub fn suggestions<'a>(id: &str, ids: impl Iterator<Item = &'a str>) -> Vec<Stri
         .take(3)
         .map(|(_, id)| id.to_string())
         .collect()
+}
+
+/// Why `latest*` found nothing among backups that all were skipped.
+fn only_excluded(
+    skipped: &Skipped<'_, Manifest>,
+    reference: &str,
+    exclude_run: Option<&str>,
+) -> String {
+    let mut why = Vec::new();
+    if skipped.own_run > 0 {
+        why.push(format!(
+            "{} were written by this run ({}), which must not restore its own",
+            skipped.own_run,
+            exclude_run.unwrap_or_default()
+        ));
+    }
+    if let Some(newest) = skipped.safety.first() {
+        why.push(format!(
+            "{} are safety backups (tag `{SAFETY_TAG}`: the data as a run found it, \
+             before a destructive step), which `{reference}` never means; restore \
+             one by id if that is what you want (newest: {})",
+            skipped.safety.len(),
+            newest.id
+        ));
+    }
+    format!("of its {} backup(s), {}", skipped.total, why.join("; "))
 }
 
 fn sort_newest_first(all: &mut [Manifest]) {

@@ -136,6 +136,27 @@ pub fn check_facts(facts: &std::collections::BTreeMap<String, String>) -> Result
     Ok(())
 }
 
+impl crate::model::backup_ref::BackupFacts for Manifest {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    fn tags(&self) -> &[String] {
+        &self.tags
+    }
+    fn verified(&self) -> bool {
+        Manifest::verified(self)
+    }
+    fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+}
+
 impl Manifest {
     /// The planner's view of this backup; verified only by a successful verification.
     pub fn to_world(&self) -> Backup {

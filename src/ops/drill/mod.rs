@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{Env, RunOptions, RunRequest};
+use crate::compile::Document;
 use crate::drill::def::Drill;
 use crate::drill::report::{
     CheckResult, DrillReport, Objective, Phase, Rpo, RpoBasis, SCHEMA_VERSION, Verdict, Versions,
@@ -26,15 +27,14 @@ use crate::drill::report::{
 use crate::engine::{Event, Outcome, Subscribers, lock};
 use crate::model::world::World;
 use crate::plan::Plan;
-use crate::runbook::source::Source;
 use crate::s3::S3Store;
 use stack::{Stack, drill_lock};
 
 /// What to drill.
 pub struct DrillRequest {
     pub drill: Drill,
-    /// The restore runbook's text.
-    pub runbook: Source,
+    /// The restore runbook, parsed (once, by the caller).
+    pub runbook: Document,
     /// `--set` pairs for the runbook (the drill's own `set:` first).
     pub sets: Vec<(String, String)>,
     pub keep_on_failure: bool,
@@ -327,13 +327,12 @@ impl<'a> Drilling<'a> {
             .iter()
             .map(|s| (s.id.clone(), s.category))
             .collect();
-        let params =
-            crate::compile::compiler::param_values(&request.runbook, &sets).map_err(|_| {
-                (
-                    Verdict::CouldNotRun,
-                    "the restore runbook's params".to_string(),
-                )
-            })?;
+        let params = request.runbook.param_values(&sets).map_err(|_| {
+            (
+                Verdict::CouldNotRun,
+                "the restore runbook's params".to_string(),
+            )
+        })?;
         let restore_from = self
             .report
             .backups

@@ -9,12 +9,11 @@ use sha2::{Digest, Sha256};
 
 use super::DrillRequest;
 use crate::compile::params::Missing;
-use crate::compile::{Failure, Options, compile};
+use crate::compile::{Document, Failure, Options};
 use crate::drill::def::{Drill, RestorePoint};
 use crate::drill::report::BackupUsed;
 use crate::model::world::{RUN_PREFIX, SAFETY_TAG, World};
 use crate::plan::Plan;
-use crate::runbook::source::Source;
 
 /// The param a restore runbook takes its restore point in.
 pub const BACKUP_PARAM: &str = "backup";
@@ -34,26 +33,28 @@ pub fn base_sets(drill: &Drill, cli: &[(String, String)], project: &str) -> Vec<
 }
 
 /// Whether the runbook has a `backup` param (then the restore point goes there).
-fn takes_backup(runbook: &Source) -> bool {
-    crate::runbook::parse::parse(runbook).is_ok_and(|p| p.raw.params.contains_key(BACKUP_PARAM))
+fn takes_backup(runbook: &Document) -> bool {
+    runbook.parsed.raw.params.contains_key(BACKUP_PARAM)
 }
 
 /// The plan a drill shows before it runs: compiled without a world.
-pub fn preview(drill: &Drill, runbook: &Source, cli: &[(String, String)]) -> Result<Plan, Failure> {
+pub fn preview(
+    drill: &Drill,
+    runbook: &Document,
+    cli: &[(String, String)],
+) -> Result<Plan, Failure> {
     let mut sets = base_sets(drill, cli, &placeholder_project(&drill.name));
     if takes_backup(runbook)
         && let RestorePoint::Reference(r) = &drill.point
     {
         sets.push((BACKUP_PARAM.into(), r.clone()));
     }
-    compile(
-        runbook,
-        &Options {
-            sets: &sets,
-            missing: Missing::Refuse,
-            world: None,
-        },
-    )
+    let options = Options {
+        sets: &sets,
+        missing: Missing::Refuse,
+        world: None,
+    };
+    Ok(runbook.compile(&options)?.plan)
 }
 
 /// The sets a drill's run is compiled and run with.
@@ -147,15 +148,12 @@ pub fn live(
     point: Option<&str>,
 ) -> Result<Plan, String> {
     let sets = sets(request, project, point);
-    let plan = compile(
-        &request.runbook,
-        &Options {
-            sets: &sets,
-            missing: Missing::Refuse,
-            world: Some((world, "live")),
-        },
-    )
-    .map_err(|f| match f {
+    let options = Options {
+        sets: &sets,
+        missing: Missing::Refuse,
+        world: None,
+    };
+    let compiled = request.runbook.compile(&options).map_err(|f| match f {
         Failure::Invalid(d) => format!(
             "runbook {} is invalid: {}",
             request.drill.runbook,
@@ -166,6 +164,7 @@ pub fn live(
         ),
         Failure::Usage(p) => p.join("; "),
     })?;
+    let plan = compiled.probe(world, "live");
     if !plan.predicted_failures.is_empty() {
         let reasons: Vec<String> = plan
             .predicted_failures
