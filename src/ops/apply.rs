@@ -24,8 +24,13 @@ pub fn prepare(
     world: &World,
     force: bool,
 ) -> Result<RunRequest, OpError> {
+    let mut saved = saved;
     let now = compile_live(source, &sets, world)?;
     check_fresh(&saved, &now)?;
+    // What the plan saw is checked; the journal keeps its fingerprint, not a copy of it.
+    if let Some(info) = saved.world.as_mut() {
+        info.recorded = None;
+    }
     refuse_predicted_failures(&saved, force)?;
     let params = param_values(source, &sets).map_err(|f| OpError::from_compile(f, source))?;
     Ok(RunRequest {
