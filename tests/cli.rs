@@ -169,6 +169,83 @@ fn plan_json_and_saved_plan_agree() {
     );
 }
 
+/// A plan saved by `--out` holds the world it was made against, and
+/// `--world` takes that file: planning again gives the same plan
+/// (docs/formats.md, "Planning again against a plan's world").
+#[test]
+fn a_world_recorded_by_plan_out_is_accepted_by_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        dir.path().join("first.json"),
+        dir.path().join("second.json"),
+    );
+    let plan = |world: &str, out: &Path| {
+        let o = lifeboat(&[
+            "plan",
+            "full-data-loss",
+            "--set",
+            "backup=latest-verified",
+            "--format",
+            "json",
+            "--world",
+            world,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let printed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        assert_eq!(printed, saved);
+        printed
+    };
+    let a = plan("fixtures/worlds/demo.json", &first);
+    let b = plan(first.to_str().unwrap(), &second);
+
+    let world: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("fixtures/worlds/demo.json").unwrap())
+            .unwrap();
+    assert_eq!(
+        a["world"]["recorded"], world,
+        "the saved plan holds the world"
+    );
+    assert_eq!(b["world"]["recorded"], world, "and passes it on");
+    assert_eq!(a["world"]["source"], "fixtures/worlds/demo.json");
+    assert_eq!(b["world"]["source"], first.display().to_string());
+    assert_eq!(b["world"]["taken_at"], "2026-11-21T09:00:00Z");
+    assert_eq!(
+        b["steps"][4]["backup"]["resolved"], "20261120T020000Z-a1b2c3",
+        "latest-verified resolved in the recorded world"
+    );
+    let (mut a, mut b) = (a, b);
+    a["world"]["source"] = serde_json::Value::Null;
+    b["world"]["source"] = serde_json::Value::Null;
+    assert_eq!(a, b, "the same plan, but for where its world was read");
+
+    // A plan made without a world cannot give one.
+    let offline = dir.path().join("offline.json");
+    let o = lifeboat(&[
+        "plan",
+        "full-data-loss",
+        "--no-probe",
+        "--out",
+        offline.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = lifeboat(&[
+        "plan",
+        "full-data-loss",
+        "--world",
+        offline.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("does not hold the world it was made against"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn plan_renders_mermaid_and_dot() {
     let o = lifeboat(&["plan", "full-data-loss", "--format", "mermaid"]);

@@ -88,3 +88,74 @@ pub fn lines(report: &DryReport) -> String {
     ));
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::dry_run::DryReport;
+    use crate::ops::{RollbackReport, StepReport, UndoReport};
+    use crate::runtime::ports::dry::Would;
+
+    fn step(id: &str, kind: &str, status: StepStatus, error: Option<&str>) -> StepReport {
+        StepReport {
+            id: id.into(),
+            kind: kind.into(),
+            status,
+            started_at: None,
+            finished_at: None,
+            attempts: 1,
+            outputs: serde_json::Value::Null,
+            error: error.map(String::from),
+            skipped: None,
+        }
+    }
+
+    fn would(step: &str, action: &str) -> Would {
+        Would {
+            step: step.into(),
+            action: action.into(),
+        }
+    }
+
+    #[test]
+    fn a_dry_run_that_fails_shows_each_step_the_failure_and_the_rollback() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let report = DryReport {
+            runbook: "restore".into(),
+            outcome: crate::engine::Outcome::RolledBack,
+            steps: vec![
+                step("stop", "container.stop", StepStatus::Finished, None),
+                step(
+                    "restore",
+                    "volume.restore",
+                    StepStatus::Failed,
+                    Some("backup b1 does not verify: sha256 mismatch"),
+                ),
+            ],
+            rollback: Some(RollbackReport {
+                reason: "step `restore` failed".into(),
+                started_at: at,
+                undos: vec![UndoReport {
+                    id: "stop".into(),
+                    kind: "container.stop".into(),
+                    started_at: at,
+                    finished_at: Some(at),
+                    error: None,
+                }],
+            }),
+            would: vec![
+                would(
+                    "stop",
+                    "stop container `shop-redis-1` (SIGTERM, SIGKILL after 30s)",
+                ),
+                would("stop (undo)", "start container `shop-redis-1`"),
+                would(
+                    "after rollback",
+                    "wait until `shop-redis-1` is healthy (at most 120s)",
+                ),
+            ],
+            errors: vec!["restore: backup b1 does not verify".into()],
+        };
+        insta::assert_snapshot!(lines(&report));
+    }
+}

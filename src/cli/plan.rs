@@ -30,13 +30,14 @@ pub struct Args {
     pub sets: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
-    /// Resolve targets and backups against a recorded world (JSON) instead of probing.
+    /// Resolve targets and backups against a recorded world (JSON) instead of
+    /// probing: a world file, or a plan saved by `--out` (the world it was made against).
     #[arg(long, value_name = "FILE", conflicts_with = "no_probe")]
     pub world: Option<PathBuf>,
     /// Do not contact Docker or the repository: a plan of the runbook alone.
     #[arg(long)]
     pub no_probe: bool,
-    /// Also save the plan as JSON, with the fingerprint of the world it saw.
+    /// Also save the plan as JSON, with the world it saw and its fingerprint.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -94,7 +95,11 @@ fn plan_runbook(runbooks: &Path, places: &super::live::Places, args: Args) -> Re
         missing: Missing::Refuse,
         world: world.as_ref().map(|w| (w, world_name.as_str())),
     };
-    let plan = compile(&source, &options).map_err(|f| OpError::from_compile(f, &source))?;
+    let mut plan = compile(&source, &options).map_err(|f| OpError::from_compile(f, &source))?;
+    // The world goes with the plan, so `--world` can plan against it again.
+    if let (Some(info), Some(world)) = (plan.world.as_mut(), world) {
+        info.recorded = Some(world);
+    }
     let json = || serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(out) = &args.out
         && let Err(e) = std::fs::write(out, json())
@@ -129,15 +134,40 @@ fn probe(places: &super::live::Places) -> Result<World, String> {
     })
 }
 
+/// A world file, or a plan saved by `plan --out` (or printed by `plan
+/// --format json`): the world it was made against (docs/formats.md).
 pub fn load_world(path: &Path) -> Result<World, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read world {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let at = |e: serde_json::Error, what: &str| {
         format!(
-            "{}:{}:{}: invalid world file: {e}",
+            "{}:{}:{}: {what}: {e}",
             path.display(),
             e.line(),
             e.column()
         )
+    };
+    let as_world = serde_json::from_str::<World>(&text);
+    let Err(world_error) = as_world else {
+        return as_world.map_err(|e| at(e, "invalid world file"));
+    };
+    if !is_a_plan(&text) {
+        return Err(at(world_error, "invalid world file"));
+    }
+    let plan: crate::plan::Plan =
+        serde_json::from_str(&text).map_err(|e| at(e, "invalid plan file"))?;
+    plan.world.and_then(|w| w.recorded).ok_or_else(|| {
+        format!(
+            "{}: this plan does not hold the world it was made against (it was made \
+             without one, with --no-probe, or by an older lifeboat); make it again with \
+             `lifeboat plan RUNBOOK --out FILE`",
+            path.display()
+        )
     })
+}
+
+/// Whether `text` is a JSON object with a plan's `runbook` and `steps`.
+fn is_a_plan(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|v| v.get("runbook").is_some() && v.get("steps").is_some())
 }

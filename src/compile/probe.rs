@@ -161,6 +161,7 @@ impl<'a> Prober<'a> {
             taken_at: self.world.taken_at.to_string(),
             fingerprint: hex::encode(Sha256::digest(&canonical)),
             observed,
+            recorded: None,
         }
     }
 }

@@ -4,11 +4,12 @@
 //! journal from it, or collect a report.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-/// An event and when it happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An event and when it happened. A line of `--format json` (docs/formats.md);
+/// `Deserialize` is for programs that read those lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stamped {
     pub at: Timestamp,
     #[serde(flatten)]
@@ -24,7 +25,7 @@ impl Stamped {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     RunStarted {
@@ -107,7 +108,7 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every step finished or was skipped by its `when`.

@@ -24,6 +24,7 @@ pub fn prepare(
     world: &World,
     force: bool,
 ) -> Result<RunRequest, OpError> {
+    let mut saved = saved;
     // Parsed and compiled once: the plan to compare, then the param values.
     let invalid = |f| OpError::from_compile(f, source);
     let document = Document::parse(source).map_err(invalid)?;
@@ -37,6 +38,10 @@ pub fn prepare(
         .map_err(invalid)?
         .probe(world, "live");
     check_fresh(&saved, &now)?;
+    // What the plan saw is checked; the journal keeps its fingerprint, not a copy of it.
+    if let Some(info) = saved.world.as_mut() {
+        info.recorded = None;
+    }
     refuse_predicted_failures(&saved, force)?;
     let params = document.param_values(&sets).map_err(invalid)?;
     Ok(RunRequest {

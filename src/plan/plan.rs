@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::duration::Written;
 use crate::model::effect::{Category, Effect};
 use crate::model::target::TargetKind;
-use crate::model::world::ContainerState;
+use crate::model::world::{ContainerState, World};
 use crate::runbook::raw::OnFailure;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +96,11 @@ pub struct WorldInfo {
     /// sha256 over what the plan observed; `apply` re-probes and compares.
     pub fingerprint: String,
     pub observed: Vec<Observation>,
+    /// The world itself, as `lifeboat plan` loaded or probed it: `--world`
+    /// accepts a plan that has it and plans against it again
+    /// (docs/formats.md). Absent from plans that `compile` returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<World>,
 }
 
 /// One fact a plan relied on, e.g. `container shop-redis-1` = `running`.

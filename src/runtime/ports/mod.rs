@@ -1,4 +1,4 @@
-//! The ports a running step acts through (docs/architecture.md §4): the
+//! The ports a running step acts through (docs/architecture.md §1): the
 //! containers, volumes and networks of the Docker engine (with the Compose
 //! CLI), the backup repository, the off-site store and HTTP. Each is a
 //! trait with two implementations: the real one ([`real`]) and a dry run
