@@ -76,6 +76,16 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # Seconds since the epoch of an RFC 3339 time (the journal's `at`).
 epoch() { date -d "$1" +%s.%N; }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# Host CPU seconds spent busy (all cores: user, nice, system, irq, softirq,
+# steal) and waiting for I/O, since boot: where a procedure's time goes.
+cpu() { awk '/^cpu / { printf "%.2f %.2f", ($2 + $3 + $4 + $7 + $8 + $9) / 100, $6 / 100 }' /proc/stat; }
+cpu_record() { # round procedure "busy iowait" (at the start)
+    local b0 w0 b1 w1
+    read -r b0 w0 <<<"$3"
+    read -r b1 w1 <<<"$(cpu)"
+    record "$1" "$2" cpu_busy "$(sub "$b0" "$b1")"
+    record "$1" "$2" cpu_iowait "$(sub "$w0" "$w1")"
+}
 
 # Service → container, compose mount point, volume.
 declare -A CTR MNT VOL
@@ -152,11 +162,14 @@ step_at() { # journal record id → epoch
 # lifeboat RUNBOOK under GNU time; records wall, peak RSS, Enter→first step
 # and each step's duration.
 lifeboat_run() { # round procedure runbook [binary]
-    local r=$1 proc=$2 start j first
+    local r=$1 proc=$2 start j first c0
+    c0=$(cpu)
     start=$(now)
     /usr/bin/time -v -o "$WORK/time" "${4:-$BIN}" run "$3" --yes --set "project=$P" >"$WORK/out" 2>&1 ||
         { cat "$WORK/out" >&2; die "lifeboat run $3 failed"; }
     record "$r" "$proc" wall "$(sub "$start" "$(now)")"
+    cpu_record "$r" "$proc" "$c0"
+    record "$r" "$proc" cpu_self "$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$WORK/time")"
     record "$r" "$proc" rss_mib "$(awk '/Maximum resident/ { printf "%.1f", $NF / 1024 }' "$WORK/time")"
     j=$(last_journal)
     first=$(jq -r 'select(.record == "step_started") | .at' "$j" | head -1)
@@ -187,7 +200,8 @@ seeds_branch() {
 }
 
 fdl_seeds() {
-    local start
+    local start c0
+    c0=$(cpu)
     start=$(now)
     local a b
     seeds_branch redis &
@@ -196,6 +210,7 @@ fdl_seeds() {
     b=$!
     wait "$a" && wait "$b" || die "the seeds' procedure failed"
     record "$1" fdl-seeds wall "$(sub "$start" "$(now)")"
+    cpu_record "$1" fdl-seeds "$c0"
 }
 
 limit_branch() {
@@ -207,7 +222,8 @@ limit_branch() {
 }
 
 fdl_limit() {
-    local start
+    local start c0
+    c0=$(cpu)
     start=$(now)
     local a b
     limit_branch redis &
@@ -216,6 +232,7 @@ fdl_limit() {
     b=$!
     wait "$a" && wait "$b" || die "the limit procedure failed"
     record "$1" fdl-limit wall "$(sub "$start" "$(now)")"
+    cpu_record "$1" fdl-limit "$c0"
 }
 
 cold_lifeboat() {
@@ -306,6 +323,18 @@ if [ -n "$BASE_BIN" ]; then
     echo
     echo "The same full-data-loss with BASE_BIN ($BASE_BIN), every round: wall $(awk '$2 == "fdl-base" && $3 == "wall" { printf "%s%s", sep, $4; sep = ", " }' "$WORK/results") s (median $(med fdl-base wall)); Enter → first step $(awk '$2 == "fdl-base" && $3 == "enter_to_first_step" { printf "%s%s", sep, $4; sep = ", " }' "$WORK/results") s; peak RSS median $(med fdl-base rss_mib) MiB."
 fi
+echo
+echo "Where the time goes: host CPU seconds busy (both cores; lifeboat's own in"
+echo "brackets) and in I/O wait, during each procedure; busy / (2 × wall) is how"
+echo "full the $(nproc) cores were:"
+echo
+echo "| round | lifeboat busy (own) | limit busy | seeds busy | lifeboat iowait | limit iowait | lifeboat cores used | limit cores used |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+used() { awk -v b="$1" -v w="$2" -v n="$(nproc)" 'BEGIN { if (w > 0) printf "%.0f%%", 100 * b / (n * w); else print "—" }'; }
+for r in $(seq "$ROUNDS"); do
+    echo "| $r | $(get "$r" fdl-lifeboat cpu_busy) ($(get "$r" fdl-lifeboat cpu_self)) | $(get "$r" fdl-limit cpu_busy) | $(get "$r" fdl-seeds cpu_busy) | $(get "$r" fdl-lifeboat cpu_iowait) | $(get "$r" fdl-limit cpu_iowait) | $(used "$(get "$r" fdl-lifeboat cpu_busy)" "$(get "$r" fdl-lifeboat wall)") | $(used "$(get "$r" fdl-limit cpu_busy)" "$(get "$r" fdl-limit wall)") |"
+done
+echo "| **median** | **$(med fdl-lifeboat cpu_busy) ($(med fdl-lifeboat cpu_self))** | **$(med fdl-limit cpu_busy)** | **$(med fdl-seeds cpu_busy)** | **$(med fdl-lifeboat cpu_iowait)** | **$(med fdl-limit cpu_iowait)** | | |"
 echo
 echo "cold-backup, downtime (stopped → healthy again, s):"
 echo

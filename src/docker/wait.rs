@@ -13,7 +13,9 @@ use super::containers::state_of;
 use super::error::DockerError;
 use super::types::WaitFor;
 
-const POLL: Duration = Duration::from_millis(250);
+/// As often as the raw-copy limit polls (docs/benchmarks.md, "Recovery time"):
+/// a container healthy between two polls costs the run up to one interval.
+const POLL: Duration = Duration::from_millis(100);
 const MAX_OUTPUT: usize = 500;
 const LOG_LINES: usize = 5;
 
