@@ -1857,7 +1857,8 @@ async fn backed_up_volume(
     in_volume(
         &vol,
         "mkdir -p /data/a /data/b && echo x-backed-up > /data/a/x && echo y > /data/a/y \
-         && echo z-backed-up > /data/b/z && touch -d '2020-01-02 03:04:05' /data/a/x /data/b/z",
+         && echo z-backed-up > /data/b/z && touch -d '2020-01-02 03:04:05' /data/a/x /data/b/z \
+         && n=$(printf 'n%.0s' $(seq 150)) && echo long-a > /data/a/$n && echo long-b > /data/b/$n",
     );
     let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir).unwrap());
     let new = lifeboat::repo::NewBackup {
@@ -1885,7 +1886,8 @@ async fn a_restore_of_some_paths_replaces_them_and_leaves_everything_else() {
     in_volume(
         &vol,
         "echo x-changed > /data/a/x && echo new > /data/a/new && echo z-changed > /data/b/z \
-         && touch -d '2021-05-06 07:08:09' /data/b/z && mkdir /data/c && echo newer > /data/c/newer",
+         && touch -d '2021-05-06 07:08:09' /data/b/z && mkdir /data/c && echo newer > /data/c/newer \
+         && rm /data/a/nnn*",
     );
     let before = files_of(&vol);
     let untouched = |listing: &str| -> Vec<String> {
@@ -1911,14 +1913,19 @@ async fn a_restore_of_some_paths_replaces_them_and_leaves_everything_else() {
     );
     assert!(after.contains("./c/newer"), "{after}");
     // Inside `a`: the backup's, with its mtime; what the backup lacks is gone.
+    // (Names over 100 bytes travel in PAX headers, kept with their entry.)
     let a: Vec<&str> = after.lines().filter(|l| l.starts_with("./a/")).collect();
-    assert_eq!(a.len(), 2, "{after}");
+    assert_eq!(a.len(), 3, "{after}");
     assert!(
-        a[0].starts_with("./a/x 1577934245.0000000000 x-backed-up"),
+        a[0].starts_with("./a/nnnn") && a[0].ends_with(" long-a"),
         "{after}"
     );
     assert!(
-        a[1].starts_with("./a/y ") && a[1].ends_with(" y"),
+        a[1].starts_with("./a/x 1577934245.0000000000 x-backed-up"),
+        "{after}"
+    );
+    assert!(
+        a[2].starts_with("./a/y ") && a[2].ends_with(" y"),
         "{after}"
     );
     no_helpers_left(&vol).await;
@@ -1973,20 +1980,29 @@ async fn run_step(
     volume: &str,
     step: &str,
 ) -> Result<lifeboat::engine::Outputs, lifeboat::engine::StepError> {
+    let dir = tempfile::tempdir().unwrap();
+    run_step_in(dir.path(), volume, step).await
+}
+
+/// [`run_step`] with the repository at `dir`.
+async fn run_step_in(
+    dir: &std::path::Path,
+    volume: &str,
+    step: &str,
+) -> Result<lifeboat::engine::Outputs, lifeboat::engine::StepError> {
     use lifeboat::engine::{Call, Executor};
     use lifeboat::steps::{Ports, Real};
     let plan = plan_of(&format!(
         "runbook: t\ntargets:\n  data: {{ volume: {volume} }}\nsteps:\n  - {step}\n"
     ));
     let s = plan.steps.iter().find(|s| s.id == "s").unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let ports = Ports {
         docker: docker().await,
-        repo: std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir.path()).unwrap()),
+        repo: std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir).unwrap()),
         http: reqwest::Client::new(),
         yes: true,
         remote: None,
-        workdir: dir.path().to_path_buf(),
+        workdir: dir.to_path_buf(),
         retention: Default::default(),
         restore_from: Default::default(),
         push_new: false,
@@ -2129,5 +2145,75 @@ async fn volume_run_refuses_a_missing_image_without_pulling_and_a_volume_in_use(
         e.message
     );
     assert!(!files_of(&vol).contains("./x"));
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+}
+
+/// The kind itself (through the real executor): `paths:` as written in a
+/// runbook, a path that is not in the backup refused untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_volume_restore_step_restores_its_paths_and_refuses_a_missing_one() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (vol, _repo, id) = backed_up_volume(&d, &mut clean, dir.path()).await;
+    in_volume(
+        &vol,
+        "echo x-changed > /data/a/x && echo new > /data/a/new && echo z-changed > /data/b/z",
+    );
+    let step = |paths: &str| {
+        format!(
+            "{{ id: s, uses: volume.restore, unsafe: test, with: {{ volume: data, backup: {id}, \
+             paths: {paths} }} }}"
+        )
+    };
+    let files = files_of(&vol);
+    let e = run_step_in(dir.path(), &vol, &step("[a, nowhere/else]"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.untouched && e.message.contains("`nowhere/else` match(es) nothing"),
+        "{e:?}"
+    );
+    assert_eq!(files_of(&vol), files);
+    let out = run_step_in(dir.path(), &vol, &step("[./a/]"))
+        .await
+        .unwrap();
+    assert_eq!(out["backup_id"], serde_json::json!(id));
+    let after = files_of(&vol);
+    assert!(
+        after.contains("x-backed-up") && !after.contains("./a/new"),
+        "{after}"
+    );
+    assert!(after.contains("z-changed"), "{after}");
+    no_helpers_left(&vol).await;
+}
+
+/// A one-off left behind by a process that is gone (killed before it could
+/// remove it) is removed when the next one is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_off_left_by_a_dead_process_is_removed_by_the_next_one() {
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("runstale"));
+    cli(&["volume", "create", &vol]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dead = (4_000_000..4_194_304)
+        .find(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .unwrap();
+    let left = clean.container(&format!("lifeboat-run-{}", unique("stale")));
+    cli(&[
+        "create",
+        "--name",
+        &left,
+        "--label",
+        "lifeboat.oneoff=1",
+        "--label",
+        &format!("lifeboat.oneoff.owner={}/{dead}/gone", host.trim()),
+        "-v",
+        &format!("{vol}:/data"),
+        STACK,
+        "true",
+    ]);
+    assert_eq!(oneoffs(&vol), left);
+    run_step(&vol, &volume_run(&vol, "", "true")).await.unwrap();
     assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
 }

@@ -17,12 +17,16 @@ use super::Docker;
 use super::client::LONG_TIMEOUT;
 use super::error::{DockerError, status_of};
 use super::exec::Capped;
-use super::helper::random_hex;
+use super::helper::{owner, random_hex, release, track};
 use super::types::ExecOutput;
 
 /// Label on one-off containers (`1`); [`ONEOFF_STEP_LABEL`] names the step.
 pub const ONEOFF_LABEL: &str = "lifeboat.oneoff";
 pub const ONEOFF_STEP_LABEL: &str = "lifeboat.oneoff.step";
+/// Host/pid/token of the process that made it: one left behind by a dead
+/// process (or cut off without a runtime to remove it) is removed the next
+/// time a one-off is made.
+const ONEOFF_OWNER_LABEL: &str = "lifeboat.oneoff.owner";
 /// One-off containers are named `lifeboat-run-<hex>`.
 pub const ONEOFF_PREFIX: &str = "lifeboat-run-";
 
@@ -55,7 +59,9 @@ struct Removal {
 impl Removal {
     async fn remove(mut self) -> Result<(), DockerError> {
         self.armed = false;
-        remove(&self.docker, &self.name).await
+        let removed = remove(&self.docker, &self.name).await;
+        release(&self.name);
+        removed
     }
 }
 
@@ -71,9 +77,15 @@ impl Drop for Removal {
                     if let Err(e) = remove(&docker, &name).await {
                         tracing::warn!("removing one-off container {name}: {e}");
                     }
+                    release(&name);
                 });
             }
-            Err(_) => tracing::warn!("one-off container {name} left behind (no runtime)"),
+            Err(_) => {
+                release(&name);
+                tracing::warn!(
+                    "one-off container {name} left behind (no runtime); removed on next use"
+                );
+            }
         }
     }
 }
@@ -110,7 +122,9 @@ impl Docker {
         if !self.image_exists(&spec.image).await? {
             return Err(DockerError::failed(what, missing_image(&spec.image)));
         }
+        self.remove_stale(ONEOFF_LABEL, ONEOFF_OWNER_LABEL).await;
         let name = format!("{ONEOFF_PREFIX}{}", random_hex());
+        track(&name);
         // Armed before the create: a future dropped while the engine creates
         // the container still removes it.
         let removal = Removal {
@@ -214,6 +228,7 @@ fn oneoff_body(spec: &OneOff) -> ContainerCreateBody {
         labels: Some(HashMap::from([
             (ONEOFF_LABEL.to_string(), "1".to_string()),
             (ONEOFF_STEP_LABEL.to_string(), spec.step.clone()),
+            (ONEOFF_OWNER_LABEL.to_string(), owner()),
         ])),
         network_disabled: Some(spec.network.is_none()),
         host_config: Some(HostConfig {
