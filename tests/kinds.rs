@@ -186,6 +186,12 @@ fn effects_follow_the_arguments() {
         Effect::Mutate
     );
     assert_eq!(effect("container.exec", json!({}), None), Effect::Mutate);
+    assert_eq!(effect("volume.run", json!({}), None), Effect::Destroy);
+    assert_eq!(
+        effect("volume.run", json!({}), Some(false)),
+        Effect::Destroy
+    );
+    assert_eq!(effect("volume.run", json!({}), Some(true)), Effect::Read);
     assert_eq!(
         effect("container.exec", json!({}), Some(true)),
         Effect::Read
@@ -537,6 +543,36 @@ fn a_partial_restore_shows_its_paths_and_is_undone_whole() {
             && l.contains("[appendonlydir, conf/redis.conf]")),
         "{text}"
     );
+}
+
+/// One built-in undo restores one volume: a `volume.run` on two guarded
+/// volumes is told to write its `undo:`, and is accepted with one.
+#[test]
+fn a_volume_run_on_several_volumes_needs_its_own_undo() {
+    let steps = "  - { id: g1, uses: volume.backup, with: { volume: data } }\n  \
+                 - { id: g2, uses: volume.backup, with: { volume: other } }\n  \
+                 - { id: s, uses: volume.run, needs: [g1, g2], with: { image: x, \
+                 volumes: { data: /a, other: /b }, command: [x] }";
+    let text = format!("{HEAD}{steps} }}\n");
+    let world = world();
+    let options = Options {
+        world: Some((&world, "table")),
+        ..Options::default()
+    };
+    match compile(&Source::new("table.yaml", text), &options) {
+        Err(Failure::Invalid(d)) => {
+            let all = format!("{d:?}");
+            assert!(
+                all.contains("has no built-in undo for more than one"),
+                "{all}"
+            );
+        }
+        other => panic!("accepted: {:?}", other.map(|p| p.steps.len())),
+    }
+    let plan = plan(&format!(
+        "{steps}, undo: {{ uses: volume.restore, with: {{ volume: data, backup: latest }} }} }}\n"
+    ));
+    assert!(!plan.steps[2].undo.as_ref().unwrap().builtin);
 }
 
 /// Runbooks where each kind with a built-in undo is guarded.
