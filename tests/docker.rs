@@ -1816,3 +1816,405 @@ async fn recreate_refuses_a_leftover_beside_a_container_it_did_not_make() {
     assert_eq!(d.container(&old).await.unwrap().unwrap().id, original);
     assert!(d.container(&old).await.unwrap().unwrap().running);
 }
+
+// ------------------------------------------- volume.restore with `paths:`
+
+/// Every file of a volume: path, mtime, contents.
+fn files_of(volume: &str) -> String {
+    cli(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/data:ro"),
+        STACK,
+        "bash",
+        "-c",
+        "cd /data && find . -type f -printf '%p %T@ ' -exec cat {} \\; | sort",
+    ])
+}
+
+fn in_volume(volume: &str, script: &str) {
+    cli(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/data"),
+        STACK,
+        "bash",
+        "-c",
+        script,
+    ]);
+}
+
+/// A volume with a/x, a/y, b/z, backed up into a fresh repository.
+async fn backed_up_volume(
+    d: &Docker,
+    clean: &mut Cleanup,
+    dir: &std::path::Path,
+) -> (String, std::sync::Arc<lifeboat::repo::LocalRepo>, String) {
+    let vol = clean.volume(&unique("paths"));
+    cli(&["volume", "create", &vol]);
+    in_volume(
+        &vol,
+        "mkdir -p /data/a /data/b && echo x-backed-up > /data/a/x && echo y > /data/a/y \
+         && echo z-backed-up > /data/b/z && touch -d '2020-01-02 03:04:05' /data/a/x /data/b/z \
+         && n=$(printf 'n%.0s' $(seq 150)) && echo long-a > /data/a/$n && echo long-b > /data/b/$n",
+    );
+    let repo = std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir).unwrap());
+    let new = lifeboat::repo::NewBackup {
+        source: vol.clone(),
+        kind: lifeboat::repo::BackupKind::Volume,
+        origin: Default::default(),
+        tags: vec![],
+        run_id: None,
+        facts: Default::default(),
+    };
+    let m = lifeboat::steps::transfer::store_volume(d, repo.clone(), &vol, new, |_| {})
+        .await
+        .unwrap();
+    (vol, repo, m.id)
+}
+
+/// Deliverable 8: only the named subtree is replaced by the backup's; every
+/// other file keeps its contents and its mtime.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_of_some_paths_replaces_them_and_leaves_everything_else() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (vol, repo, id) = backed_up_volume(&d, &mut clean, dir.path()).await;
+    in_volume(
+        &vol,
+        "echo x-changed > /data/a/x && echo new > /data/a/new && echo z-changed > /data/b/z \
+         && touch -d '2021-05-06 07:08:09' /data/b/z && mkdir /data/c && echo newer > /data/c/newer \
+         && rm /data/a/nnn*",
+    );
+    let before = files_of(&vol);
+    let untouched = |listing: &str| -> Vec<String> {
+        listing
+            .lines()
+            .filter(|l| !l.starts_with("./a/"))
+            .map(str::to_string)
+            .collect()
+    };
+    lifeboat::steps::transfer::restore_paths(&d, repo, &vol, id, None, vec!["a".into()], |_, _| {})
+        .await
+        .unwrap();
+    let after = files_of(&vol);
+    // Outside `a`: byte for byte and mtime for mtime as before.
+    assert_eq!(
+        untouched(&after),
+        untouched(&before),
+        "{before}\n---\n{after}"
+    );
+    assert!(
+        after.contains("./b/z 1620284889.0000000000 z-changed"),
+        "{after}"
+    );
+    assert!(after.contains("./c/newer"), "{after}");
+    // Inside `a`: the backup's, with its mtime; what the backup lacks is gone.
+    // (Names over 100 bytes travel in PAX headers, kept with their entry.)
+    let a: Vec<&str> = after.lines().filter(|l| l.starts_with("./a/")).collect();
+    assert_eq!(a.len(), 3, "{after}");
+    assert!(
+        a[0].starts_with("./a/nnnn") && a[0].ends_with(" long-a"),
+        "{after}"
+    );
+    assert!(
+        a[1].starts_with("./a/x 1577934245.0000000000 x-backed-up"),
+        "{after}"
+    );
+    assert!(
+        a[2].starts_with("./a/y ") && a[2].ends_with(" y"),
+        "{after}"
+    );
+    no_helpers_left(&vol).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_that_matches_nothing_in_the_backup_is_refused_with_the_volume_untouched() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (vol, repo, id) = backed_up_volume(&d, &mut clean, dir.path()).await;
+    in_volume(&vol, "echo x-changed > /data/a/x && echo new > /data/a/new");
+    let before = listing(&vol);
+    let files = files_of(&vol);
+    let e = lifeboat::steps::transfer::restore_paths(
+        &d,
+        repo,
+        &vol,
+        id,
+        None,
+        vec!["a".into(), "appendonlydir".into()],
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.untouched, "{e:?}");
+    assert!(
+        e.message
+            .contains("`appendonlydir` match(es) nothing in backup"),
+        "{}",
+        e.message
+    );
+    assert_eq!(listing(&vol), before);
+    assert_eq!(files_of(&vol), files);
+    no_helpers_left(&vol).await;
+}
+
+// ------------------------------------------------------------- volume.run
+
+fn plan_of(yaml: &str) -> lifeboat::plan::Plan {
+    use lifeboat::compile::compiler::{Failure, Options, compile};
+    let source = lifeboat::runbook::source::Source::new("t.yaml", yaml.to_string());
+    match compile(&source, &Options::default()) {
+        Ok(plan) => plan,
+        Err(Failure::Invalid(d)) => panic!("{yaml}\n{d:#?}"),
+        Err(Failure::Usage(u)) => panic!("{u:?}"),
+    }
+}
+
+/// Runs step `s` of a runbook on `volume` (target `data`) with the real executor.
+async fn run_step(
+    volume: &str,
+    step: &str,
+) -> Result<lifeboat::engine::Outputs, lifeboat::engine::StepError> {
+    let dir = tempfile::tempdir().unwrap();
+    run_step_in(dir.path(), volume, step).await
+}
+
+/// [`run_step`] with the repository at `dir`.
+async fn run_step_in(
+    dir: &std::path::Path,
+    volume: &str,
+    step: &str,
+) -> Result<lifeboat::engine::Outputs, lifeboat::engine::StepError> {
+    use lifeboat::engine::{Call, Executor};
+    use lifeboat::steps::{Ports, Real};
+    let plan = plan_of(&format!(
+        "runbook: t\ntargets:\n  data: {{ volume: {volume} }}\nsteps:\n  - {step}\n"
+    ));
+    let s = plan.steps.iter().find(|s| s.id == "s").unwrap();
+    let ports = Ports {
+        docker: std::sync::Arc::new(docker().await),
+        repo: std::sync::Arc::new(lifeboat::repo::LocalRepo::open(dir).unwrap()),
+        http: std::sync::Arc::new(lifeboat::runtime::ports::real::Reqwest::new()),
+        yes: true,
+        remote: None,
+        workdir: dir.to_path_buf(),
+        retention: Default::default(),
+        restore_from: Default::default(),
+        push_new: false,
+        dry: None,
+    };
+    let call = Call {
+        run_id: format!("volume-run-{}", std::process::id()),
+        step: "s".into(),
+        kind: s.kind.clone(),
+        args: s.args.clone(),
+        backup: None,
+        undo: false,
+        attempt: 1,
+        unsafe_ok: true,
+    };
+    let real = Real::new(ports, &plan);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    real.execute(call, tx).await
+}
+
+/// One-off containers of lifeboat's on `volume` still there.
+fn oneoffs(volume: &str) -> String {
+    cli(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=lifeboat.oneoff=1",
+        "--filter",
+        &format!("volume={volume}"),
+        "--format",
+        "{{.Names}}",
+    ])
+}
+
+fn volume_run(vol: &str, extra: &str, command: &str) -> String {
+    let _ = vol;
+    format!(
+        "{{ id: s, uses: volume.run, unsafe: test, {extra}with: {{ image: '{STACK}', \
+         volumes: {{ data: /vol }}, shell: true, command: \"{command}\" }} }}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_run_changes_the_volume_reports_its_output_and_leaves_no_container() {
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("run"));
+    cli(&["volume", "create", &vol]);
+    let out = run_step(
+        &vol,
+        &volume_run(
+            &vol,
+            "",
+            "echo marker > /vol/marker; echo out; echo err >&2; ls /sys/class/net",
+        ),
+    )
+    .await
+    .unwrap();
+    // No network but the loopback.
+    assert_eq!(out["stdout"], "out\nlo\n", "{out:?}");
+    assert_eq!(out["stderr"], "err\n");
+    assert_eq!(out["exit_code"], 0);
+    assert!(files_of(&vol).contains("./marker"), "{}", files_of(&vol));
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+
+    // A failing command: the step fails, and the container is gone too.
+    let e = run_step(&vol, &volume_run(&vol, "", "echo broken >&2; exit 3"))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains('3'), "{}", e.message);
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+
+    // `readonly: true` mounts the volume read-only.
+    let out = run_step(
+        &vol,
+        &volume_run(
+            &vol,
+            "readonly: true, ",
+            "touch /vol/x 2>/dev/null && echo wrote || echo refused",
+        )
+        .replace(", unsafe: test", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["stdout"], "refused\n");
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+    no_helpers_left(&vol).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_run_cut_off_by_its_timeout_still_removes_its_container() {
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("runcut"));
+    cli(&["volume", "create", &vol]);
+    let step = volume_run(&vol, "", "sleep 60").replace("id: s,", "id: s, description: cut,");
+    let cut = tokio::time::timeout(Duration::from_secs(5), run_step(&vol, &step)).await;
+    assert!(cut.is_err(), "the command ran to its end: {cut:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !oneoffs(&vol).is_empty() {
+        assert!(Instant::now() < deadline, "left behind: {}", oneoffs(&vol));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_run_refuses_a_missing_image_without_pulling_and_a_volume_in_use() {
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("runref"));
+    cli(&["volume", "create", &vol]);
+    let absent = "lifeboat-test/absent:never";
+    let step = volume_run(&vol, "", "echo hi > /vol/x").replace(STACK, absent);
+    let e = run_step(&vol, &step).await.unwrap_err();
+    assert!(e.untouched, "{e:?}");
+    assert!(
+        e.message.contains(absent)
+            && e.message.contains("never pulls")
+            && e.message.contains("docker images")
+            && e.message.contains("docker load"),
+        "{}",
+        e.message
+    );
+    assert!(
+        !cli_ok(&["image", "inspect", absent]),
+        "the image was pulled"
+    );
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+
+    let user = clean.container(&unique("runuser"));
+    run(
+        &user,
+        &["-v", &format!("{vol}:/data")],
+        STACK,
+        &["sleep", "infinity"],
+    );
+    let e = run_step(&vol, &volume_run(&vol, "", "echo hi > /vol/x"))
+        .await
+        .unwrap_err();
+    assert!(e.untouched, "{e:?}");
+    assert!(
+        e.message.contains("in use") && e.message.contains(&user),
+        "{}",
+        e.message
+    );
+    assert!(!files_of(&vol).contains("./x"));
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+}
+
+/// The kind itself (through the real executor): `paths:` as written in a
+/// runbook, a path that is not in the backup refused untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_volume_restore_step_restores_its_paths_and_refuses_a_missing_one() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (vol, _repo, id) = backed_up_volume(&d, &mut clean, dir.path()).await;
+    in_volume(
+        &vol,
+        "echo x-changed > /data/a/x && echo new > /data/a/new && echo z-changed > /data/b/z",
+    );
+    let step = |paths: &str| {
+        format!(
+            "{{ id: s, uses: volume.restore, unsafe: test, with: {{ volume: data, backup: {id}, \
+             paths: {paths} }} }}"
+        )
+    };
+    let files = files_of(&vol);
+    let e = run_step_in(dir.path(), &vol, &step("[a, nowhere/else]"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.untouched && e.message.contains("`nowhere/else` match(es) nothing"),
+        "{e:?}"
+    );
+    assert_eq!(files_of(&vol), files);
+    let out = run_step_in(dir.path(), &vol, &step("[./a/]"))
+        .await
+        .unwrap();
+    assert_eq!(out["backup_id"], serde_json::json!(id));
+    let after = files_of(&vol);
+    assert!(
+        after.contains("x-backed-up") && !after.contains("./a/new"),
+        "{after}"
+    );
+    assert!(after.contains("z-changed"), "{after}");
+    no_helpers_left(&vol).await;
+}
+
+/// A one-off left behind by a process that is gone (killed before it could
+/// remove it) is removed when the next one is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_off_left_by_a_dead_process_is_removed_by_the_next_one() {
+    let mut clean = Cleanup::default();
+    let vol = clean.volume(&unique("runstale"));
+    cli(&["volume", "create", &vol]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dead = (4_000_000..4_194_304)
+        .find(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .unwrap();
+    let left = clean.container(&format!("lifeboat-run-{}", unique("stale")));
+    cli(&[
+        "create",
+        "--name",
+        &left,
+        "--label",
+        "lifeboat.oneoff=1",
+        "--label",
+        &format!("lifeboat.oneoff.owner={}/{dead}/gone", host.trim()),
+        "-v",
+        &format!("{vol}:/data"),
+        STACK,
+        "true",
+    ]);
+    assert_eq!(oneoffs(&vol), left);
+    run_step(&vol, &volume_run(&vol, "", "true")).await.unwrap();
+    assert!(oneoffs(&vol).is_empty(), "{}", oneoffs(&vol));
+}

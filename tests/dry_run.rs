@@ -220,6 +220,26 @@ const ROWS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "volume.restore",
+        "  - { id: a, uses: container.stop, with: { container: redis } }\n  - { id: g, uses: volume.backup, needs: [a], with: { volume: data, tags: [safety] } }\n  - { id: s, uses: volume.restore, needs: [g], with: { volume: data, backup: latest, paths: [appendonly.aof] } }\n",
+        &[
+            "a: stop container `shop-redis-1` (SIGTERM, SIGKILL after 30s)",
+            "g: write a backup of `shop_data` (volume archive) tagged safety to <repo>",
+            "g: copy backup <id> to s3://bucket/lifeboat",
+            "s: replace `appendonly.aof` of volume `shop_data` with the backup's (2.0 KiB), leaving the rest",
+        ],
+    ),
+    (
+        "volume.run",
+        "  - { id: a, uses: container.stop, with: { container: redis } }\n  - { id: g, uses: volume.backup, needs: [a], with: { volume: data, tags: [safety] } }\n  - { id: s, uses: volume.run, needs: [g], with: { image: 'redis:7', volumes: { data: /data }, command: [redis-check-aof, --fix, /data/appendonly.aof] } }\n",
+        &[
+            "a: stop container `shop-redis-1` (SIGTERM, SIGKILL after 30s)",
+            "g: write a backup of `shop_data` (volume archive) tagged safety to <repo>",
+            "g: copy backup <id> to s3://bucket/lifeboat",
+            "s: run `redis-check-aof --fix /data/appendonly.aof` in a new container of image `redis:7` with `shop_data` at /data, then remove it",
+        ],
+    ),
+    (
         "exec.backup",
         "  - { id: s, uses: exec.backup, with: { container: redis, command: [dump], name: db } }\n",
         &[

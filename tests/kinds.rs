@@ -146,7 +146,8 @@ fn a_destructive_kind_says_what_it_destroys_and_how_it_is_undone() {
             lifeboat::model::kind_spec::Subject::Target(a)
             | lifeboat::model::kind_spec::Subject::Source(a)
             | lifeboat::model::kind_spec::Subject::ContainerData(a)
-            | lifeboat::model::kind_spec::Subject::ComposeVolumes(a) => a,
+            | lifeboat::model::kind_spec::Subject::ComposeVolumes(a)
+            | lifeboat::model::kind_spec::Subject::Volumes(a) => a,
         };
         assert!(
             spec.arg(arg).is_some_and(|a| a.required),
@@ -185,6 +186,12 @@ fn effects_follow_the_arguments() {
         Effect::Mutate
     );
     assert_eq!(effect("container.exec", json!({}), None), Effect::Mutate);
+    assert_eq!(effect("volume.run", json!({}), None), Effect::Destroy);
+    assert_eq!(
+        effect("volume.run", json!({}), Some(false)),
+        Effect::Destroy
+    );
+    assert_eq!(effect("volume.run", json!({}), Some(true)), Effect::Read);
     assert_eq!(
         effect("container.exec", json!({}), Some(true)),
         Effect::Read
@@ -359,6 +366,18 @@ const PREDICTIONS: &[(&str, &str, Predicted)] = &[
         Predicted::Fails("no `latest` backup of `shop_fresh`"),
     ),
     (
+        "volume.run",
+        "{ id: s, uses: volume.run, readonly: true, with: { image: 'redis:7', volumes: { fresh: /data }, command: [redis-check-aof, /data/x] } }",
+        Predicted::Nothing,
+    ),
+    (
+        "volume.run",
+        "{ id: s, uses: volume.run, unsafe: test, with: { image: 'redis:7', volumes: { data: /data }, command: [redis-check-aof, --fix, /data/x] } }",
+        Predicted::Fails(
+            "volume `shop_data` is mounted by running container(s) shop-redis-1, which no step before it stops",
+        ),
+    ),
+    (
         "exec.backup",
         "{ id: s, uses: exec.backup, with: { container: redis, command: [dump], name: db } }",
         Predicted::Nothing,
@@ -462,8 +481,98 @@ fn every_kind_s_plan_prediction_is_exercised_against_a_world() {
         assert!(covered.contains(name), "no prediction row for {name}");
     }
     // A prediction of another source names `from:` only where the kind has it.
-    let exec = plan(&format!("  - {}\n", PREDICTIONS[14].1));
+    let other = PREDICTIONS
+        .iter()
+        .find(|(k, s, _)| *k == "exec.restore" && s.contains("b-data-1"))
+        .unwrap();
+    let exec = plan(&format!("  - {}\n", other.1));
     assert!(!exec.predicted_failures[0].reason.contains("from:"));
+}
+
+/// A step that needs a volume to itself is not predicted to fail when a step
+/// before it stops the container that mounts it; one on another branch does not count.
+#[test]
+fn a_volume_in_use_is_predicted_unless_an_earlier_step_stops_its_user() {
+    let run =
+        "uses: volume.run, with: { image: 'redis:7', volumes: { data: /data }, command: [x] } }";
+    let stopped = plan(&format!(
+        "  - {{ id: stop, uses: container.stop, with: {{ container: redis }} }}\n  \
+         - {{ id: g, uses: volume.backup, needs: [stop], with: {{ volume: data }} }}\n  \
+         - {{ id: s, needs: [g], {run}\n"
+    ));
+    assert_eq!(predicted(&stopped), Predicted::Nothing);
+    let elsewhere = plan(&format!(
+        "  - {{ id: stop, uses: container.stop, with: {{ container: redis }} }}\n  \
+         - {{ id: g, uses: volume.backup, with: {{ volume: data }} }}\n  \
+         - {{ id: s, needs: [g], {run}\n"
+    ));
+    assert!(matches!(predicted(&elsewhere), Predicted::Fails(_)));
+    // Started again before it: in use again.
+    let restarted = plan(&format!(
+        "  - {{ id: stop, uses: container.stop, with: {{ container: redis }} }}\n  \
+         - {{ id: g, uses: volume.backup, needs: [stop], with: {{ volume: data }} }}\n  \
+         - {{ id: up, uses: container.start, needs: [g], with: {{ container: redis }} }}\n  \
+         - {{ id: s, needs: [up], {run}\n"
+    ));
+    assert!(matches!(predicted(&restarted), Predicted::Fails(_)));
+    // The plan shows the volume it mounts, resolved and probed.
+    let text = lifeboat::plan::text::render(&stopped);
+    assert!(text.contains("shop_data (exists"), "{text}");
+}
+
+/// A restore of some paths: the plan shows them; its undo restores the
+/// whole safety backup.
+#[test]
+fn a_partial_restore_shows_its_paths_and_is_undone_whole() {
+    let plan = plan(
+        "  - { id: g, uses: volume.backup, with: { volume: data } }\n  \
+         - { id: s, uses: volume.restore, needs: [g], with: { volume: data, backup: latest, \
+         paths: [./appendonlydir/, conf/redis.conf] } }\n",
+    );
+    let step = plan.steps.iter().find(|s| s.id == "s").unwrap();
+    assert_eq!(
+        step.args["paths"],
+        json!(["appendonlydir", "conf/redis.conf"])
+    );
+    let undo = step.undo.as_ref().unwrap();
+    assert_eq!(undo.kind, "volume.restore");
+    assert!(!undo.args.contains_key("paths"), "{undo:?}");
+    let text = lifeboat::plan::text::render(&plan);
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("paths")
+            && l.contains("[appendonlydir, conf/redis.conf]")),
+        "{text}"
+    );
+}
+
+/// One built-in undo restores one volume: a `volume.run` on two guarded
+/// volumes is told to write its `undo:`, and is accepted with one.
+#[test]
+fn a_volume_run_on_several_volumes_needs_its_own_undo() {
+    let steps = "  - { id: g1, uses: volume.backup, with: { volume: data } }\n  \
+                 - { id: g2, uses: volume.backup, with: { volume: other } }\n  \
+                 - { id: s, uses: volume.run, needs: [g1, g2], with: { image: x, \
+                 volumes: { data: /a, other: /b }, command: [x] }";
+    let text = format!("{HEAD}{steps} }}\n");
+    let world = world();
+    let options = Options {
+        world: Some((&world, "table")),
+        ..Options::default()
+    };
+    match compile(&Source::new("table.yaml", text), &options) {
+        Err(Failure::Invalid(d)) => {
+            let all = format!("{d:?}");
+            assert!(
+                all.contains("has no built-in undo for more than one"),
+                "{all}"
+            );
+        }
+        other => panic!("accepted: {:?}", other.map(|p| p.steps.len())),
+    }
+    let plan = plan(&format!(
+        "{steps}, undo: {{ uses: volume.restore, with: {{ volume: data, backup: latest }} }} }}\n"
+    ));
+    assert!(!plan.steps[2].undo.as_ref().unwrap().builtin);
 }
 
 /// Runbooks where each kind with a built-in undo is guarded.
@@ -471,6 +580,7 @@ const GUARDED: &[&str] = &[
     "  - { id: s, uses: container.stop, with: { container: redis } }\n",
     "  - { id: g, uses: volume.backup, with: { volume: data } }\n  - { id: s, uses: container.recreate, needs: [g], with: { container: redis, image: 'redis:8' } }\n",
     "  - { id: g, uses: volume.backup, with: { volume: data } }\n  - { id: s, uses: volume.restore, needs: [g], with: { volume: data, from: other, backup: latest } }\n",
+    "  - { id: g, uses: volume.backup, with: { volume: data } }\n  - { id: s, uses: volume.run, needs: [g], with: { image: 'redis:7', volumes: { data: /data }, command: [redis-check-aof, --fix, /data/x] } }\n",
     "  - { id: g, uses: exec.backup, with: { container: redis, command: [dump], name: db } }\n  - { id: s, uses: exec.restore, needs: [g], with: { container: redis, command: [load], name: db, backup: latest } }\n",
     "  - { id: g, uses: volume.backup, with: { volume: data } }\n  - { id: s, uses: exec.restore, needs: [g], with: { container: redis, command: [load], name: db, backup: latest } }\n",
     "  - { id: g, uses: http.backup, with: { url: 'http://q/s', name: q } }\n  - { id: s, uses: http.restore, needs: [g], with: { url: 'http://q/u', name: q, backup: latest, multipart_field: snapshot } }\n",

@@ -7,12 +7,14 @@ mod header;
 mod path;
 mod pax;
 mod scanner;
+mod select;
 #[cfg(test)]
 mod tests;
 mod tree;
 
 pub use error::ArchiveError;
 pub use scanner::Scanner;
+pub use select::Select;
 
 use serde::{Deserialize, Serialize};
 

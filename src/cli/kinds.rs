@@ -40,15 +40,24 @@ pub fn run(args: Args) -> Result<(), OpError> {
         return Ok(());
     }
     for k in kinds {
-        let effect = match k.effect {
-            Some(Effect::Read) => "reads",
-            Some(Effect::Mutate) => "changes",
-            Some(Effect::Destroy) => "DESTRUCTIVE: needs a safety backup first",
-            None => "changes, unless `readonly: true`",
+        // A kind whose step declares its effect: what it is when undeclared.
+        let undeclared = kinds::get(k.name).map(|kind| kind.effect(&Default::default(), None));
+        let effect = match (k.effect, undeclared) {
+            (Some(Effect::Read), _) => "reads",
+            (Some(Effect::Mutate), _) => "changes",
+            (Some(Effect::Destroy), _) => "DESTRUCTIVE: needs a safety backup first",
+            (None, Some((Effect::Destroy, _))) => {
+                "DESTRUCTIVE unless `readonly: true`: needs a safety backup first"
+            }
+            (None, _) => "changes, unless `readonly: true`",
+        };
+        let category = match (k.effect, undeclared) {
+            (None, Some((_, category))) => category,
+            _ => k.category,
         };
         outln!(
             "{} {}  ({effect})\n    {}",
-            k.category.symbol(),
+            category.symbol(),
             k.name,
             k.summary
         );

@@ -10,6 +10,7 @@ use super::params::first_line;
 use super::targets::{TargetKind, Targets};
 use crate::model::duration::parse_duration;
 use crate::model::kind_spec::{ArgType, KindSpec};
+use crate::model::volume_path;
 use crate::repo::retention::{RetentionDuration, TagList, parse_time_zone};
 use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::position_index::{PositionIndex, child_path};
@@ -249,6 +250,8 @@ impl ValueCx<'_, '_> {
                 }
                 _ => self.wrong_type(path, ty, value),
             },
+            ArgType::VolumeMounts => self.volume_mounts(value, path, rel),
+            ArgType::VolumePaths => self.volume_paths(value, path, rel),
             ArgType::Str | ArgType::Url | ArgType::BackupRef => {
                 if !matches!(value, Yaml::String(_) | Yaml::Number(_)) {
                     return self.wrong_type(path, ty, value);
@@ -453,6 +456,107 @@ impl ValueCx<'_, '_> {
             ArgType::Expect(keys) => self.expect(keys, value, path),
             ArgType::Any => self.any(value, path, rel),
         }
+    }
+
+    /// `paths:` of a partial restore: relative, inside the volume, not
+    /// inside one another; a template is checked when it is rendered.
+    fn volume_paths(&mut self, value: &Yaml, path: &str, rel: &str) -> Option<Json> {
+        let Yaml::Sequence(items) = value else {
+            return self.wrong_type(path, ArgType::VolumePaths, value);
+        };
+        if items.is_empty() {
+            return self.error(
+                path,
+                format!("`{}` is empty", self.arg),
+                Some("name at least one path, or leave it out to restore the whole volume".into()),
+            );
+        }
+        let mut list = Vec::new();
+        let mut checked: Vec<(String, String)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let (item_path, item_rel) = (format!("{path}[{i}]"), format!("{rel}[{i}]"));
+            if !matches!(item, Yaml::String(_) | Yaml::Number(_)) {
+                self.wrong_type(&item_path, ArgType::Str, item);
+                continue;
+            }
+            let Some(text) = self.text(item, &item_path, &item_rel) else {
+                continue;
+            };
+            if self.out.templates.contains_key(&item_rel) {
+                list.push(Json::String(text));
+                continue;
+            }
+            match volume_path::relative(&text) {
+                Ok(p) => {
+                    checked.push((p.clone(), item_path));
+                    list.push(Json::String(p));
+                }
+                Err(e) => {
+                    self.error(&item_path, format!("bad path in `{}`", self.arg), Some(e));
+                }
+            }
+        }
+        let names: Vec<String> = checked.iter().map(|(p, _)| p.clone()).collect();
+        if let Some((inner, outer)) = volume_path::overlap(&names) {
+            let message = format!(
+                "`{}` is inside `{}`, also in `{}`",
+                names[inner], names[outer], self.arg
+            );
+            let at = checked[inner].1.clone();
+            return self.error(&at, message, Some("name it once".into()));
+        }
+        Some(Json::Array(list))
+    }
+
+    /// `volumes:` of a one-off container: volume target → absolute mount point.
+    fn volume_mounts(&mut self, value: &Yaml, path: &str, rel: &str) -> Option<Json> {
+        let Yaml::Mapping(map) = value else {
+            return self.wrong_type(path, ArgType::VolumeMounts, value);
+        };
+        if map.is_empty() {
+            return self.error(
+                path,
+                format!("`{}` is empty", self.arg),
+                Some("mount at least one volume target, e.g. { redis-data: /data }".into()),
+            );
+        }
+        let mut out = serde_json::Map::new();
+        let mut seen: Vec<String> = Vec::new();
+        for (k, v) in map {
+            let key_path = child_path(path, k.as_str().unwrap_or_default());
+            let Some(Json::String(target)) = self.target(ArgType::Volume, k, &key_path) else {
+                continue;
+            };
+            if !matches!(v, Yaml::String(_)) {
+                self.wrong_type(&key_path, ArgType::Str, v);
+                continue;
+            }
+            let Some(text) = self.text(v, &key_path, &child_path(rel, &target)) else {
+                continue;
+            };
+            let mount = if self.out.templates.contains_key(&child_path(rel, &target)) {
+                text
+            } else {
+                match volume_path::mount_point(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.error(&key_path, format!("bad mount path for `{target}`"), Some(e));
+                        continue;
+                    }
+                }
+            };
+            if seen.contains(&mount) {
+                self.error(
+                    &key_path,
+                    format!("two volumes are mounted at `{mount}`"),
+                    Some("give each volume its own path".into()),
+                );
+                continue;
+            }
+            seen.push(mount.clone());
+            out.insert(target, Json::String(mount));
+        }
+        Some(Json::Object(out))
     }
 
     fn target(&mut self, ty: ArgType, value: &Yaml, path: &str) -> Option<Json> {

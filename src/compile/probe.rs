@@ -2,12 +2,15 @@
 //! probe results a reviewer sees, the warnings, and the fingerprint that
 //! `apply` compares.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value as Json;
 
 use sha2::{Digest, Sha256};
 
 use super::targets::{Target as RunbookTarget, TargetKind, Targets};
-use crate::kinds::{self, Prediction};
+use crate::kinds::{self, Before, Prediction};
+use crate::model::kind_spec::ArgType;
 use crate::model::size::bytes;
 use crate::model::world::{Container, World};
 use crate::plan::plan::{Observation, PredictedFailure, Step, Target, Touch, WorldInfo};
@@ -44,17 +47,29 @@ impl<'a> Prober<'a> {
             t.state = self.container(target).map(|c| c.observed_state());
         }
         let mut conditional_steps: Vec<String> = Vec::new();
+        // Step id → the containers stopped once it finished (`Before`).
+        let mut stopped_after: HashMap<String, BTreeSet<String>> = HashMap::new();
         for step in steps.iter_mut() {
-            let target_args: Vec<(String, String)> = step
-                .args
-                .iter()
-                .filter_map(|(arg, v)| {
-                    let name = v.as_str()?;
-                    let is_target_arg = matches!(arg.as_str(), "container" | "volume" | "from");
-                    (is_target_arg && self.targets.contains_key(name))
-                        .then(|| (arg.clone(), name.to_string()))
-                })
-                .collect();
+            let kind = kinds::get(&step.kind);
+            let mounts = |arg: &str| {
+                kind.and_then(|k| k.spec().arg(arg))
+                    .is_some_and(|a| a.ty == ArgType::VolumeMounts)
+            };
+            let mut target_args: Vec<(String, String)> = Vec::new();
+            for (arg, v) in &step.args {
+                let is_target_arg = matches!(arg.as_str(), "container" | "volume" | "from");
+                match v {
+                    Json::String(name) if is_target_arg && self.targets.contains_key(name) => {
+                        target_args.push((arg.clone(), name.clone()));
+                    }
+                    Json::Object(map) if mounts(arg) => target_args.extend(
+                        map.keys()
+                            .filter(|name| self.targets.contains_key(*name))
+                            .map(|name| (arg.clone(), name.clone())),
+                    ),
+                    _ => {}
+                }
+            }
             for (arg, name) in target_args {
                 let target = &self.targets[&name];
                 let (resolved, probe) = self.probe(target);
@@ -75,10 +90,27 @@ impl<'a> Prober<'a> {
                     probe: Some(probe),
                 });
             }
-            let prediction = match kinds::get(&step.kind) {
-                Some(kind) => kind.predict(step, self.world, self.targets),
+            let mut before = Before::default();
+            for need in &step.needs {
+                before
+                    .stopped
+                    .extend(stopped_after.get(need).into_iter().flatten().cloned());
+            }
+            let prediction = match kind {
+                Some(kind) => kind.predict(step, self.world, self.targets, &before),
                 None => Prediction::default(),
             };
+            let container = step.touches.iter().find(|t| t.arg == "container");
+            match (kind.and_then(|k| k.leaves_container_running()), container) {
+                (Some(false), Some(t)) => {
+                    before.stopped.insert(t.resolved.clone());
+                }
+                (Some(true), Some(t)) => {
+                    before.stopped.remove(&t.resolved);
+                }
+                _ => {}
+            }
+            stopped_after.insert(step.id.clone(), before.stopped);
             self.observed.extend(prediction.observed);
             step.backup = prediction.backup;
             let found = prediction.failures;

@@ -72,6 +72,12 @@ fn arg_schema(ty: ArgType) -> Json {
         ArgType::Volumes | ArgType::StrList => {
             json!({ "type": "array", "items": { "type": ["string", "number"] } })
         }
+        ArgType::VolumePaths => {
+            json!({ "type": "array", "items": { "type": "string", "pattern": "^[^/]" }, "minItems": 1 })
+        }
+        ArgType::VolumeMounts => {
+            json!({ "type": "object", "additionalProperties": { "type": "string", "pattern": "^(/|\\{\\{)" }, "minProperties": 1 })
+        }
         ArgType::Int => json!({ "type": "integer" }),
         ArgType::Count => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
         ArgType::Bool => json!({ "type": "boolean" }),

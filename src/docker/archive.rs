@@ -85,6 +85,38 @@ pub struct VolumeRoom {
 const PARTLY_WRITTEN: &str = "the volume was emptied and is now partly written; the run's \
      rollback puts back its safety backup, or `lifeboat resume <run-id>` restores it again";
 
+/// What a partial restore that failed while extracting left behind.
+const PARTLY_REPLACED: &str = "the paths restored were removed from the volume and are now \
+     partly written (the rest of the volume is as it was); the run's rollback puts back its \
+     safety backup, or `lifeboat resume <run-id>` restores them again";
+
+/// For each path `p`: an empty file `data/p`, then a directory `data/p/`.
+/// The engine removes whatever is at `p` for the file, then the file for
+/// the directory: `p` is left an empty directory (parents made as needed),
+/// which the backup's entries under `p` then fill (or replace, for a file).
+/// No end-of-archive marker: the backup's entries follow.
+fn clearing_tar(paths: &[String]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for p in paths {
+        for (ty, mode, name) in [
+            (tar::EntryType::Regular, 0o600, format!("data/{p}")),
+            (tar::EntryType::Directory, 0o700, format!("data/{p}/")),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(ty);
+            h.set_size(0);
+            h.set_mode(mode);
+            h.set_mtime(0);
+            b.append_data(&mut h, name, std::io::empty())
+                .expect("writing to a Vec cannot fail");
+        }
+    }
+    let mut tar = b.into_inner().expect("writing to a Vec cannot fail");
+    // into_inner() ends the archive with two zero blocks: not yet.
+    tar.truncate(tar.len() - 1024);
+    tar
+}
+
 /// A tar holding one empty regular file `data`: extracted at `/` over the
 /// mount point, the engine empties the directory, then fails on the mount itself.
 fn emptying_tar() -> Vec<u8> {
@@ -154,7 +186,6 @@ impl Docker {
         helper: &str,
         tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     ) -> Result<(), DockerError> {
-        let what = format!("restoring volume `{volume}`");
         // 1. Empty it.
         let options = UploadToContainerOptionsBuilder::default()
             .path("/")
@@ -188,7 +219,42 @@ impl Docker {
                 ),
             ));
         }
-        // 3. Extract, remembering why the source stream failed, if it does.
+        // 3. Extract.
+        self.extract(volume, helper, tar, PARTLY_WRITTEN).await
+    }
+
+    /// Replaces the named paths of the volume (relative to its root, checked,
+    /// not inside one another) with what `tar` holds under them (entries
+    /// `data/<path>...`, an archive a backup's tar scan accepted, filtered
+    /// by [`crate::archive::Select`]); nothing else in the volume is
+    /// touched. Each path is first replaced by an empty directory, in the
+    /// same extraction: an entry over a directory removes it, a directory
+    /// over a file removes the file. The helper is removed afterwards.
+    pub async fn write_volume_paths(
+        &self,
+        volume: &str,
+        paths: &[String],
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let helper = self.create_helper(volume).await?;
+        let clearing = futures_util::stream::iter([Ok(Bytes::from(clearing_tar(paths)))]);
+        let result = self
+            .extract(volume, &helper.name, clearing.chain(tar), PARTLY_REPLACED)
+            .await;
+        helper.remove().await;
+        result
+    }
+
+    /// Extracts `tar` at `/` of the helper, remembering why the source
+    /// stream failed, if it does; `partly`: what a failure left behind.
+    async fn extract(
+        &self,
+        volume: &str,
+        helper: &str,
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+        partly: &str,
+    ) -> Result<(), DockerError> {
+        let what = format!("restoring volume `{volume}`");
         let source_error: Arc<Mutex<Option<String>>> = Arc::default();
         let seen = source_error.clone();
         let body = tar.inspect_err(move |e| {
@@ -196,7 +262,10 @@ impl Docker {
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert_with(|| e.to_string());
         });
-        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        let options = UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .no_overwrite_dir_non_dir("false")
+            .build();
         let uploaded = self
             .api_with_timeout(LONG_TIMEOUT)
             .upload_to_container(helper, Some(options), bollard::body_try_stream(body))
@@ -208,12 +277,12 @@ impl Docker {
         match (uploaded, source_error) {
             (_, Some(e)) => Err(DockerError::failed(
                 what,
-                format!("reading the archive failed: {e}; {PARTLY_WRITTEN}"),
+                format!("reading the archive failed: {e}; {partly}"),
             )),
             (Ok(()), None) => Ok(()),
             (Err(e), None) => Err(DockerError::failed(
                 what,
-                format!("{}; {PARTLY_WRITTEN}", message_of(&e)),
+                format!("{}; {partly}", message_of(&e)),
             )),
         }
     }

@@ -204,13 +204,13 @@ async fn feed_stdin(
 }
 
 #[derive(Default)]
-struct Capped {
+pub(super) struct Capped {
     buf: Vec<u8>,
-    truncated: bool,
+    pub(super) truncated: bool,
 }
 
 impl Capped {
-    fn push(&mut self, data: &[u8]) {
+    pub(super) fn push(&mut self, data: &[u8]) {
         let room = OUTPUT_CAP - self.buf.len();
         if data.len() > room {
             self.truncated = true;
@@ -218,7 +218,7 @@ impl Capped {
         self.buf.extend_from_slice(&data[..data.len().min(room)]);
     }
 
-    fn into_string(mut self) -> String {
+    pub(super) fn into_string(mut self) -> String {
         if self.truncated {
             // Do not leave half a character at the cut.
             if let Err(e) = std::str::from_utf8(&self.buf)

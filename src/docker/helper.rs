@@ -48,7 +48,7 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn owner() -> String {
+pub(super) fn owner() -> String {
     format!("{}/{}/{}", hostname(), std::process::id(), process_token())
 }
 
@@ -154,7 +154,15 @@ impl Drop for HelperGuard {
     }
 }
 
-fn release(name: &str) {
+/// A container this process uses: never taken for stale.
+pub(super) fn track(name: &str) {
+    live()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string());
+}
+
+pub(super) fn release(name: &str) {
     live()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -214,7 +222,14 @@ impl Docker {
 
     /// Removes helpers left behind by this or a dead process on this host.
     pub(crate) async fn remove_stale_helpers(&self) {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{HELPER_LABEL}=1")])]);
+        self.remove_stale(HELPER_LABEL, OWNER_LABEL).await;
+    }
+
+    /// Removes containers labelled `label=1` whose owner (`owner_label`) is
+    /// this process but that it no longer uses, or a process on this host
+    /// that is gone.
+    pub(super) async fn remove_stale(&self, label: &str, owner_label: &str) {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{label}=1")])]);
         let list = match self
             .api
             .list_containers(Some(
@@ -236,13 +251,13 @@ impl Docker {
                 continue;
             };
             let name = name.trim_start_matches('/');
-            let owner_label = c
+            let owner = c
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(OWNER_LABEL))
+                .and_then(|l| l.get(owner_label))
                 .map(String::as_str);
-            if is_stale(owner_label, name) {
-                tracing::debug!("removing stale helper container {name}");
+            if is_stale(owner, name) {
+                tracing::debug!("removing stale container {name}");
                 remove_helper(self, name).await;
             }
         }

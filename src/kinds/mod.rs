@@ -30,6 +30,7 @@ mod volume_backup;
 mod volume_create;
 mod volume_remove;
 mod volume_restore;
+mod volume_run;
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
@@ -43,7 +44,7 @@ use crate::plan::plan::{Step, Undo};
 use crate::runtime::Ctx;
 use crate::runtime::compose::Created;
 
-pub use predict::Prediction;
+pub use predict::{Before, Prediction};
 pub use undo::{Guard, UndoError};
 
 /// A step's checked arguments, as the plan holds them.
@@ -122,7 +123,15 @@ pub trait Kind: Send + Sync {
 
     /// What the plan can say about the step in a world: the backup it
     /// would read, what it observed, the failures it can already see.
-    fn predict(&self, step: &Step, world: &World, targets: &Targets) -> Prediction {
+    /// `before`: what the steps it needs leave behind.
+    fn predict(
+        &self,
+        step: &Step,
+        world: &World,
+        targets: &Targets,
+        before: &Before,
+    ) -> Prediction {
+        let _ = before;
         predict::backup(self, step, world, targets, None)
     }
 
@@ -155,6 +164,7 @@ static ALL: &[&dyn Kind] = &[
     &volume_remove::VolumeRemove,
     &volume_backup::VolumeBackup,
     &volume_restore::VolumeRestore,
+    &volume_run::VolumeRun,
     &exec_backup::ExecBackup,
     &exec_restore::ExecRestore,
     &http_request::HttpRequest,
@@ -242,6 +252,14 @@ fn subject_keys(spec: &KindSpec, args: &ArgMap, targets: &Targets) -> Option<Vec
             }
             Some(target.volumes.iter().cloned().map(Key::Target).collect())
         }
+        Subject::Volumes(arg) => Some(
+            args.get(arg)?
+                .as_object()?
+                .keys()
+                .filter_map(|name| targets.get_key_value(name))
+                .map(|(name, _)| Key::Target(name.clone()))
+                .collect(),
+        ),
         Subject::Source(arg) => Some(vec![Key::Source(args.get(arg)?.as_str()?.to_string())]),
         Subject::ComposeVolumes(arg) => {
             // Compose names a project's volumes `<project>_<name>`, with the

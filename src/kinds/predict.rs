@@ -2,6 +2,8 @@
 //! §3): the backup `backup:` resolves to, and the failures already visible
 //! (no such backup, a backup of another source).
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
 use serde_json::Value as Json;
 
@@ -11,6 +13,15 @@ use crate::model::target::Targets;
 use crate::model::world::{Backup, RUN_PREFIX, Unresolved, World};
 use crate::plan::plan::{BackupChoice, Observation, PredictedFailure, Step};
 use crate::template::is_template;
+
+/// What the steps a step needs (directly or not) leave behind, as far as
+/// the plan can tell from their kinds.
+#[derive(Debug, Default, Clone)]
+pub struct Before {
+    /// Containers (as the world names them) an earlier step stops and no
+    /// later one of them starts again.
+    pub stopped: BTreeSet<String>,
+}
 
 /// What the plan learns about one step.
 #[derive(Debug, Default)]
@@ -125,4 +136,16 @@ fn describe_backup(b: &Backup, now: Timestamp) -> String {
         age(now, b.created_at),
         bytes(b.stored_bytes)
     )
+}
+
+/// Running containers that mount `volume` in the world and that no earlier
+/// step stops: a step that needs the volume to itself will be refused.
+pub fn running_users(world: &World, volume: &str, before: &Before) -> Vec<String> {
+    world
+        .containers
+        .iter()
+        .filter(|c| c.state == "running" && c.mounts.iter().any(|m| m.volume == volume))
+        .filter(|c| !before.stopped.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect()
 }

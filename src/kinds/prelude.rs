@@ -7,7 +7,7 @@ pub use serde_json::{Value as Json, json};
 
 pub use super::args::{EXEC_EXPECT, HTTP_EXPECT, METHOD, WAIT};
 pub use super::undo::{arg, builtin, restore_from_guard};
-pub use super::{ArgMap, Guard, Kind, Prediction, UndoError};
+pub use super::{ArgMap, Before, Guard, Kind, Prediction, UndoError};
 pub use crate::engine::{Outputs, StepError};
 pub use crate::model::kind_spec::{ArgType, Category, Effect, KindSpec, Subject, def, opt, req};
 pub use crate::model::target::Targets;

@@ -1,6 +1,8 @@
-//! `volume.restore`: verify a backup's sha256, empty the volume, extract the backup into it.
+//! `volume.restore`: verify a backup's sha256, empty the volume, extract the backup into it;
+//! with `paths:`, replace only those paths of the volume with the backup's.
 
 use super::prelude::*;
+use crate::model::volume_path;
 
 pub struct VolumeRestore;
 
@@ -17,6 +19,12 @@ pub static SPEC: KindSpec = KindSpec {
             ArgType::Volume,
             "restore another volume's backups (default: this volume's)",
         ),
+        opt(
+            "paths",
+            ArgType::VolumePaths,
+            "restore only these paths (relative to the volume's root; each replaced by the \
+             backup's, the rest of the volume left as it is)",
+        ),
     ],
     outputs: &["backup_id"],
     subject: Some(Subject::Target("volume")),
@@ -32,12 +40,17 @@ impl Kind for VolumeRestore {
         Box::pin(run(ctx))
     }
 
-    /// Restores the safety backup that guards it.
+    /// Restores the safety backup that guards it (the whole volume, also
+    /// after a restore of some paths).
     fn undo(&self, step: &Step, guards: &[Guard]) -> Result<Option<Undo>, UndoError> {
-        Ok(restore_from_guard(step, guards, &["backup", "from"]))
+        Ok(restore_from_guard(
+            step,
+            guards,
+            &["backup", "from", "paths"],
+        ))
     }
 
-    fn predict(&self, step: &Step, world: &World, targets: &Targets) -> Prediction {
+    fn predict(&self, step: &Step, world: &World, targets: &Targets, _: &Before) -> Prediction {
         super::predict::backup(
             self,
             step,
@@ -66,27 +79,27 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
         (Some(pinned), false) => ctx.ahead.take(&ctx.call.step, pinned).await,
         _ => None,
     };
+    let paths = paths(ctx)?;
     let id = prepare_restore(ctx, &volume, &source)
         .await
         .map_err(StepError::untouched)?;
     // Nothing touches the volume before the whole backup verified.
     let step = ctx.call.step.clone();
     let events = ctx.events.clone();
-    let manifest = transfer::restore_verified(
-        &*ctx.ports.docker,
-        ctx.ports.repo.clone(),
-        &volume,
-        id,
-        ahead,
-        move |bytes, total| {
-            let _ = events.send(crate::engine::Event::Progress {
-                id: step.clone(),
-                bytes,
-                total: Some(total),
-            });
-        },
-    )
-    .await?;
+    let progress = move |bytes, total| {
+        let _ = events.send(crate::engine::Event::Progress {
+            id: step.clone(),
+            bytes,
+            total: Some(total),
+        });
+    };
+    let (docker_, repo) = (&*ctx.ports.docker, ctx.ports.repo.clone());
+    let manifest = match paths {
+        Some(paths) => {
+            transfer::restore_paths(docker_, repo, &volume, id, ahead, paths, progress).await?
+        }
+        None => transfer::restore_verified(docker_, repo, &volume, id, ahead, progress).await?,
+    };
     // Nothing that uses the volume may run while it is written: a server
     // started in the middle reads half-restored files. The engine settles
     // every step in flight before a rollback, so this only fires when
@@ -103,6 +116,31 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let total = manifest.raw_bytes;
     ctx.progress(total, Some(total));
     Ok(outputs([("backup_id", json!(manifest.id))]))
+}
+
+/// `paths:`, checked again (a template rendered at run time), or `None`:
+/// the whole volume. An undo restores the whole volume.
+fn paths(ctx: &Ctx) -> Result<Option<Vec<String>>, StepError> {
+    if ctx.call.undo || ctx.args.get("paths").is_none() {
+        return Ok(None);
+    }
+    let paths = ctx
+        .args
+        .strings("paths")?
+        .iter()
+        .map(|p| volume_path::relative(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::refused(format!("argument `paths`: {e}")))?;
+    if paths.is_empty() {
+        return Err(StepError::refused("argument `paths` is empty"));
+    }
+    if let Some((inner, outer)) = volume_path::overlap(&paths) {
+        return Err(StepError::refused(format!(
+            "argument `paths`: `{}` is inside `{}`",
+            paths[inner], paths[outer]
+        )));
+    }
+    Ok(Some(paths))
 }
 
 /// Running containers that mount `volume`.

@@ -14,6 +14,10 @@ pub enum ArgType {
     Volume,
     /// A list of volume targets.
     Volumes,
+    /// A mapping of volume targets to where they are mounted (absolute paths).
+    VolumeMounts,
+    /// A list of paths inside a volume, relative to its root (`model::volume_path`).
+    VolumePaths,
     Str,
     Url,
     Int,
@@ -46,6 +50,13 @@ impl ArgType {
             ArgType::Container => "the name of a container target".into(),
             ArgType::Volume => "the name of a volume target".into(),
             ArgType::Volumes => "a list of volume targets".into(),
+            ArgType::VolumeMounts => {
+                "a mapping of volume targets to absolute mount paths, e.g. { redis-data: /data }"
+                    .into()
+            }
+            ArgType::VolumePaths => {
+                "a list of paths relative to the volume's root, e.g. [appendonlydir]".into()
+            }
             ArgType::Str => "a string".into(),
             ArgType::Url => "a URL".into(),
             ArgType::Int => "an integer".into(),
@@ -103,6 +114,9 @@ pub enum Subject {
     /// declares (`volumes: [..]`), or the container itself when it declares
     /// none: a recreated container loses what is not in a volume.
     ContainerData(&'static str),
+    /// The volume targets this argument names: the keys of a mapping
+    /// (`volume.run`'s `volumes:`).
+    Volumes(&'static str),
     /// Every volume of the compose project named by this argument
     /// (`compose.down` with `volumes: true`).
     ComposeVolumes(&'static str),

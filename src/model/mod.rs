@@ -8,4 +8,5 @@ pub mod effect;
 pub mod kind_spec;
 pub mod size;
 pub mod target;
+pub mod volume_path;
 pub mod world;

@@ -165,11 +165,18 @@ fn render_step(out: &mut String, step: &Step) {
             continue;
         }
         let mut text = show(value);
-        if let Some(touch) = step.touches.iter().find(|t| &t.arg == name) {
-            text = format!("{text} → {}", touch.resolved);
-            if let Some(p) = &touch.probe {
-                text = format!("{text} ({p})");
-            }
+        // An argument naming several targets (a mapping of volumes) shows each.
+        let touched: Vec<String> = step
+            .touches
+            .iter()
+            .filter(|t| &t.arg == name)
+            .map(|touch| match &touch.probe {
+                Some(p) => format!("{} ({p})", touch.resolved),
+                None => touch.resolved.clone(),
+            })
+            .collect();
+        if !touched.is_empty() {
+            text = format!("{text} → {}", touched.join(", "));
         }
         if name == "backup"
             && let Some(choice) = &step.backup

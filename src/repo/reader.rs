@@ -69,6 +69,17 @@ impl VerifiedBackup {
         &self.manifest
     }
 
+    /// A second handle on the same verified object (the same open file), to
+    /// read it once more: a partial restore first looks for its paths.
+    pub fn try_clone(&self) -> Result<Self, RepoError> {
+        Ok(Self {
+            manifest: self.manifest.clone(),
+            path: self.path.clone(),
+            file: self.file.try_clone().map_err(RepoError::io(&self.path))?,
+            keys: self.keys.clone(),
+        })
+    }
+
     /// The decompressed bytes. The stored bytes are hashed and (volumes) scanned
     /// again: a tar violation fails the read at once; a sha256 mismatch fails
     /// the read at the end instead of returning `Ok(0)`.

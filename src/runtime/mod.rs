@@ -37,6 +37,8 @@ pub struct Ctx {
     pub created: Arc<compose::Created>,
     /// The backups its restores read, verified while earlier steps run.
     pub ahead: Arc<ahead::Ahead>,
+    /// The step declared `readonly: true` (never for an undo).
+    pub readonly: bool,
 }
 
 impl Ctx {

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ports::{Containers, Repository};
+use crate::archive::Select;
 use crate::engine::StepError;
 use crate::repo::{Manifest, NewBackup, VerifiedBackup};
 
@@ -99,7 +100,7 @@ pub async fn restore_verified(
     ensure_room(docker, volume, &m)
         .await
         .map_err(StepError::untouched)?;
-    let (manifest, stream) = stream_verified(repo, id, verified).await?;
+    let (manifest, stream) = stream_verified(repo, id, verified, None).await?;
     let total = manifest.raw_bytes;
     let (mut moved, mut last) = (0u64, Instant::now());
     let counted = stream.inspect(move |chunk| {
@@ -226,14 +227,16 @@ pub async fn verified_stream(
     ),
     StepError,
 > {
-    stream_verified(repo, id, None).await
+    stream_verified(repo, id, None, None).await
 }
 
-/// [`verified_stream`] of `id`, or of `verified` when it was verified already.
+/// [`verified_stream`] of `id`, or of `verified` when it was verified
+/// already; `select`: only the entries it keeps.
 async fn stream_verified(
     repo: Arc<dyn Repository>,
     id: String,
     verified: Option<VerifiedBackup>,
+    select: Option<Select>,
 ) -> Result<
     (
         Manifest,
@@ -242,23 +245,17 @@ async fn stream_verified(
     StepError,
 > {
     // Nothing was sent anywhere yet: a failure here changed nothing.
-    let verified = match verified.filter(|v| v.manifest().id == id) {
-        Some(v) => v,
-        None => tokio::task::spawn_blocking(move || repo.open_verified(&id))
-            .await
-            .map_err(|e| StepError::refused(format!("verification crashed: {e}")))?
-            .map_err(|e| super::repo(e).untouched())?,
-    };
+    let verified = verify(repo, id, verified).await?;
     let manifest = verified.manifest().clone();
     let mut reader = verified
         .into_reader()
         .map_err(|e| super::repo(e).untouched())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(DEPTH);
     tokio::task::spawn_blocking(move || {
+        let mut select = select;
         loop {
             let mut buf = vec![0u8; CHUNK];
             let n = match read_full(&mut reader, &mut buf) {
-                Ok(0) => return,
                 Ok(n) => n,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
@@ -266,7 +263,21 @@ async fn stream_verified(
                 }
             };
             buf.truncate(n);
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            let chunk = match select.as_mut() {
+                None if n == 0 => return,
+                None => Ok(buf),
+                Some(select) => {
+                    let mut out = Vec::with_capacity(n);
+                    let fed = if n == 0 {
+                        select.finish(&mut out)
+                    } else {
+                        select.feed(&buf, &mut out)
+                    };
+                    fed.map(|()| out).map_err(std::io::Error::other)
+                }
+            };
+            let last = n == 0 || chunk.is_err();
+            if tx.blocking_send(chunk.map(Bytes::from)).is_err() || last {
                 return;
             }
         }
@@ -275,6 +286,136 @@ async fn stream_verified(
         rx.recv().await.map(|item| (item, rx))
     });
     Ok((manifest, stream))
+}
+
+/// Pass 1 over backup `id` (sha256, every tar header), unless `verified`
+/// is that backup, verified already. A failure changed nothing.
+async fn verify(
+    repo: Arc<dyn Repository>,
+    id: String,
+    verified: Option<VerifiedBackup>,
+) -> Result<VerifiedBackup, StepError> {
+    match verified.filter(|v| v.manifest().id == id) {
+        Some(v) => Ok(v),
+        None => tokio::task::spawn_blocking(move || repo.open_verified(&id))
+            .await
+            .map_err(|e| StepError::refused(format!("verification crashed: {e}")))?
+            .map_err(|e| super::repo(e).untouched()),
+    }
+}
+
+/// Repository → verify (sha256, every tar header) → find what `paths`
+/// (relative to the volume's root, checked) select → replace those paths
+/// of the volume with the backup's (`volume.restore` with `paths:`). The
+/// rest of the volume is left as it is. Refused, before the volume is
+/// touched, when the backup does not verify, a path selects nothing, or a
+/// hard link under a path points out of them.
+pub async fn restore_paths(
+    docker: &dyn Containers,
+    repo: Arc<dyn Repository>,
+    volume: &str,
+    id: String,
+    verified: Option<VerifiedBackup>,
+    paths: Vec<String>,
+    mut progress: impl FnMut(u64, u64) + Send + 'static,
+) -> Result<Manifest, StepError> {
+    let verified = verify(repo.clone(), id.clone(), verified).await?;
+    // Pass 2, reading only: what the paths select (the bytes are hashed and
+    // scanned again on the way).
+    let survey = verified
+        .try_clone()
+        .map_err(|e| super::repo(e).untouched())?;
+    let (names, manifest_id) = (paths.clone(), id.clone());
+    let (matched, need) = tokio::task::spawn_blocking(move || select_in(survey, &names))
+        .await
+        .map_err(|e| StepError::refused(format!("reading backup {manifest_id}: {e}")))??;
+    let missing: Vec<String> = paths
+        .iter()
+        .zip(&matched)
+        .filter(|(_, n)| **n == 0)
+        .map(|(p, _)| format!("`{p}`"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(StepError::refused(format!(
+            "{} match(es) nothing in backup {id}; paths are relative to the volume's root \
+             (e.g. `appendonlydir`, not `/data/appendonlydir`); nothing was changed",
+            missing.join(", ")
+        )));
+    }
+    ensure_room_for(docker, volume, &id, need)
+        .await
+        .map_err(StepError::untouched)?;
+    let select = Select::new(VOLUME_ROOT, &paths);
+    let (manifest, stream) = stream_verified(repo, id, Some(verified), Some(select)).await?;
+    let (mut moved, mut last) = (0u64, Instant::now());
+    let counted = stream.inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            moved += c.len() as u64;
+            if last.elapsed() >= PROGRESS_EVERY {
+                last = Instant::now();
+                progress(moved.min(need), need);
+            }
+        }
+    });
+    docker
+        .write_volume_paths(volume, &paths, Box::pin(counted))
+        .await
+        .map_err(|e| StepError::new(format!("restoring {} into {volume}: {e}", manifest.id)))?;
+    Ok(manifest)
+}
+
+/// The top directory of a volume archive's entries.
+const VOLUME_ROOT: &str = "data";
+
+/// Reads a verified backup through a [`Select`] of `paths`: the entries each
+/// path selects, and the data bytes of the files selected.
+fn select_in(backup: VerifiedBackup, paths: &[String]) -> Result<(Vec<u64>, u64), StepError> {
+    let id = backup.manifest().id.clone();
+    let mut reader = backup
+        .into_reader()
+        .map_err(|e| super::repo(e).untouched())?;
+    let mut select = Select::new(VOLUME_ROOT, paths);
+    let (mut buf, mut out) = (vec![0u8; CHUNK], Vec::new());
+    let refuse = |e: String| StepError::refused(format!("reading backup {id}: {e}"));
+    loop {
+        let n = read_full(&mut reader, &mut buf).map_err(|e| refuse(e.to_string()))?;
+        out.clear();
+        if n == 0 {
+            select.finish(&mut out).map_err(|e| refuse(e.to_string()))?;
+            return Ok((select.matched().to_vec(), select.kept_bytes()));
+        }
+        select
+            .feed(&buf[..n], &mut out)
+            .map_err(|e| refuse(e.to_string()))?;
+    }
+}
+
+/// Refuses a partial restore of `need` bytes when the volume's filesystem
+/// has less free room (what the paths hold now is not counted).
+async fn ensure_room_for(
+    docker: &dyn Containers,
+    volume: &str,
+    id: &str,
+    need: u64,
+) -> Result<(), StepError> {
+    use crate::model::size::bytes;
+    let Some(room) = docker
+        .volume_room(volume, need)
+        .await
+        .map_err(super::docker)?
+    else {
+        return Ok(());
+    };
+    if need <= room.free {
+        return Ok(());
+    }
+    Err(StepError::refused(format!(
+        "the paths of backup {id} unpack to {} ({need} bytes), and the filesystem of volume \
+         `{volume}` ({}) has {} free; free space on the Docker host",
+        bytes(need),
+        room.measured.display(),
+        bytes(room.free)
+    )))
 }
 
 /// Fills `buf` as far as the reader allows: fewer, bigger chunks.

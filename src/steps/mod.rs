@@ -37,6 +37,8 @@ pub struct Real {
     created: Arc<Created>,
     /// The backups its restores read, verified while earlier steps run.
     ahead: Arc<Ahead>,
+    /// Steps that only read (`readonly: true`, or a kind that reads).
+    readonly: Arc<std::collections::HashSet<String>>,
 }
 
 /// (step id, backup id) of the volume restores whose backup the plan pinned.
@@ -83,6 +85,13 @@ impl Real {
             running_before: Arc::new(running_before),
             created: Arc::new(Created::new(restored)),
             ahead: Arc::new(Ahead::new(restores_to_verify(plan))),
+            readonly: Arc::new(
+                plan.steps
+                    .iter()
+                    .filter(|s| s.effect == crate::model::effect::Effect::Read)
+                    .map(|s| s.id.clone())
+                    .collect(),
+            ),
         }
     }
 
@@ -131,6 +140,7 @@ impl Executor for Real {
             call.step.clone()
         };
         let ctx = Ctx {
+            readonly: !call.undo && self.readonly.contains(&call.step),
             ports: self.ports.clone(),
             targets: self.targets.clone(),
             // Defaults from the kind's spec: an undo built in is written

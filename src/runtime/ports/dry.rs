@@ -24,8 +24,8 @@ use super::{
     VolumeTar,
 };
 use crate::docker::{
-    ContainerMount, ContainerState, DockerError, ExecOutput, ExecSpec, ProjectObjects, Recreated,
-    VolumeRoom, WaitFor,
+    ContainerMount, ContainerState, DockerError, ExecOutput, ExecSpec, OneOff, ProjectObjects,
+    Recreated, VolumeRoom, WaitFor,
 };
 use crate::model::world::{self, COMPOSE_PROJECT, COMPOSE_SERVICE, World};
 use crate::repo::{
@@ -430,20 +430,56 @@ impl Containers for DryRun {
     /// The tar is read to its end (a restore verifies it on the way).
     fn write_volume<'a>(&'a self, volume: &'a str, tar: TarIn) -> BoxFuture<'a, DockerResult<()>> {
         Box::pin(async move {
-            let mut tar = tar;
-            let mut bytes = 0u64;
-            while let Some(chunk) = tar.next().await {
-                let chunk = chunk.map_err(|e| {
-                    DockerError::failed(format!("restoring into volume `{volume}`"), e.to_string())
-                })?;
-                bytes += chunk.len() as u64;
-            }
+            let bytes = drain(tar, volume).await?;
             self.would(format!(
                 "empty volume `{volume}` and extract {} into it",
                 crate::model::size::bytes(bytes)
             ));
             Ok(())
         })
+    }
+
+    /// The tar is read to its end (verified on the way).
+    fn write_volume_paths<'a>(
+        &'a self,
+        volume: &'a str,
+        paths: &'a [String],
+        tar: TarIn,
+    ) -> BoxFuture<'a, DockerResult<()>> {
+        Box::pin(async move {
+            let bytes = drain(tar, volume).await?;
+            self.would(format!(
+                "replace {} of volume `{volume}` with the backup's ({}), leaving the rest",
+                paths
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::model::size::bytes(bytes)
+            ));
+            Ok(())
+        })
+    }
+
+    /// Not probed: the world records no images; the real run checks.
+    fn image_exists<'a>(&'a self, _image: &'a str) -> BoxFuture<'a, DockerResult<bool>> {
+        Box::pin(async move { Ok(true) })
+    }
+
+    fn run_oneoff<'a>(&'a self, spec: OneOff) -> BoxFuture<'a, DockerResult<ExecOutput>> {
+        let mounts: Vec<String> = spec
+            .mounts
+            .iter()
+            .map(|(v, at)| format!("`{v}` at {at}"))
+            .collect();
+        self.would(format!(
+            "run `{}` in a new container of image `{}` with {}{}, then remove it",
+            quoted(&spec.argv),
+            spec.image,
+            mounts.join(", "),
+            if spec.read_only { " (read-only)" } else { "" }
+        ));
+        Box::pin(async move { Ok(made_up_output()) })
     }
 
     fn network_exists<'a>(&'a self, _name: &'a str) -> BoxFuture<'a, DockerResult<bool>> {
@@ -489,6 +525,18 @@ impl Containers for DryRun {
         ));
         Box::pin(async move { Ok(()) })
     }
+}
+
+/// Reads a tar on its way into a volume to its end; its length.
+async fn drain(mut tar: TarIn, volume: &str) -> DockerResult<u64> {
+    let mut bytes = 0u64;
+    while let Some(chunk) = tar.next().await {
+        let chunk = chunk.map_err(|e| {
+            DockerError::failed(format!("restoring into volume `{volume}`"), e.to_string())
+        })?;
+        bytes += chunk.len() as u64;
+    }
+    Ok(bytes)
 }
 
 /// A volume archive with nothing in it: the `data/` directory alone.

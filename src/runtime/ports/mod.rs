@@ -24,8 +24,8 @@ use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
 use crate::docker::{
-    ContainerState, DockerError, ExecOutput, ExecSpec, ProjectObjects, Recreated, VolumeRoom,
-    WaitFor,
+    ContainerState, DockerError, ExecOutput, ExecSpec, OneOff, ProjectObjects, Recreated,
+    VolumeRoom, WaitFor,
 };
 use crate::repo::{Manifest, NewBackup, Policy, Pruned, RepoError, Verification, VerifiedBackup};
 
@@ -104,6 +104,18 @@ pub trait Containers: Send + Sync {
     fn read_volume<'a>(&'a self, volume: &'a str) -> BoxFuture<'a, DockerResult<VolumeTar>>;
     /// Empties the volume, then extracts `tar` into it.
     fn write_volume<'a>(&'a self, volume: &'a str, tar: TarIn) -> BoxFuture<'a, DockerResult<()>>;
+    /// Replaces `paths` (relative to the volume's root) with what `tar`
+    /// holds under them; the rest of the volume stays as it is.
+    fn write_volume_paths<'a>(
+        &'a self,
+        volume: &'a str,
+        paths: &'a [String],
+        tar: TarIn,
+    ) -> BoxFuture<'a, DockerResult<()>>;
+    /// Whether the image is on the engine (it is never pulled).
+    fn image_exists<'a>(&'a self, image: &'a str) -> BoxFuture<'a, DockerResult<bool>>;
+    /// Runs a one-off container on volumes and removes it (`volume.run`).
+    fn run_oneoff<'a>(&'a self, spec: OneOff) -> BoxFuture<'a, DockerResult<ExecOutput>>;
     fn network_exists<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<bool>>;
     fn remove_network<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<()>>;
     fn project_objects<'a>(

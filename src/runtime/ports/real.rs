@@ -19,7 +19,8 @@ use super::{
     VolumeTar,
 };
 use crate::docker::{
-    ContainerState, Docker, ExecOutput, ExecSpec, ProjectObjects, Recreated, VolumeRoom, WaitFor,
+    ContainerState, Docker, ExecOutput, ExecSpec, OneOff, ProjectObjects, Recreated, VolumeRoom,
+    WaitFor,
 };
 use crate::repo::{
     BackupWriter, LocalRepo, Manifest, NewBackup, Policy, Pruned, RepoError, Verification,
@@ -117,6 +118,20 @@ impl Containers for Docker {
     }
     fn write_volume<'a>(&'a self, volume: &'a str, tar: TarIn) -> BoxFuture<'a, DockerResult<()>> {
         Box::pin(Docker::write_volume(self, volume, tar))
+    }
+    fn write_volume_paths<'a>(
+        &'a self,
+        volume: &'a str,
+        paths: &'a [String],
+        tar: TarIn,
+    ) -> BoxFuture<'a, DockerResult<()>> {
+        Box::pin(Docker::write_volume_paths(self, volume, paths, tar))
+    }
+    fn image_exists<'a>(&'a self, image: &'a str) -> BoxFuture<'a, DockerResult<bool>> {
+        Box::pin(Docker::image_exists(self, image))
+    }
+    fn run_oneoff<'a>(&'a self, spec: OneOff) -> BoxFuture<'a, DockerResult<ExecOutput>> {
+        Box::pin(Docker::run_oneoff(self, spec))
     }
     fn network_exists<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<bool>> {
         Box::pin(Docker::network_exists(self, name))
