@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
+use super::Format;
 use super::live::Places;
-use super::{EXIT_OK, Format};
 use crate::model::duration::parse_duration;
 use crate::model::size::{age, bytes};
 use crate::ops::OpError;
@@ -18,7 +18,7 @@ use crate::ops::catalog::{Catalog, Held};
 use crate::repo::retention::{
     RetentionDuration, RetentionDurationError, SAFETY_TAG, TagList, parse_time_zone,
 };
-use crate::repo::{Manifest, Policy, Pruned, RepoError};
+use crate::repo::{Manifest, Policy, Pruned};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -266,20 +266,13 @@ fn parse_tags(text: &str) -> Result<TagList, String> {
     text.parse()
 }
 
-pub fn run(places: &Places, args: Args) -> u8 {
-    let repo = match places.open_repo() {
-        Ok(r) => r,
-        Err(e) => return super::fail(e),
-    };
+/// Repository errors become `OpError::from_repo`: unknown ids and names are
+/// usage errors (2), the rest make the repository unavailable (5).
+pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
+    let repo = places.open_repo()?;
     let rt = super::live::runtime();
-    let remote = match rt.block_on(places.remote()) {
-        Ok(r) => r,
-        Err(e) => return super::fail(e),
-    };
-    let cat = match Catalog::open(repo, remote, rt) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
+    let remote = rt.block_on(places.remote())?;
+    let cat = Catalog::open(repo, remote, rt).map_err(OpError::from_repo)?;
     match args.command {
         Sub::List(a) => list(&cat, a),
         Sub::Show(a) => show(&cat, a),
@@ -289,12 +282,6 @@ pub fn run(places: &Places, args: Args) -> u8 {
         Sub::Unpin(a) => pin(&cat, a, false),
         Sub::Prune(a) => prune(&cat, a, &places.retention),
     }
-}
-
-/// Reports a repository error (`OpError::from_repo`): unknown ids and
-/// names are usage errors (2), the rest make the repository unavailable (5).
-fn fail(e: RepoError) -> u8 {
-    super::fail(OpError::from_repo(e))
 }
 
 fn print_json<T: Serialize>(value: &T) {
@@ -326,7 +313,7 @@ fn entry<'a>(cat: &Catalog, h: &'a Held) -> Entry<'a> {
     }
 }
 
-fn list(cat: &Catalog, args: ListArgs) -> u8 {
+fn list(cat: &Catalog, args: ListArgs) -> Result<(), OpError> {
     let all = cat.list();
     let now = Timestamp::now();
     let cutoff = args.since.map(|s| s.cutoff(now));
@@ -345,7 +332,7 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
         .collect();
     if args.format == Format::Json {
         print_json(&shown.iter().map(|h| entry(cat, h)).collect::<Vec<_>>());
-        return EXIT_OK;
+        return Ok(());
     }
     if shown.is_empty() {
         if total == 0 {
@@ -358,7 +345,7 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
         } else {
             outln!("No backups match ({total} in the repository).");
         }
-        return EXIT_OK;
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = shown
         .iter()
@@ -437,17 +424,14 @@ fn list(cat: &Catalog, args: ListArgs) -> u8 {
             String::new()
         }
     );
-    EXIT_OK
+    Ok(())
 }
 
-fn show(cat: &Catalog, args: ShowArgs) -> u8 {
-    let held = match cat.get(&args.id) {
-        Ok(h) => h,
-        Err(e) => return fail(e),
-    };
+fn show(cat: &Catalog, args: ShowArgs) -> Result<(), OpError> {
+    let held = cat.get(&args.id).map_err(OpError::from_repo)?;
     if args.format == Format::Json {
         print_json(&entry(cat, &held));
-        return EXIT_OK;
+        return Ok(());
     }
     let m = &held.manifest;
     let now = Timestamp::now();
@@ -533,14 +517,10 @@ fn show(cat: &Catalog, args: ShowArgs) -> u8 {
     for (k, v) in lines {
         outln!("{:<width$} {v}", format!("{k}:"));
     }
-    EXIT_OK
+    Ok(())
 }
 
-fn verify(cat: &Catalog, args: VerifyArgs) -> u8 {
-    super::done(verify_backups(cat, args))
-}
-
-fn verify_backups(cat: &Catalog, args: VerifyArgs) -> Result<(), OpError> {
+fn verify(cat: &Catalog, args: VerifyArgs) -> Result<(), OpError> {
     let selection = if args.all || args.source.is_some() {
         Selection::All {
             source: args.source.clone(),
@@ -650,11 +630,8 @@ fn render_check(id: &str, checked: &BackupCheck, deep: bool, format: Format) -> 
     }
 }
 
-fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
-    let (m, freed) = match backups::delete(cat, &args.id, args.force) {
-        Ok(done) => done,
-        Err(e) => return super::fail(e),
-    };
+fn delete(cat: &Catalog, args: DeleteArgs) -> Result<(), OpError> {
+    let (m, freed) = backups::delete(cat, &args.id, args.force)?;
     match args.format {
         Format::Json => print_json(&json!({
             "id": m.id,
@@ -668,14 +645,13 @@ fn delete(cat: &Catalog, args: DeleteArgs) -> u8 {
             bytes(freed)
         ),
     }
-    EXIT_OK
+    Ok(())
 }
 
-fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> u8 {
-    let (m, changed) = match cat.set_pinned(&args.id, pinned) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> Result<(), OpError> {
+    let (m, changed) = cat
+        .set_pinned(&args.id, pinned)
+        .map_err(OpError::from_repo)?;
     match args.format {
         Format::Json => print_json(&json!({
             "id": m.id,
@@ -693,7 +669,7 @@ fn pin(cat: &Catalog, args: PinArgs, pinned: bool) -> u8 {
             outln!("Backup {} of `{}` {what}.", m.id, m.source);
         }
     }
-    EXIT_OK
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -716,7 +692,7 @@ struct PruneSource<'a> {
     failed: Vec<serde_json::Value>,
 }
 
-fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
+fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> Result<(), OpError> {
     let flags = Policy {
         keep_last: args.keep_last,
         keep_hourly: args.keep_hourly,
@@ -737,10 +713,7 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
     };
     let policy = flags.or(configured);
     let now = Timestamp::now();
-    let results = match backups::prune(cat, &policy, &args.sources, args.dry_run, now) {
-        Ok(r) => r,
-        Err(e) => return super::fail(e),
-    };
+    let results = backups::prune(cat, &policy, &args.sources, args.dry_run, now)?;
     let forgotten: usize = results.iter().map(|p| p.forgotten().count()).sum();
     let freed: u64 = results.iter().map(Pruned::freed).sum();
     let would_free: u64 = results
@@ -789,7 +762,7 @@ fn prune(cat: &Catalog, args: PruneArgs, configured: &Policy) -> u8 {
         }
         Format::Text => print_prune(&results, &policy, args.dry_run, now, would_free),
     }
-    super::done(backups::prune_failures(&results))
+    backups::prune_failures(&results)
 }
 
 fn print_prune(results: &[Pruned], policy: &Policy, dry_run: bool, now: Timestamp, would: u64) {

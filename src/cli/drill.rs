@@ -1,6 +1,6 @@
 //! `lifeboat drill NAME`: one restore test on a throwaway copy of the stack
 //! (docs/architecture.md §8). Progress on stderr, the report on stdout, the
-//! verdict as the exit code.
+//! verdict as the exit code (`OpError::Drill`, mapped by `cli::fail`).
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{Places, runtime};
 use super::plan::parse_set;
-use super::{EXIT_INVALID, EXIT_USAGE, Format, locate, print_diagnostics, usage_error};
+use super::{Format, locate, print_error};
 use crate::compile::Document;
 use crate::drill::def::{self, Drill};
-use crate::drill::report::DrillReport;
+use crate::drill::report::{DrillReport, Verdict};
 use crate::drill::{history, render};
 use crate::engine::Event;
 use crate::ops::OpError;
@@ -49,24 +49,28 @@ pub struct Loaded {
     pub runbook: Source,
 }
 
-/// Reads and checks the drill and its runbook; Err: the exit code, printed.
-pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, u8> {
-    let path = locate::find_drill(drills, name).map_err(|e| usage_error(&e))?;
-    let source = read_source(&path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
-    let drill = def::parse(&source).map_err(|d| {
-        print_diagnostics(&d, &source);
-        EXIT_INVALID
-    })?;
+/// Reads and checks the drill and its runbook.
+pub fn load(drills: &Path, runbooks: &Path, name: &str) -> Result<Loaded, OpError> {
+    let path = locate::find_drill(drills, name).map_err(OpError::usage)?;
+    let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
+    let drill = match def::parse(&source) {
+        Ok(drill) => drill,
+        Err(diagnostics) => {
+            return Err(OpError::Invalid {
+                diagnostics,
+                runbook: Box::new(source),
+            });
+        }
+    };
     let runbook_path = locate::find(runbooks, &drill.runbook)
-        .map_err(|e| usage_error(&format!("drill {}: restore.runbook: {e}", drill.name)))?;
-    let runbook =
-        read_source(&runbook_path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
+        .map_err(|e| OpError::usage(format!("drill {}: restore.runbook: {e}", drill.name)))?;
+    let runbook = read_source(&runbook_path).map_err(|e| OpError::from_read(&e, None))?;
     Ok(Loaded { drill, runbook })
 }
 
 /// `point=` and `production=` on the command line override the drill's
 /// restore point and production project; the other pairs go to the runbook.
-fn apply_overrides(drill: &mut Drill, sets: &mut Vec<(String, String)>) -> Result<(), u8> {
+fn apply_overrides(drill: &mut Drill, sets: &mut Vec<(String, String)>) -> Result<(), OpError> {
     let mut overrides = String::new();
     sets.retain(|(k, v)| match k.as_str() {
         "point" => {
@@ -90,7 +94,7 @@ fn apply_overrides(drill: &mut Drill, sets: &mut Vec<(String, String)>) -> Resul
             }
             Ok(())
         }
-        Err(d) => Err(usage_error(&format!(
+        Err(d) => Err(OpError::usage(format!(
             "--set: {}{}",
             d.first().map(|d| d.message.as_str()).unwrap_or(""),
             d.first()
@@ -101,38 +105,20 @@ fn apply_overrides(drill: &mut Drill, sets: &mut Vec<(String, String)>) -> Resul
     }
 }
 
-pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> u8 {
+pub fn run(drills: &Path, runbooks: &Path, places: &Places, mut args: Args) -> Result<(), OpError> {
     let Loaded {
         mut drill, runbook, ..
-    } = match load(drills, runbooks, &args.drill) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    if let Err(code) = apply_overrides(&mut drill, &mut args.sets) {
-        return code;
-    }
+    } = load(drills, runbooks, &args.drill)?;
+    apply_overrides(&mut drill, &mut args.sets)?;
     // Parsed once: the preview compiles it, the drill's run compiles it
     // again with the copy's project and takes its param values.
-    let document = match Document::parse(&runbook)
+    let document = Document::parse(&runbook)
         .and_then(|d| crate::ops::drill::plan::preview(&drill, &d, &args.sets).map(|_| d))
-    {
-        Ok(d) => d,
-        Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
-    };
-    let repo = match places.open_repo() {
-        Ok(r) => r,
-        Err(e) => return super::fail(e),
-    };
+        .map_err(|f| OpError::from_compile(f, &runbook))?;
+    let repo = places.open_repo()?;
     runtime().block_on(async {
-        let connected = async {
-            let docker = crate::ops::world::connect().await?;
-            let remote = places.remote().await?;
-            Ok::<_, OpError>((docker, remote))
-        };
-        let (docker, remote) = match connected.await {
-            Ok(c) => c,
-            Err(e) => return super::fail(e),
-        };
+        let docker = crate::ops::world::connect().await?;
+        let remote = places.remote().await?;
         let env = super::execute::env(places, docker, repo);
         let (cancel, abort) = (CancellationToken::new(), CancellationToken::new());
         super::execute::on_ctrl_c(cancel.clone(), abort.clone());
@@ -172,10 +158,19 @@ fn print_progress(p: &Progress) {
     }
 }
 
-/// Stores the report in the history, writes the report files, prints it;
-/// the verdict's exit code.
-fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Path>) -> u8 {
-    let mut code = report.verdict.exit_code();
+/// Stores the report in the history, writes the report files, prints it.
+/// Err: the verdict, unless it passed (`OpError::Drill`); a passed drill
+/// whose report files could not be written is a usage error (exit 2).
+fn finish(
+    places: &Places,
+    report: &DrillReport,
+    format: Format,
+    dir: Option<&Path>,
+) -> Result<(), OpError> {
+    let mut result = match report.verdict {
+        Verdict::Passed => Ok(()),
+        verdict => Err(OpError::Drill { verdict }),
+    };
     if let Err(e) = history::store(&places.state_dir, report) {
         errln!("warning: the drill's report could not be kept in the history: {e}");
     }
@@ -187,9 +182,11 @@ fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Pa
                 }
             }
             Err(e) => {
-                usage_error(&format!("writing the reports into {}: {e}", dir.display()));
-                if code == 0 {
-                    code = EXIT_USAGE;
+                let problem = format!("writing the reports into {}: {e}", dir.display());
+                match result {
+                    // The verdict's code stands; the problem is said here.
+                    Err(_) => print_error(&problem),
+                    Ok(()) => result = Err(OpError::usage(problem)),
                 }
             }
         }
@@ -201,7 +198,7 @@ fn finish(places: &Places, report: &DrillReport, format: Format, dir: Option<&Pa
     if let Some(kept) = &report.kept {
         errln!("The drill's stack was kept; remove it with:\n  {kept}");
     }
-    code
+    result
 }
 
 /// `lifeboat validate` of a drill file: the drill itself, the restore
@@ -242,24 +239,16 @@ pub fn validate(
 
 /// `lifeboat plan DRILL`: the drill's plan, made without probing (its
 /// stack does not exist before it runs).
-pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
+pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> Result<(), OpError> {
     use super::plan::PlanFormat;
     let Loaded {
         mut drill, runbook, ..
-    } = match load(drills, runbooks, &args.runbook) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+    } = load(drills, runbooks, &args.runbook)?;
     let mut sets = args.sets.clone();
-    if let Err(code) = apply_overrides(&mut drill, &mut sets) {
-        return code;
-    }
-    let plan = match Document::parse(&runbook)
+    apply_overrides(&mut drill, &mut sets)?;
+    let plan = Document::parse(&runbook)
         .and_then(|d| crate::ops::drill::plan::preview(&drill, &d, &sets))
-    {
-        Ok(p) => p,
-        Err(f) => return super::fail(OpError::from_compile(f, &runbook)),
-    };
+        .map_err(|f| OpError::from_compile(f, &runbook))?;
     let project = crate::ops::drill::plan::placeholder_project(&drill.name);
     match args.format {
         PlanFormat::Text => out!(
@@ -274,41 +263,39 @@ pub fn plan(drills: &Path, runbooks: &Path, args: &super::plan::Args) -> u8 {
         PlanFormat::Mermaid => out!("{}", crate::plan::mermaid::render(&plan)),
         PlanFormat::Dot => out!("{}", crate::plan::dot::render(&plan)),
     }
-    super::EXIT_OK
+    Ok(())
 }
 
-/// `lifeboat drills gc`: removes the leftovers of killed drills.
-pub fn gc() -> u8 {
+/// `lifeboat drills gc`: removes the leftovers of killed drills. What it
+/// could not remove makes it `OpError::PartlyDone` (exit 5), one line each.
+pub fn gc() -> Result<(), OpError> {
     runtime().block_on(async {
-        let docker = match crate::ops::world::connect().await {
-            Ok(d) => d,
-            Err(e) => return super::fail(e),
-        };
+        let docker = crate::ops::world::connect().await?;
         let locks = crate::engine::lock::default_dir();
-        match crate::ops::drill::stack::gc(&docker, &locks).await {
-            Ok(c) => {
-                if c.drills.is_empty() {
-                    outln!("Nothing to remove: no drill left anything behind.");
-                } else {
-                    outln!(
-                        "Removed what {} killed drill(s) left: {} container(s), {} volume(s), {} network(s) ({}).",
-                        c.drills.len(),
-                        c.removed.containers.len(),
-                        c.removed.volumes.len(),
-                        c.removed.networks.len(),
-                        c.drills.iter().cloned().collect::<Vec<_>>().join(", ")
-                    );
-                }
-                for f in &c.failed {
-                    errln!("warning: could not remove {f}");
-                }
-                if c.failed.is_empty() {
-                    super::EXIT_OK
-                } else {
-                    super::EXIT_UNAVAILABLE
-                }
-            }
-            Err(e) => super::fail(OpError::Unavailable(e)),
+        let c = crate::ops::drill::stack::gc(&docker, &locks)
+            .await
+            .map_err(OpError::Unavailable)?;
+        if c.drills.is_empty() {
+            outln!("Nothing to remove: no drill left anything behind.");
+        } else {
+            outln!(
+                "Removed what {} killed drill(s) left: {} container(s), {} volume(s), {} network(s) ({}).",
+                c.drills.len(),
+                c.removed.containers.len(),
+                c.removed.volumes.len(),
+                c.removed.networks.len(),
+                c.drills.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if c.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(OpError::PartlyDone(
+                c.failed
+                    .iter()
+                    .map(|f| format!("could not remove {f}"))
+                    .collect(),
+            ))
         }
     })
 }

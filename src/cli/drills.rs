@@ -35,9 +35,9 @@ pub struct HistoryArgs {
     pub format: Format,
 }
 
-pub fn run(places: &Places, args: Args) -> u8 {
+pub fn run(places: &Places, args: Args) -> Result<(), OpError> {
     match args.command {
-        Command::History(args) => super::done(history(places, args)),
+        Command::History(args) => history(places, args),
         Command::Gc => super::drill::gc(),
     }
 }

@@ -1,11 +1,12 @@
 //! The command line: clap definitions and one module per subcommand.
 //! Commands parse arguments, call an operation (`ops`), write results to
 //! stdout and return its `OpError`, which [`fail`] renders on stderr and
-//! turns into the exit code (`plan`, `drill`, `drills`, `backups` and
-//! `schedule` still return theirs): 0 ok, 1 invalid runbook, 2 usage error or unreadable input,
-//! 3 a run failed (and was rolled back), 4 a rollback did not complete,
-//! 5 Docker, a lock or the repository was unavailable, 6 a saved plan or an
-//! interrupted run is stale (its runbook or world changed): nothing was done.
+//! turns into the exit code (docs/architecture.md §2): 0 ok, 1 invalid
+//! runbook or drill, 2 usage error or unreadable input, 3 a run failed (and
+//! was rolled back), 4 a rollback did not complete, 5 Docker, a lock or the
+//! repository was unavailable, 6 a saved plan or an interrupted run is stale
+//! (its runbook or world changed): nothing was done; a drill's verdict: 10 a
+//! check failed, 11 an objective was missed, 12 it could not run.
 
 /// `println!` to stdout whose errors are ignored (see `output`).
 macro_rules! outln {
@@ -67,6 +68,12 @@ pub const EXIT_UNAVAILABLE: u8 = 5;
 /// Refused because what a saved plan or an interrupted run was made for has
 /// changed since (the runbook, or the world): nothing was done.
 pub const EXIT_STALE: u8 = 6;
+/// A drill restored, but a check failed (the data is not what was backed up).
+pub const EXIT_CHECK_FAILED: u8 = 10;
+/// A drill passed its checks but missed its RTO or RPO objective.
+pub const EXIT_OBJECTIVE_MISSED: u8 = 11;
+/// A drill could not restore or check at all.
+pub const EXIT_COULD_NOT_RUN: u8 = 12;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -184,7 +191,8 @@ The repository is --repo / LIFEBOAT_REPO (default <state-dir>/repo).")]
   lifeboat drills gc                          remove leftovers of killed drills
 
 Reports are kept in <state-dir>/drills/<id>.json. A drill's own exit status:
-0 passed, 10 a check failed, 11 an objective was missed, 12 could not run.")]
+0 passed, 10 a check failed, 11 an objective was missed, 12 could not run.
+`drills gc` exits 5 if Docker is unavailable or something could not be removed.")]
     Drills(drills::Args),
     /// One run's journal: every step, output, error and undo.
     Show(history::ShowArgs),
@@ -243,7 +251,8 @@ Exit status: 0 stopped by SIGTERM or Ctrl-C after the running jobs finished or r
 (--explain: printed); 1 a job's runbook is invalid; 2 usage: a bad schedule in the config
 file, an unknown job or runbook, no jobs; 5 another scheduler uses the state directory, or
 --listen cannot bind. With --once: the run's exit code (0 ok, 3 failed and rolled back,
-4 rollback incomplete, 5 Docker/lock/repository unavailable).")]
+4 rollback incomplete, 5 Docker/lock/repository unavailable; a drill job: 10, 11, 12),
+3 if the run was killed by a signal or could not start.")]
     Schedule(schedule::Args),
     /// Print the JSON Schema of the runbook format.
     Schema(schema::Args),
@@ -262,24 +271,25 @@ pub fn run(mut cli: Cli) -> u8 {
     if let Err(e) = cli.places.settle() {
         return fail(e);
     }
-    match cli.command {
-        Command::Validate(args) => done(validate::run(&cli.runbooks, &cli.drills, args)),
-        Command::List(args) => done(list::run(&cli.runbooks, &cli.drills, args)),
-        Command::Plan(args) => plan::run(&cli.runbooks, &cli.drills, &cli.places, args),
-        Command::Drill(args) => drill::run(&cli.drills, &cli.runbooks, &cli.places, args),
-        Command::Run(args) => done(run::run(&cli.runbooks, &cli.places, args)),
-        Command::Apply(args) => done(apply::run(&cli.places, args)),
-        Command::Backup(args) => done(backup::run(&cli.places, args)),
-        Command::Backups(args) => backups::run(&cli.places, args),
-        Command::History(args) => done(history::history(&cli.places, args)),
-        Command::Drills(args) => drills::run(&cli.places, args),
-        Command::Show(args) => done(history::show(&cli.places, args)),
-        Command::Resume(args) => done(resume::run(&cli.places, args)),
-        Command::Demo(args) => done(demo::run(&cli.runbooks, &cli.places, args)),
-        Command::Schedule(args) => schedule::run(&cli.runbooks, &cli.drills, &cli.places, args),
-        Command::Schema(args) => done(schema::run(args)),
-        Command::Kinds(args) => done(kinds::run(args)),
-    }
+    let (runbooks, drills, places) = (&cli.runbooks, &cli.drills, &cli.places);
+    done(match cli.command {
+        Command::Validate(args) => validate::run(runbooks, drills, args),
+        Command::List(args) => list::run(runbooks, drills, args),
+        Command::Plan(args) => plan::run(runbooks, drills, places, args),
+        Command::Drill(args) => drill::run(drills, runbooks, places, args),
+        Command::Run(args) => run::run(runbooks, places, args),
+        Command::Apply(args) => apply::run(places, args),
+        Command::Backup(args) => backup::run(places, args),
+        Command::Backups(args) => backups::run(places, args),
+        Command::History(args) => history::history(places, args),
+        Command::Drills(args) => drills::run(places, args),
+        Command::Show(args) => history::show(places, args),
+        Command::Resume(args) => resume::run(places, args),
+        Command::Demo(args) => demo::run(runbooks, places, args),
+        Command::Schedule(args) => schedule::run(runbooks, drills, places, args),
+        Command::Schema(args) => schema::run(args),
+        Command::Kinds(args) => kinds::run(args),
+    })
 }
 
 /// The exit code of a command that returns an operation's result.
@@ -293,56 +303,80 @@ pub(crate) fn done(result: Result<(), OpError>) -> u8 {
 /// Renders an operation's error on stderr and returns its exit code
 /// (docs/architecture.md §2): the one place errors become exit codes.
 pub fn fail(e: OpError) -> u8 {
+    render(&e);
+    exit_code(&e)
+}
+
+/// What `fail` prints for an error: nothing for those whose command has
+/// already said what went wrong (the run's reporter, the verification
+/// report, the drill's report, the scheduled run's own stderr).
+fn render(e: &OpError) {
     match e {
         OpError::Invalid {
             diagnostics,
             runbook,
-        } => {
-            print_diagnostics(&diagnostics, &runbook);
-            EXIT_INVALID
-        }
-        OpError::InvalidRunbooks { unreadable, .. } if unreadable > 0 => EXIT_USAGE,
-        OpError::InvalidRunbooks { .. } => EXIT_INVALID,
-        OpError::Usage(problems) => {
-            for p in &problems {
-                usage_error(p);
+        } => print_diagnostics(diagnostics, runbook),
+        OpError::Usage(problems) | OpError::PartlyDone(problems) => {
+            for p in problems {
+                print_error(p);
             }
-            EXIT_USAGE
         }
-        OpError::Refused(m) => usage_error(&m),
-        OpError::NotConfirmed => {
-            errln!("Not confirmed; nothing was done.");
-            EXIT_FAILED
-        }
-        OpError::Stale(m) => {
-            usage_error(&m);
-            EXIT_STALE
-        }
-        OpError::Unavailable(m) => {
-            usage_error(&m);
-            EXIT_UNAVAILABLE
-        }
-        OpError::PartlyDone(problems) => {
-            for p in &problems {
-                usage_error(p);
-            }
-            EXIT_UNAVAILABLE
-        }
+        OpError::NotConfirmed => errln!("Not confirmed; nothing was done."),
+        OpError::Refused(m)
+        | OpError::Stale(m)
+        | OpError::Unavailable(m)
+        | OpError::Finished(m)
+        | OpError::Demo(m) => print_error(m),
+        // Each runbook was reported as it was found.
+        OpError::InvalidRunbooks { .. }
         // The command has shown which backups.
-        OpError::Unverified { .. } => EXIT_FAILED,
-        OpError::Unchecked(_) => EXIT_UNAVAILABLE,
-        OpError::Finished(m) | OpError::Demo(m) => {
-            usage_error(&m);
-            EXIT_FAILED
-        }
+        | OpError::Unverified { .. }
+        | OpError::Unchecked(_)
         // The reporter has said what failed.
-        OpError::Failed { .. } => EXIT_FAILED,
-        OpError::RollbackIncomplete { .. } => EXIT_ROLLBACK_FAILED,
+        | OpError::Failed { .. }
+        | OpError::RollbackIncomplete { .. }
+        // The drill's report says why.
+        | OpError::Drill { .. }
+        // The job's run has said why, and the scheduler that it failed.
+        | OpError::JobFailed { .. } => {}
     }
 }
 
-/// Prints a usage problem to stderr and returns the usage exit code.
-pub fn usage_error(message: &str) -> u8 {
+/// An error's exit code (docs/architecture.md §2).
+fn exit_code(e: &OpError) -> u8 {
+    use crate::drill::report::Verdict;
+    match e {
+        OpError::Invalid { .. } => EXIT_INVALID,
+        OpError::InvalidRunbooks { unreadable, .. } if *unreadable > 0 => EXIT_USAGE,
+        OpError::InvalidRunbooks { .. } => EXIT_INVALID,
+        OpError::Usage(_) | OpError::Refused(_) => EXIT_USAGE,
+        OpError::NotConfirmed
+        | OpError::Unverified { .. }
+        | OpError::Finished(_)
+        | OpError::Demo(_)
+        | OpError::Failed { .. } => EXIT_FAILED,
+        OpError::RollbackIncomplete { .. } => EXIT_ROLLBACK_FAILED,
+        OpError::Unavailable(_) | OpError::PartlyDone(_) | OpError::Unchecked(_) => {
+            EXIT_UNAVAILABLE
+        }
+        OpError::Stale(_) => EXIT_STALE,
+        OpError::Drill { verdict } => match verdict {
+            Verdict::CheckFailed => EXIT_CHECK_FAILED,
+            Verdict::ObjectiveMissed => EXIT_OBJECTIVE_MISSED,
+            Verdict::CouldNotRun => EXIT_COULD_NOT_RUN,
+            // Not an error; never made (see `OpError::Drill`).
+            Verdict::Passed => EXIT_FAILED,
+        },
+        // The child's own code; 0 would say it succeeded.
+        OpError::JobFailed { exit_code, .. } => exit_code
+            .and_then(|c| u8::try_from(c).ok())
+            .filter(|&c| c != EXIT_OK)
+            .unwrap_or(EXIT_FAILED),
+    }
+}
+
+/// Prints `error: MESSAGE` to stderr (the word in bold red on a terminal).
+pub fn print_error(message: &str) {
     use std::io::Write as _;
     let mut err = anstream::stderr();
     let red = anstyle::Style::new()
@@ -354,7 +388,6 @@ pub fn usage_error(message: &str) -> u8 {
         red.render(),
         red.render_reset()
     );
-    EXIT_USAGE
 }
 
 /// Writes rendered diagnostics to stderr (colored on a terminal unless NO_COLOR).
@@ -365,4 +398,154 @@ pub fn print_diagnostics(
     use std::io::Write as _;
     let text = crate::runbook::diagnostic::render(diagnostics, source, true);
     let _ = write!(anstream::stderr(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::report::Verdict;
+    use crate::engine::Outcome;
+    use crate::runbook::source::Source;
+
+    /// The variant's name; a match with no wildcard, so that a new variant
+    /// does not compile until it is pinned below.
+    fn variant(e: &OpError) -> &'static str {
+        match e {
+            OpError::Invalid { .. } => "Invalid",
+            OpError::InvalidRunbooks { .. } => "InvalidRunbooks",
+            OpError::Usage(_) => "Usage",
+            OpError::Refused(_) => "Refused",
+            OpError::NotConfirmed => "NotConfirmed",
+            OpError::Stale(_) => "Stale",
+            OpError::Unavailable(_) => "Unavailable",
+            OpError::PartlyDone(_) => "PartlyDone",
+            OpError::Unverified { .. } => "Unverified",
+            OpError::Unchecked(_) => "Unchecked",
+            OpError::Finished(_) => "Finished",
+            OpError::Demo(_) => "Demo",
+            OpError::Failed { .. } => "Failed",
+            OpError::RollbackIncomplete { .. } => "RollbackIncomplete",
+            OpError::Drill { .. } => "Drill",
+            OpError::JobFailed { .. } => "JobFailed",
+        }
+    }
+
+    /// `fail`'s exit code for every `OpError` variant (docs/architecture.md
+    /// §2, README "Exit status").
+    #[test]
+    fn fail_maps_every_variant_to_its_exit_code() {
+        let m = || "m".to_string();
+        let run_id = || "20260101T000000Z-abcdef".to_string();
+        let job = |exit_code| OpError::JobFailed {
+            job: "nightly".into(),
+            exit_code,
+        };
+        let pinned: Vec<(OpError, u8)> = vec![
+            (
+                OpError::Invalid {
+                    diagnostics: vec![],
+                    runbook: Box::new(Source::new("r.yaml", "")),
+                },
+                1,
+            ),
+            (
+                OpError::InvalidRunbooks {
+                    invalid: 2,
+                    unreadable: 0,
+                },
+                1,
+            ),
+            (
+                OpError::InvalidRunbooks {
+                    invalid: 2,
+                    unreadable: 1,
+                },
+                2,
+            ),
+            (OpError::Usage(vec![m(), m()]), 2),
+            (OpError::Refused(m()), 2),
+            (OpError::NotConfirmed, 3),
+            (OpError::Stale(m()), 6),
+            (OpError::Unavailable(m()), 5),
+            (OpError::PartlyDone(vec![m()]), 5),
+            (OpError::Unverified { failed: 1 }, 3),
+            (OpError::Unchecked(1), 5),
+            (OpError::Finished(m()), 3),
+            (OpError::Demo(m()), 3),
+            (
+                OpError::Failed {
+                    run_id: run_id(),
+                    outcome: Outcome::RolledBack,
+                },
+                3,
+            ),
+            (
+                OpError::Failed {
+                    run_id: run_id(),
+                    outcome: Outcome::Cancelled,
+                },
+                3,
+            ),
+            (OpError::RollbackIncomplete { run_id: run_id() }, 4),
+            (
+                OpError::Drill {
+                    verdict: Verdict::CheckFailed,
+                },
+                10,
+            ),
+            (
+                OpError::Drill {
+                    verdict: Verdict::ObjectiveMissed,
+                },
+                11,
+            ),
+            (
+                OpError::Drill {
+                    verdict: Verdict::CouldNotRun,
+                },
+                12,
+            ),
+            // A contradiction nothing makes: still not success.
+            (
+                OpError::Drill {
+                    verdict: Verdict::Passed,
+                },
+                3,
+            ),
+            (job(Some(3)), 3),
+            (job(Some(4)), 4),
+            (job(Some(5)), 5),
+            (job(Some(11)), 11),
+            (job(Some(12)), 12),
+            // Killed by a signal or never started: failed.
+            (job(None), 3),
+            // Codes no exit status holds, and 0, are not passed on.
+            (job(Some(0)), 3),
+            (job(Some(-1)), 3),
+            (job(Some(300)), 3),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (e, code) in pinned {
+            seen.insert(variant(&e));
+            let shown = format!("{e:?}");
+            assert_eq!(fail(e), code, "{shown}");
+        }
+        assert_eq!(seen.len(), 16, "every variant is pinned: {seen:?}");
+    }
+
+    #[test]
+    fn drill_codes_are_distinct_and_clear_of_lifeboats_own() {
+        let own = [
+            EXIT_OK,
+            EXIT_INVALID,
+            EXIT_USAGE,
+            EXIT_FAILED,
+            EXIT_ROLLBACK_FAILED,
+            EXIT_UNAVAILABLE,
+            EXIT_STALE,
+        ];
+        assert_eq!(own, [0, 1, 2, 3, 4, 5, 6]);
+        let drill = [EXIT_CHECK_FAILED, EXIT_OBJECTIVE_MISSED, EXIT_COULD_NOT_RUN];
+        assert_eq!(drill, [10, 11, 12]);
+    }
 }

@@ -49,11 +49,16 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(runbooks: &Path, drills: &Path, places: &super::live::Places, args: Args) -> u8 {
+pub fn run(
+    runbooks: &Path,
+    drills: &Path,
+    places: &super::live::Places,
+    args: Args,
+) -> Result<(), OpError> {
     if names_a_drill(runbooks, drills, &args.runbook) {
         return super::drill::plan(drills, runbooks, &args);
     }
-    super::done(plan_runbook(runbooks, places, args))
+    plan_runbook(runbooks, places, args)
 }
 
 /// `lifeboat plan NAME` of a drill: no runbook of that name, but a drill;
@@ -126,10 +131,10 @@ fn probe(places: &super::live::Places) -> Result<World, String> {
         let docker = crate::docker::Docker::connect()
             .await
             .map_err(|e| e.to_string())?;
-        let remote = places.remote().await.map_err(|e| {
-            super::fail(e);
-            "the off-site store is unavailable".to_string()
-        })?;
+        let remote = places
+            .remote()
+            .await
+            .map_err(|e| format!("the off-site store is unavailable: {e}"))?;
         crate::ops::world::observe(&docker, &repo, remote.as_ref(), crate::docker::Sizes::All).await
     })
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Format, locate, print_diagnostics, usage_error};
+use super::{Format, locate, print_diagnostics, print_error};
 use crate::compile::{Failure, Options, compile};
 use crate::ops::OpError;
 use crate::runbook::diagnostic::Diagnostic;
@@ -81,7 +81,7 @@ pub fn run(runbooks: &Path, drills: &Path, args: Args) -> Result<(), OpError> {
                     None => {
                         unreadable += 1;
                         if args.format == Format::Text {
-                            usage_error(&e.to_string());
+                            print_error(&e.to_string());
                         }
                         Diagnostic::new(e.to_string())
                     }

@@ -47,7 +47,8 @@ pub struct DrillReport {
     pub kept: Option<String>,
 }
 
-/// How a drill ended. Its exit code is [`Verdict::exit_code`].
+/// How a drill ended. Its exit code is `cli::fail`'s (`OpError::Drill`,
+/// docs/architecture.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -62,26 +63,7 @@ pub enum Verdict {
     CouldNotRun,
 }
 
-/// Exit code of a drill whose check failed (docs/architecture.md §2).
-pub const EXIT_CHECK_FAILED: u8 = 10;
-/// Exit code of a drill that missed its RTO or RPO objective.
-pub const EXIT_OBJECTIVE_MISSED: u8 = 11;
-/// Exit code of a drill that could not run.
-pub const EXIT_COULD_NOT_RUN: u8 = 12;
-
 impl Verdict {
-    /// `0` passed, `10` a check failed, `11` an objective was missed, `12`
-    /// could not run: apart from lifeboat's codes 1-6 (docs/architecture.md
-    /// §2), so a scheduler or CI job can tell them from a usage error.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Passed => 0,
-            Verdict::CheckFailed => EXIT_CHECK_FAILED,
-            Verdict::ObjectiveMissed => EXIT_OBJECTIVE_MISSED,
-            Verdict::CouldNotRun => EXIT_COULD_NOT_RUN,
-        }
-    }
-
     /// As the JSON spells it: `passed`, `check_failed`, ….
     pub fn key(self) -> &'static str {
         match self {
@@ -305,18 +287,6 @@ pub fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_codes_are_distinct_and_clear_of_1_to_6() {
-        let codes = [
-            Verdict::Passed,
-            Verdict::CheckFailed,
-            Verdict::ObjectiveMissed,
-            Verdict::CouldNotRun,
-        ]
-        .map(Verdict::exit_code);
-        assert_eq!(codes, [0, 10, 11, 12]);
-    }
 
     #[test]
     fn a_failed_check_outweighs_a_missed_objective() {

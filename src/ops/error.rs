@@ -1,6 +1,7 @@
 //! Why an operation did not do what it was asked (docs/architecture.md §2):
 //! one variant per kind of answer the CLI turns into an exit code.
 
+use crate::drill::report::Verdict;
 use crate::engine::Outcome;
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::source::Source;
@@ -36,8 +37,9 @@ pub enum OpError {
     /// Docker, a lock, the journal or the repository is unavailable (exit 5).
     #[error("{0}")]
     Unavailable(String),
-    /// Part of the work could not be done (deletions that failed); the
-    /// rest went through (exit 5). One message per problem.
+    /// Part of the work could not be done (deletions that failed, what
+    /// `drills gc` could not remove); the rest went through (exit 5). One
+    /// message per problem.
     #[error("{}", .0.join("; "))]
     PartlyDone(Vec<String>),
     /// Some backups failed verification (exit 3); the report says which.
@@ -59,6 +61,18 @@ pub enum OpError {
     /// A rollback did not complete: a person is needed (exit 4).
     #[error("run {run_id} {}", Outcome::RollbackFailed.word())]
     RollbackIncomplete { run_id: String },
+    /// A drill ran and did not pass (exit 10 a check failed, 11 an
+    /// objective was missed, 12 it could not run); its report says why.
+    /// Never `Verdict::Passed`.
+    #[error("drill {}", .verdict.headline())]
+    Drill { verdict: Verdict },
+    /// A scheduled job's run (a child `lifeboat run` or `lifeboat drill`,
+    /// `schedule --once`) did not succeed; it has said why on its own
+    /// stderr. The exit code is the child's own (its `OpError`'s code, or a
+    /// drill's verdict); 3 when it had none: killed by a signal, or it could
+    /// not be started.
+    #[error("job {job} failed{}", .exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default())]
+    JobFailed { job: String, exit_code: Option<i32> },
 }
 
 impl OpError {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::live::{Places, runtime};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, locate, usage_error};
+use super::locate;
 use crate::compile::params::Missing;
 use crate::compile::{Options as CompileOptions, compile};
 use crate::ops::OpError;
@@ -50,46 +50,29 @@ pub struct Args {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-pub fn run(runbooks: &Path, drills: &Path, places: &Places, args: Args) -> u8 {
+pub fn run(runbooks: &Path, drills: &Path, places: &Places, args: Args) -> Result<(), OpError> {
     let jobs = &places.jobs;
     if args.explain {
         let now = args.from.unwrap_or_else(Timestamp::now);
         out!("{}", explain::render(jobs, now, args.count.max(1)));
-        return check_jobs(runbooks, drills, jobs).err().unwrap_or(EXIT_OK);
+        return check_jobs(runbooks, drills, jobs);
     }
     if jobs.is_empty() {
-        return usage_error(
+        return Err(OpError::usage(
             "no jobs to schedule: add them under `schedule: jobs:` in the config file \
              (lifeboat.yaml, or --config FILE); see docs/schedule.md",
-        );
+        ));
     }
-    if let Err(code) = check_jobs(runbooks, drills, jobs) {
-        return code;
-    }
-    let once = match args
+    check_jobs(runbooks, drills, jobs)?;
+    let once = args
         .once
         .as_deref()
         .map(|name| find_job(jobs, name))
-        .transpose()
-    {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+        .transpose()?;
     // Held until the process ends: one scheduler per state directory.
-    let _lock = match files::lock(&places.state_dir) {
-        Ok(l) => l,
-        Err(e) => {
-            usage_error(&e);
-            return EXIT_UNAVAILABLE;
-        }
-    };
-    let state = match files::load_state(&files::state_path(&places.state_dir)) {
-        Ok(s) => s,
-        Err(e) => {
-            usage_error(&e);
-            return EXIT_UNAVAILABLE;
-        }
-    };
+    let _lock = files::lock(&places.state_dir).map_err(OpError::Unavailable)?;
+    let state =
+        files::load_state(&files::state_path(&places.state_dir)).map_err(OpError::Unavailable)?;
     let options = daemon::Options {
         state_dir: places.state_dir.clone(),
         metrics_file: args.metrics_file,
@@ -109,32 +92,31 @@ pub fn run(runbooks: &Path, drills: &Path, places: &Places, args: Args) -> u8 {
     };
     rt.block_on(async {
         match once {
-            Some(job) => match daemon::once(job, jobs, runner).await {
-                Ok(Some(code)) => u8::try_from(code).unwrap_or(EXIT_FAILED),
-                Ok(None) => EXIT_FAILED,
-                Err(e) => {
-                    usage_error(&e);
-                    EXIT_UNAVAILABLE
-                }
+            // The run's own exit code: the child said why it failed.
+            Some(job) => match daemon::once(job, jobs, runner)
+                .await
+                .map_err(OpError::Unavailable)?
+            {
+                Some(0) => Ok(()),
+                exit_code => Err(OpError::JobFailed {
+                    job: job.name.clone(),
+                    exit_code,
+                }),
             },
-            None => match daemon::run(jobs.clone(), runner).await {
-                Ok(()) => EXIT_OK,
-                Err(e) => {
-                    usage_error(&e);
-                    EXIT_UNAVAILABLE
-                }
-            },
+            None => daemon::run(jobs.clone(), runner)
+                .await
+                .map_err(OpError::Unavailable),
         }
     })
 }
 
-fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job, u8> {
+fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job, OpError> {
     jobs.iter().find(|j| j.name == name).ok_or_else(|| {
         let hint = suggestion(name, jobs.iter().map(|j| j.name.as_str()))
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        usage_error(&format!(
+        OpError::usage(format!(
             "no job `{name}` in the schedule{hint}; jobs: {}",
             names.join(", ")
         ))
@@ -144,21 +126,21 @@ fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job, u8> {
 /// Every `run:` job's runbook exists and compiles with the job's `--set`s,
 /// and every `drill:` job's drill and its runbook are valid, so a typo
 /// fails now, not at 02:00.
-fn check_jobs(runbooks: &Path, drills: &Path, jobs: &[Job]) -> Result<(), u8> {
+fn check_jobs(runbooks: &Path, drills: &Path, jobs: &[Job]) -> Result<(), OpError> {
     for job in jobs {
         let name = match &job.action {
             Action::Run(name) => name,
             Action::Drill(drill) => {
-                if let Err(code) = super::drill::load(drills, runbooks, drill) {
-                    errln!("job `{}` (drill {drill}) is not valid", job.name);
-                    return Err(code);
+                if let Err(e) = super::drill::load(drills, runbooks, drill) {
+                    errln!("job `{}` (drill {drill}) is not valid:", job.name);
+                    return Err(e);
                 }
                 continue;
             }
         };
         let path = locate::find(runbooks, name)
-            .map_err(|e| usage_error(&format!("job `{}`: {e}", job.name)))?;
-        let source = read_source(&path).map_err(|e| super::fail(OpError::from_read(&e, None)))?;
+            .map_err(|e| OpError::usage(format!("job `{}`: {e}", job.name)))?;
+        let source = read_source(&path).map_err(|e| OpError::from_read(&e, None))?;
         let options = CompileOptions {
             sets: &job.sets,
             missing: Missing::Refuse,
@@ -166,7 +148,7 @@ fn check_jobs(runbooks: &Path, drills: &Path, jobs: &[Job]) -> Result<(), u8> {
         };
         if let Err(f) = compile(&source, &options) {
             errln!("job `{}` (runbook {}):", job.name, path.display());
-            return Err(super::fail(OpError::from_compile(f, &source)));
+            return Err(OpError::from_compile(f, &source));
         }
     }
     Ok(())
