@@ -1931,6 +1931,37 @@ async fn a_restore_of_some_paths_replaces_them_and_leaves_everything_else() {
     no_helpers_left(&vol).await;
 }
 
+/// A directory above a named path that is now a symbolic link in the live
+/// volume (`a -> b`): extracting `a/x` would follow it and write `b/x`, a
+/// file outside the named paths. Refused before anything is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_above_a_named_path_in_the_volume_is_refused_with_the_volume_untouched() {
+    let d = docker().await;
+    let mut clean = Cleanup::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (vol, repo, id) = backed_up_volume(&d, &mut clean, dir.path()).await;
+    in_volume(&vol, "rm -rf /data/a && ln -s b /data/a");
+    let before = files_of(&vol);
+    let e = lifeboat::steps::transfer::restore_paths(
+        &d,
+        repo,
+        &vol,
+        id,
+        None,
+        vec!["a/x".into()],
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.message.contains("`a` is a symbolic link in volume"),
+        "{e:?}"
+    );
+    assert!(e.untouched, "{e:?}");
+    assert_eq!(files_of(&vol), before, "the volume changed");
+    no_helpers_left(&vol).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_path_that_matches_nothing_in_the_backup_is_refused_with_the_volume_untouched() {
     let d = docker().await;

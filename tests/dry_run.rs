@@ -415,3 +415,100 @@ async fn a_corrupt_backup_fails_the_dry_run_before_the_volume_would_be_touched()
         ]
     );
 }
+
+/// Where the dry run must answer as the engine and the repository would,
+/// or it reports a run that would go otherwise.
+#[tokio::test]
+async fn the_dry_run_answers_as_the_engine_and_the_repository_would() {
+    // This run's new backup counts in the retention rules: with keep_last 1
+    // the older nightly backup goes, as it would in a real run.
+    let (report, got) = dry(
+        "  - { id: g, uses: volume.backup, with: { volume: data } }\n  - { id: s, uses: backup.prune, needs: [g], with: { volume: data, keep_last: 1 } }\n",
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.errors);
+    assert_eq!(
+        got[2], "s: delete backup(s) of `shop_data`: <id>",
+        "{got:#?}"
+    );
+
+    // A volume a stopped container still mounts cannot be removed.
+    let (report, _) = dry(
+        "  - { id: a, uses: container.stop, with: { container: redis } }\n  - { id: s, uses: volume.remove, unsafe: test, needs: [a], with: { volume: data } }\n",
+    )
+    .await;
+    let failed = report.steps.iter().find(|s| s.id == "s").unwrap();
+    assert!(
+        failed.error.as_deref().unwrap_or("").contains("in use by"),
+        "{failed:?}"
+    );
+
+    // A command cannot run in a stopped container.
+    let (report, _) = dry(
+        "  - { id: a, uses: container.stop, with: { container: redis } }\n  - { id: s, uses: container.exec, needs: [a], with: { container: redis, command: [redis-cli, PING] } }\n",
+    )
+    .await;
+    let failed = report.steps.iter().find(|s| s.id == "s").unwrap();
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not running"),
+        "{failed:?}"
+    );
+
+    // A URL's credentials and secret-looking query values are not printed.
+    let (_, got) = dry(
+        "  - { id: s, uses: http.request, with: { url: 'http://admin:hunter2@q:6333/x?api_key=abc%20d&wait=true' } }\n",
+    )
+    .await;
+    assert_eq!(
+        got,
+        ["s: send GET http://q:6333/x?api_key=REDACTED&wait=true"]
+    );
+
+    // volume.run's expectations are not checked against made-up output.
+    let (report, _) = dry(
+        "  - { id: a, uses: container.stop, with: { container: redis } }\n  - { id: g, uses: volume.backup, needs: [a], with: { volume: data, tags: [safety] } }\n  - { id: s, uses: volume.run, needs: [g], with: { image: 'redis:7', volumes: { data: /data }, command: [redis-check-aof, /data/x], expect: { stdout_contains: 'is valid' } } }\n",
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.errors);
+}
+
+/// A secret param is masked in what the dry run records, also where a URL
+/// carries it percent-encoded.
+#[tokio::test]
+async fn secret_params_are_masked_in_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path());
+    let world = world(&repo);
+    let text = HEAD.replace(
+        "runbook: dry\n",
+        "runbook: dry\nparams:\n  token: { type: string, secret: true }\n",
+    ) + "  - { id: s, uses: http.request, with: { url: 'http://q/hook/{{ token }}', method: POST } }\n";
+    let options = Options {
+        world: Some((&world, "table")),
+        sets: &[("token".to_string(), "p@ss w/rd".to_string())],
+        ..Options::default()
+    };
+    let plan = compile(&Source::new("dry.yaml", text.clone()), &options)
+        .unwrap_or_else(|_| panic!("{text}"));
+    let params = vec![("token".to_string(), minijinja::Value::from("p@ss w/rd"))];
+    let env = DryEnv {
+        world,
+        repo,
+        remote: None,
+        workdir: dir.path().to_path_buf(),
+        retention: Default::default(),
+        restore_from: Default::default(),
+    };
+    let report = dry_run(env, &plan, params, 4).await.unwrap();
+    let lines: Vec<&str> = report.would.iter().map(|w| w.action.as_str()).collect();
+    assert_eq!(
+        lines,
+        ["send POST http://q/hook/(secret)"],
+        "{:?}",
+        report.errors
+    );
+}

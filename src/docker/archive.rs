@@ -237,12 +237,73 @@ impl Docker {
         tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     ) -> Result<(), DockerError> {
         let helper = self.create_helper(volume).await?;
+        if let Err(e) = self
+            .refuse_symlinked_parents(volume, &helper.name, paths)
+            .await
+        {
+            helper.remove().await;
+            return Err(e);
+        }
         let clearing = futures_util::stream::iter([Ok(Bytes::from(clearing_tar(paths)))]);
         let result = self
             .extract(volume, &helper.name, clearing.chain(tar), PARTLY_REPLACED)
             .await;
         helper.remove().await;
         result
+    }
+
+    /// Refuses when a directory above a named path is a symbolic link in the
+    /// volume as it is now (`a -> b` for path `a/x`): the engine would follow
+    /// it, and write (and first clear) `b/x`, outside the named paths. The
+    /// archive API's stat does not follow the last component of its path,
+    /// so each ancestor is asked about, top down; one that does not exist
+    /// ends the walk (the extraction creates it). The path itself may be a
+    /// link: the extraction replaces it and does not follow it.
+    async fn refuse_symlinked_parents(
+        &self,
+        volume: &str,
+        helper: &str,
+        paths: &[String],
+    ) -> Result<(), DockerError> {
+        /// Go's `os.ModeSymlink`.
+        const MODE_SYMLINK: u32 = 1 << 27;
+        for path in paths {
+            let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+            for depth in 1..parts.len() {
+                let above = parts[..depth].join("/");
+                let options =
+                    bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::default()
+                        .path(&format!("{MOUNT_POINT}/{above}"))
+                        .build();
+                let stat = match self
+                    .api
+                    .get_container_archive_info(helper, Some(options))
+                    .await
+                {
+                    Ok(stat) => stat,
+                    Err(e) if super::error::status_of(&e) == Some(404) => break,
+                    Err(e) => {
+                        return Err(self.err(
+                            format!("inspecting `{above}` in volume `{volume}`"),
+                            None,
+                            e,
+                        ));
+                    }
+                };
+                if stat.file_mode & MODE_SYMLINK != 0 || !stat.link_target.is_empty() {
+                    return Err(DockerError::Refused {
+                        what: format!("restoring `{path}` into volume `{volume}`"),
+                        message: format!(
+                            "`{above}` is a symbolic link in volume `{volume}` (to `{}`): \
+                             restoring through it would write outside the named paths; \
+                             nothing was changed (restore `{above}` itself, or the whole volume)",
+                            stat.link_target
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Extracts `tar` at `/` of the helper, remembering why the source

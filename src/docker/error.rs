@@ -26,6 +26,10 @@ pub enum DockerError {
         /// (container name, running)
         users: Vec<(String, bool)>,
     },
+    /// Refused before anything was written (a partial restore through a
+    /// symbolic link in the volume).
+    #[error("{what}: {message}")]
+    Refused { what: String, message: String },
     /// An API call failed, or a container did not become ready (exited, unhealthy).
     #[error("{what}: {message}")]
     Failed { what: String, message: String },

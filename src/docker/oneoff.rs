@@ -91,9 +91,11 @@ impl Drop for Removal {
 }
 
 async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    // `v`: the anonymous volumes the image's VOLUMEs made go with it (named
+    // volumes, the ones it was run on, are never removed by it).
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
-        .v(false)
+        .v(true)
         .build();
     match docker.api.remove_container(name, Some(options)).await {
         Ok(()) => Ok(()),

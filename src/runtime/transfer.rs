@@ -360,7 +360,13 @@ pub async fn restore_paths(
     docker
         .write_volume_paths(volume, &paths, Box::pin(counted))
         .await
-        .map_err(|e| StepError::new(format!("restoring {} into {volume}: {e}", manifest.id)))?;
+        .map_err(|e| {
+            let message = format!("restoring {} into {volume}: {e}", manifest.id);
+            match e {
+                crate::docker::DockerError::Refused { .. } => StepError::refused(message),
+                _ => StepError::new(message),
+            }
+        })?;
     Ok(manifest)
 }
 

@@ -8,6 +8,7 @@
 //! real code too; existing backups are read, and verified, for real.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct DryRun {
     scratch_dir: PathBuf,
     repo: Arc<LocalRepo>,
     remote: Option<String>,
+    /// Builds the requests the HTTP steps would send.
+    client: reqwest::Client,
 }
 
 struct State {
@@ -73,7 +76,10 @@ impl DryRun {
             std::process::id(),
             Timestamp::now().as_nanosecond()
         ));
-        std::fs::create_dir_all(&scratch_dir)?;
+        // Made new (not taken over if it exists), readable by this user only.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&scratch_dir)?;
         let scratch =
             LocalRepo::open(&scratch_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(Arc::new(Self {
@@ -85,6 +91,9 @@ impl DryRun {
             scratch_dir,
             repo,
             remote,
+            client: reqwest::Client::builder()
+                .build()
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
         }))
     }
 
@@ -124,6 +133,17 @@ impl DryRun {
         }
     }
 
+    /// An exec needs a running container, as the engine does.
+    fn must_run(&self, name: &str, spec: &ExecSpec) -> DockerResult<()> {
+        if self.with_container(name, |c| is_running(c))? {
+            return Ok(());
+        }
+        Err(DockerError::failed(
+            format!("running `{}` in container `{name}`", quoted(&spec.argv)),
+            "the container is not running",
+        ))
+    }
+
     fn has_volume(&self, name: &str) -> bool {
         self.lock().world.volumes.iter().any(|v| v.name == name)
     }
@@ -135,6 +155,11 @@ impl Drop for DryRun {
     }
 }
 
+/// What `docker stop` stops and `docker start` leaves alone.
+fn is_running(c: &world::Container) -> bool {
+    matches!(c.state.as_str(), "running" | "restarting" | "paused")
+}
+
 fn state_of(c: &world::Container) -> ContainerState {
     ContainerState {
         id: format!("dry-run:{}", c.name),
@@ -143,7 +168,7 @@ fn state_of(c: &world::Container) -> ContainerState {
         image_id: String::new(),
         state: c.state.clone(),
         health: c.health.clone(),
-        running: c.state == "running",
+        running: is_running(c),
         exit_code: None,
         labels: c.labels.clone(),
         mounts: c
@@ -227,7 +252,7 @@ impl Containers for DryRun {
 
     fn stop<'a>(&'a self, name: &'a str, timeout: Duration) -> BoxFuture<'a, DockerResult<bool>> {
         let was = self.with_container(name, |c| {
-            let was = c.state == "running";
+            let was = is_running(c);
             set_running(c, false);
             was
         });
@@ -245,15 +270,15 @@ impl Containers for DryRun {
     }
 
     fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<bool>> {
-        let was_stopped = self.with_container(name, |c| {
-            let stopped = c.state != "running";
+        let was_running = self.with_container(name, |c| {
+            let running = is_running(c);
             set_running(c, true);
-            stopped
+            running
         });
-        if let Ok(true) = was_stopped {
+        if let Ok(false) = was_running {
             self.would(format!("start container `{name}`"));
         }
-        Box::pin(async move { was_stopped })
+        Box::pin(async move { was_running })
     }
 
     fn restart<'a>(&'a self, name: &'a str, _timeout: Duration) -> BoxFuture<'a, DockerResult<()>> {
@@ -291,7 +316,7 @@ impl Containers for DryRun {
         stdin: Option<Stdin>,
     ) -> BoxFuture<'a, DockerResult<ExecOutput>> {
         Box::pin(async move {
-            self.with_container(name, |_| ())?;
+            self.must_run(name, &spec)?;
             let fed = match stdin {
                 Some(mut input) => {
                     // Read to the end: a restore's stream is verified on the way.
@@ -315,7 +340,7 @@ impl Containers for DryRun {
         spec: ExecSpec,
         _sink: mpsc::Sender<Bytes>,
     ) -> BoxFuture<'a, DockerResult<ExecOutput>> {
-        let found = self.with_container(name, |_| ());
+        let found = self.must_run(name, &spec);
         if found.is_ok() {
             self.would(format!(
                 "run `{}` in `{name}`, its output into the backup",
@@ -373,6 +398,19 @@ impl Containers for DryRun {
     }
 
     fn remove_volume<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<()>> {
+        // Like the engine: refused while any container mounts it, stopped or not.
+        let users: Vec<(String, bool)> = self
+            .lock()
+            .world
+            .containers
+            .iter()
+            .filter(|c| c.mounts.iter().any(|m| m.volume == name))
+            .map(|c| (c.name.clone(), is_running(c)))
+            .collect();
+        if !users.is_empty() {
+            let volume = name.to_string();
+            return Box::pin(async move { Err(DockerError::InUse { volume, users }) });
+        }
         let existed = {
             let mut state = self.lock();
             let before = state.world.volumes.len();
@@ -401,7 +439,7 @@ impl Containers for DryRun {
             .containers
             .iter()
             .filter(|c| c.mounts.iter().any(|m| m.volume == name))
-            .map(|c| (c.name.clone(), c.state == "running"))
+            .map(|c| (c.name.clone(), is_running(c)))
             .collect();
         Box::pin(async move { Ok(users) })
     }
@@ -527,6 +565,31 @@ impl Containers for DryRun {
     }
 }
 
+/// `%XX` escapes decoded (for display; invalid UTF-8 shown lossily).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Reads a tar on its way into a volume to its end; its length.
 async fn drain(mut tar: TarIn, volume: &str) -> DockerResult<u64> {
     let mut bytes = 0u64;
@@ -635,12 +698,20 @@ impl Repository for DryRun {
         now: Timestamp,
         current_run: Option<&str>,
     ) -> Result<Pruned, RepoError> {
-        let pruned = self.repo.prune(source, policy, now, current_run, true)?;
+        // This run's new backups take their places in the rules too (they
+        // are kept, and count), as they would in the real repository.
+        let mut backups = self.repo.backups_of(source)?;
+        backups.extend(self.scratch.backups_of(source).unwrap_or_default());
+        let pruned = Pruned {
+            source: source.to_string(),
+            decisions: crate::repo::retention::apply(policy, backups, now, current_run),
+            deleted: Vec::new(),
+            failed: Vec::new(),
+        };
         let doomed: Vec<&str> = pruned
-            .decisions
-            .iter()
-            .filter(|d| !d.keep)
-            .map(|d| d.backup.id.as_str())
+            .forgotten()
+            .filter(|m| !m.pinned)
+            .map(|m| m.id.as_str())
             .collect();
         self.would(if doomed.is_empty() {
             format!("delete no backup of `{source}`")
@@ -680,7 +751,7 @@ impl Offsite for DryRun {
 
 impl Http for DryRun {
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new().request(method, url)
+        self.client.request(method, url)
     }
 
     /// Recorded; answered `200` with an empty body.
@@ -688,7 +759,14 @@ impl Http for DryRun {
         &self,
         request: reqwest::Request,
     ) -> BoxFuture<'static, Result<reqwest::Response, reqwest::Error>> {
-        self.would(format!("send {} {}", request.method(), request.url()));
+        // As a manifest records it (no user, password or secret-looking
+        // query values), decoded so that secret params are masked too.
+        let url = crate::runtime::http_backup::recorded_url(request.url().as_str());
+        self.would(format!(
+            "send {} {}",
+            request.method(),
+            percent_decoded(&url)
+        ));
         Box::pin(async move {
             Ok(reqwest::Response::from(
                 http::Response::builder()

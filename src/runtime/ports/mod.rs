@@ -54,7 +54,7 @@ pub trait Containers: Send + Sync {
     fn current_name<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<String>>;
     /// Whether it was running.
     fn stop<'a>(&'a self, name: &'a str, timeout: Duration) -> BoxFuture<'a, DockerResult<bool>>;
-    /// Whether it was stopped.
+    /// Whether it was already running (then nothing is done).
     fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DockerResult<bool>>;
     fn restart<'a>(&'a self, name: &'a str, timeout: Duration) -> BoxFuture<'a, DockerResult<()>>;
     fn wait<'a>(
