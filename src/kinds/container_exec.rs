@@ -61,18 +61,5 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
         .exec(&name, spec, None)
         .await
         .map_err(docker)?;
-    // A dry run's output is made up: there is nothing to check.
-    if !ctx.ports.is_dry() {
-        check_expect(
-            ctx.args.get("expect"),
-            out.exit_code,
-            &out.stdout,
-            &out.stderr,
-        )?;
-    }
-    Ok(outputs([
-        ("stdout", json!(out.stdout)),
-        ("stderr", json!(out.stderr)),
-        ("exit_code", json!(out.exit_code)),
-    ]))
+    command_outputs(ctx, &out)
 }

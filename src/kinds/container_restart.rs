@@ -9,11 +9,7 @@ pub static SPEC: KindSpec = KindSpec {
     summary: "restart a container and wait until it is running or healthy",
     effect: Some(Effect::Mutate),
     category: Category::Start,
-    args: &[
-        req("container", ArgType::Container, "the container target"),
-        def("wait", WAIT, "running", "what to wait for"),
-        def("timeout", ArgType::Duration, "60s", "how long to wait"),
-    ],
+    args: super::container_start::ARGS,
     outputs: &[],
     subject: None,
     one_of: &[],
@@ -35,17 +31,10 @@ impl Kind for ContainerRestart {
 
 async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
     let name = ctx.container("container").await?;
-    let until = wait_for(&ctx.args.str("wait")?);
-    let timeout = ctx.args.duration("timeout")?;
     ctx.ports
         .docker
         .restart(&name, Duration::from_secs(30))
         .await
         .map_err(docker)?;
-    ctx.ports
-        .docker
-        .wait(&name, until, timeout)
-        .await
-        .map_err(docker)?;
-    Ok(Outputs::new())
+    super::container_start::wait_until_ready(ctx, &name).await
 }

@@ -17,7 +17,7 @@ pub use crate::runtime::backups::{
     backup_id, backup_outputs, backup_volume, restorable_backup, verify_written,
 };
 pub use crate::runtime::compose::Created;
-pub use crate::runtime::expect::{check_expect, matches, outputs};
+pub use crate::runtime::expect::{check_expect, command_outputs, matches, outputs};
 pub use crate::runtime::transfer::{self, Storer, verified_stream};
 pub use crate::runtime::{Ctx, docker, ensure_local, push_offsite, repo as repo_error, wait_for};
 pub use crate::template::placeholder;

@@ -194,20 +194,7 @@ async fn run(ctx: &Ctx) -> Result<Outputs, StepError> {
         step: ctx.call.step.clone(),
     };
     let out = docker_.run_oneoff(spec).await.map_err(docker)?;
-    // A dry run's output is made up: there is nothing to check.
-    if !ctx.ports.is_dry() {
-        check_expect(
-            ctx.args.get("expect"),
-            out.exit_code,
-            &out.stdout,
-            &out.stderr,
-        )?;
-    }
-    Ok(outputs([
-        ("stdout", json!(out.stdout)),
-        ("stderr", json!(out.stderr)),
-        ("exit_code", json!(out.exit_code)),
-    ]))
+    command_outputs(ctx, &out)
 }
 
 /// (volume name, mount point) of each entry of `volumes`, checked again (a

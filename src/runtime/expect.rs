@@ -4,6 +4,28 @@ use serde_json::Value as Json;
 
 use crate::engine::{Outputs, StepError};
 
+/// A command's result as the step's outputs (`stdout`, `stderr`,
+/// `exit_code`), once the step's `expect` holds. A dry run's output is made
+/// up: there is nothing to check.
+pub fn command_outputs(
+    ctx: &super::Ctx,
+    out: &crate::docker::ExecOutput,
+) -> Result<Outputs, StepError> {
+    if !ctx.ports.is_dry() {
+        check_expect(
+            ctx.args.get("expect"),
+            out.exit_code,
+            &out.stdout,
+            &out.stderr,
+        )?;
+    }
+    Ok(outputs([
+        ("stdout", Json::from(out.stdout.clone())),
+        ("stderr", Json::from(out.stderr.clone())),
+        ("exit_code", Json::from(out.exit_code)),
+    ]))
+}
+
 /// `expect: {exit_code, stdout_matches, stdout_contains, stderr_matches}`;
 /// without it the exit code must be 0.
 pub fn check_expect(
