@@ -1197,7 +1197,7 @@ fn a_person_can_restore_with_zstd_tar_and_sha256sum() {
 
 /// `cargo test --release --test repo -- --ignored --nocapture throughput`
 #[test]
-#[ignore]
+#[ignore = "a 500 MiB measurement, run by hand in release (docs/benchmarks.md)"]
 fn throughput() {
     use std::time::Instant;
     let (t, repo) = repo();

@@ -18,14 +18,9 @@ pub static SPEC: KindSpec = KindSpec {
         opt("env", ArgType::StrMap, "environment variables"),
         opt("user", ArgType::Str, "user to run as"),
         opt("tags", ArgType::StrList, "tags recorded in the manifest"),
-        opt(
-            "facts",
-            ArgType::StrMap,
-            "facts about the data, recorded in the manifest for drills to check \
-             (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
-        ),
+        FACTS,
     ],
-    outputs: &["backup_id", "sha256", "bytes"],
+    outputs: BACKUP_OUTPUTS,
     subject: Some(Subject::Target("container")),
     one_of: &[],
 };

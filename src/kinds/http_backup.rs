@@ -26,14 +26,9 @@ pub static SPEC: KindSpec = KindSpec {
         def("method", METHOD, "GET", "the method"),
         opt("headers", ArgType::StrMap, "request headers"),
         opt("tags", ArgType::StrList, "tags recorded in the manifest"),
-        opt(
-            "facts",
-            ArgType::StrMap,
-            "facts about the data, recorded in the manifest for drills to check \
-             (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
-        ),
+        FACTS,
     ],
-    outputs: &["backup_id", "sha256", "bytes"],
+    outputs: BACKUP_OUTPUTS,
     subject: Some(Subject::Source("name")),
     one_of: &[],
 };

@@ -5,7 +5,7 @@ pub use std::time::Duration;
 pub use futures_util::future::BoxFuture;
 pub use serde_json::{Value as Json, json};
 
-pub use super::args::{EXEC_EXPECT, HTTP_EXPECT, METHOD, WAIT};
+pub use super::args::{BACKUP_OUTPUTS, EXEC_EXPECT, FACTS, HTTP_EXPECT, METHOD, WAIT};
 pub use super::undo::{arg, builtin, restore_from_guard};
 pub use super::{ArgMap, Before, Guard, Kind, Prediction, UndoError};
 pub use crate::engine::{Outputs, StepError};

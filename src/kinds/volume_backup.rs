@@ -16,14 +16,9 @@ pub static SPEC: KindSpec = KindSpec {
             ArgType::StrList,
             "tags recorded in the manifest, e.g. [safety]",
         ),
-        opt(
-            "facts",
-            ArgType::StrMap,
-            "facts about the data, recorded in the manifest for drills to check \
-             (e.g. `rows: \"{{ steps['count'].stdout }}\"`)",
-        ),
+        FACTS,
     ],
-    outputs: &["backup_id", "sha256", "bytes"],
+    outputs: BACKUP_OUTPUTS,
     subject: Some(Subject::Target("volume")),
     one_of: &[],
 };
